@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Set up (or refresh) the local virtual environment from Pipfile.lock, then run a job.
+
+    python3 bootstrap.py main [main.py args...]   # the embedded-default suite
+    python3 bootstrap.py test [pytest args...]    # the test suite
+
+Only the standard library is used, so this runs on a fresh machine with Python 3.11. Every
+package is installed at the version and hashes pinned in Pipfile.lock (`pip --require-hashes`);
+the environment is reinstalled only when the lock changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("RECALL_VENV", ROOT / ".venv"))
+LOCK = ROOT / "Pipfile.lock"
+
+
+def requirements(sections: list[str]) -> str:
+    """Pipfile.lock sections as a pip requirements file with hashes."""
+    lock = json.loads(LOCK.read_text())
+    lines = []
+    for section in sections:
+        for name, spec in sorted(lock[section].items()):
+            line = f"{name}{spec['version']}"
+            if spec.get("markers"):
+                line += f" ; {spec['markers']}"
+            hashes = " ".join(f"--hash={h}" for h in spec["hashes"])
+            lines.append(f"{line} {hashes}")
+    return "\n".join(lines) + "\n"
+
+
+def venv_python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def ensure_env(sections: list[str]) -> None:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"bootstrap.py needs Python 3.11 (Pipfile.lock is resolved for it); "
+                 f"this is {sys.version.split()[0]}. Run it with python3.11.")
+    reqs = requirements(sections)
+    stamp = VENV / ".lock-sha256"
+    wanted = hashlib.sha256(reqs.encode()).hexdigest()
+    if venv_python().exists() and stamp.exists() and stamp.read_text() == wanted:
+        return
+    if not venv_python().exists():
+        print(f"[bootstrap] creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    req_file = VENV / "requirements.lock.txt"
+    req_file.write_text(reqs)
+    print(f"[bootstrap] installing pinned packages ({', '.join(sections)}) into {VENV}", flush=True)
+    subprocess.run([str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check",
+                    "--no-input", "--require-hashes", "-r", str(req_file)], check=True)
+    stamp.write_text(wanted)
+
+
+def run(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("main", "test"):
+        sys.exit(__doc__)
+    job, rest = argv[0], argv[1:]
+    # The test environment is a superset of the main one, so one venv serves both jobs.
+    ensure_env(["default", "develop"])
+    env = dict(os.environ)
+    env.setdefault("KERAS_HOME", str(ROOT / ".cache" / "keras"))
+    env.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if job == "main":
+        cmd = [str(venv_python()), str(ROOT / "main.py"), *rest]
+    else:
+        cmd = [str(venv_python()), "-m", "pytest", *(rest or ["-q", "tests"])]
+    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

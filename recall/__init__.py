@@ -1,0 +1,1 @@
+"""RECALL and replay-based continual learning in TensorFlow 2 / Keras 3, configured with gin."""

@@ -1,0 +1,1 @@
+"""Data layer: TFRecord format, datasets (VOC, synthetic), incremental splits, tf.data pipelines."""
