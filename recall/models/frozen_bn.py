@@ -1,0 +1,50 @@
+"""Batch normalisation with frozen statistics, as the DeepLab-v2 encoder of RECALL uses it.
+
+The original calls BN with `is_training=False`: moving mean and variance never change. Gamma and
+beta are frozen too unless `affine_trainable=True` (the gin ablation `bn_affine_trainable`).
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="recall")
+class FrozenBatchNormalization(keras.layers.BatchNormalization):
+    """BatchNormalization that always normalises with its moving statistics.
+
+    `affine_trainable` decides whether gamma and beta are trainable weights. It survives
+    `model.trainable = True` (which Keras would otherwise propagate to every variable), so an
+    encoder that is unfrozen for step 0 still trains only what was declared trainable.
+    """
+
+    def __init__(self, affine_trainable: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.affine_trainable = bool(affine_trainable)
+        self._sync_affine()
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._sync_affine()
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        keras.layers.Layer.trainable.fset(self, value)
+        self._sync_affine()
+
+    def _sync_affine(self) -> None:
+        affine = bool(getattr(self, "affine_trainable", False)) and self._trainable
+        for variable in (getattr(self, "gamma", None), getattr(self, "beta", None)):
+            if variable is not None:
+                variable.trainable = affine
+
+    def call(self, inputs, training=None, mask=None):
+        del training  # statistics are frozen: always inference-mode normalisation
+        return super().call(inputs, training=False, mask=mask)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "affine_trainable": self.affine_trainable}

@@ -1,0 +1,193 @@
+"""TrainManager: one experiment as a plan of steps, each artefact keyed by its content.
+
+`TrainManager(test_type, replay_source)` reads the parsed gin config (the original RECALL
+binding names are kept: `TrainManager.batch_size`, `TrainManager.lr_initial_value`, ...) and
+lists every stage of the experiment with the key of what it produces. A key hashes exactly what
+the artefact depends on: the gin values of its stage, the keys of its inputs, the data
+manifests, the seed. Experiments sharing a prefix therefore share artefacts, and changing a
+value that affects step k changes the keys from step k on, and nothing before it. This replaces
+RECALL's hand-bumped `parameters_*_index` numbers, which are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import gin
+
+from recall import planning
+from recall.artifacts import ArtifactStore, artifact_key
+from recall.data import splits
+from recall.data.pipeline import DEFAULT_MEAN_BGR
+
+log = logging.getLogger(__name__)
+
+REPLAY_SOURCES = (None, "gan", "flickr")
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanStep:
+    """One stage of an experiment and the artefact it produces."""
+
+    name: str                 # e.g. "step0", "eval1"
+    kind: str                 # artefact kind (folder under the store)
+    key: str
+    inputs: dict              # what the key hashes (also saved beside the artefact)
+    step: splits.Step | None = None
+    depends: tuple[str, ...] = ()
+
+
+@gin.configurable
+class TrainManager:
+    """The plan of one experiment. Arguments are gin bindings; defaults are the paper's."""
+
+    def __init__(self, test_type: str, replay_source: str | None = None, *,
+                 test_name: str | None = None, helper_decoders_one_class: bool = False,
+                 base_folder_path: str = ".", validate: bool = True,
+                 data_dir: str = "data/voc", checkpoint_dir: str = "checkpoints",
+                 pretrained_encoder: str | None = None,
+                 batch_size: int = 4, n_classes: int = 21,
+                 dataset_mean: tuple = DEFAULT_MEAN_BGR, train_image_size: int = 321,
+                 eval_pad_to: int = 512, eval_batch_size: int = 1,
+                 momentum: float = 0.9, start_decay_step: int = 0, decay_power: float = 0.9,
+                 l2_decay: float = 1e-4,
+                 dataset_type_first_step: str = "sequential",
+                 lr_initial_value: float = 5e-4, lr_final_value: float = 5e-6,
+                 training_steps_per_class: int = 1000, decay_steps_per_class: int | None = None,
+                 dataset_type_helpers: str | None = None,
+                 lr_initial_value_helper: float = 2e-4, lr_final_value_helper: float = 2e-6,
+                 training_steps_per_class_helper: int = 1000,
+                 decay_steps_per_class_helper: int | None = None,
+                 dataset_type_incremental: str = "sequential", mix_labels: bool = False,
+                 lr_initial_value_incremental: float = 5e-4,
+                 lr_final_value_incremental: float = 5e-6,
+                 training_steps_per_class_incremental: int = 1000,
+                 decay_steps_per_class_incremental: int | None = None,
+                 interleave_ratio_old: int = 4, interleave_ratio_new: int = 4,
+                 train_encoder_incremental: bool = False,
+                 seed: int = 0, deterministic: bool = False, share_artifacts: bool = True,
+                 replay_images_per_class: int | None = None, mixed_precision: str | None = None,
+                 parameters_common_index=None, parameters_fs_index=None,
+                 parameters_helper_index=None, parameters_incremental_index=None):
+        self.test_type = splits.resolve_test_type(test_type)
+        if replay_source not in REPLAY_SOURCES:
+            raise ValueError(f"unknown replay_source {replay_source!r}; expected one of "
+                             f"{REPLAY_SOURCES} (None = no replay)")
+        self.replay_source = replay_source
+        self.test_name = test_name or self.test_type
+        self.validate = planning.check_bool("TrainManager.validate", validate)
+        self.seed = planning.check_int("TrainManager.seed", seed, minimum=0)
+        self.deterministic = planning.check_bool("TrainManager.deterministic", deterministic)
+        self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
+        self.mixed_precision = planning.check_choice(
+            "TrainManager.mixed_precision", mixed_precision,
+            (None, "mixed_bfloat16", "mixed_float16"))
+        self.train_encoder_incremental = planning.check_bool(
+            "TrainManager.train_encoder_incremental", train_encoder_incremental)
+        if any(v is not None for v in (parameters_common_index, parameters_fs_index,
+                                       parameters_helper_index, parameters_incremental_index)):
+            log.warning("TrainManager.parameters_*_index bindings are ignored: artefacts are "
+                        "keyed by content, so nothing needs a hand-bumped index")
+        for name, value in (("decay_steps_per_class", decay_steps_per_class),
+                            ("decay_steps_per_class_helper", decay_steps_per_class_helper),
+                            ("decay_steps_per_class_incremental",
+                             decay_steps_per_class_incremental)):
+            if value is not None:
+                log.info("TrainManager.%s is accepted for compatibility; the poly horizon is "
+                         "the stage's iteration count", name)
+        base = Path(base_folder_path)
+        self.data_dir = base / data_dir
+        self.store = ArtifactStore(base / checkpoint_dir)
+        self.pretrained_encoder = (str(base / pretrained_encoder)
+                                   if pretrained_encoder else None)
+        self.common = planning.common_values(
+            batch_size=batch_size, n_classes=n_classes, dataset_mean=dataset_mean,
+            train_image_size=train_image_size, momentum=momentum, decay_power=decay_power,
+            l2_decay=l2_decay, start_decay_step=start_decay_step,
+            mixed_precision=mixed_precision)
+        self.eval_values = {"pad_to": planning.check_int("TrainManager.eval_pad_to",
+                                                         eval_pad_to, minimum=1),
+                            "batch_size": planning.check_int("TrainManager.eval_batch_size",
+                                                             eval_batch_size, minimum=1)}
+        first = splits.resolve_setup(dataset_type_first_step)
+        self.scenario = splits.make_scenario(
+            self.test_type, first, splits.resolve_setup(dataset_type_incremental),
+            helper_decoders_one_class=planning.check_bool(
+                "TrainManager.helper_decoders_one_class", helper_decoders_one_class))
+        self.step0_values = planning.stage_values(
+            "", lr_initial_value, lr_final_value, training_steps_per_class, setup=first)
+        self.helper_values = planning.stage_values(
+            "_helper", lr_initial_value_helper, lr_final_value_helper,
+            training_steps_per_class_helper,
+            setup=splits.resolve_setup(dataset_type_helpers or first))
+        self.incremental_values = planning.stage_values(
+            "_incremental", lr_initial_value_incremental, lr_final_value_incremental,
+            training_steps_per_class_incremental, setup=self.scenario.incremental_setup)
+        self.incremental_values.update(planning.replay_values(
+            interleave_ratio_old, interleave_ratio_new, mix_labels, replay_images_per_class,
+            replay_source, self.scenario.incremental_setup))
+        self.method = planning.method_name(replay_source, self.incremental_values)
+
+    # ----------------------------------------------------------------------------------------
+    @property
+    def setup(self) -> str:
+        return self.scenario.incremental_setup
+
+    def isolation(self) -> dict:
+        """With `share_artifacts = False` every key also holds the test name."""
+        return {} if self.share_artifacts else {"isolated_to": self.test_name}
+
+    def plan(self, data_hashes: dict[str, str]) -> list[PlanStep]:
+        """Every stage of the experiment in run order, with its artefact key.
+
+        `data_hashes` maps "train" and "val" to the manifests' content hashes.
+        """
+        steps: list[PlanStep] = []
+        previous: PlanStep | None = None
+        step0: PlanStep | None = None
+        for step in self.scenario.steps:
+            model = self._model_step(step, previous, step0, data_hashes["train"])
+            steps.append(model)
+            if step.index == 0:
+                step0 = model
+            if self.validate:
+                steps.append(self._eval_step(step, model, data_hashes["val"]))
+            previous = model
+        return steps
+
+    def _model_step(self, step, previous, step0, train_hash) -> PlanStep:
+        shared = {"model": planning.model_bindings(), "common": self.common,
+                  "pipeline": planning.pipeline_bindings(), "seed": self.seed,
+                  "train_data": train_hash, "classes": list(step.new_classes),
+                  "setup": step.setup, **self.isolation()}
+        if step.index == 0:
+            inputs = {**shared, "stage": self.step0_values,
+                      "pretrained": planning.file_fingerprint(self.pretrained_encoder)}
+            kind, depends = "model_step0", ()
+        else:
+            inputs = {**shared, "stage": self.incremental_values, "test": self.test_type,
+                      "replay_source": self.replay_source, "step": step.index,
+                      "old_classes": list(step.old_classes), "previous": previous.key,
+                      "encoder_from": step0.key,
+                      "train_encoder": self.train_encoder_incremental}
+            kind, depends = "model_incremental", (previous.name,)
+        inputs["code"] = planning.STAGE_VERSIONS[kind]
+        return PlanStep(f"step{step.index}", kind, artifact_key(kind, inputs), inputs, step,
+                        depends)
+
+    def _eval_step(self, step, model: PlanStep, val_hash: str) -> PlanStep:
+        inputs = {"model": model.key, "val_data": val_hash, "seen": list(step.seen_classes),
+                  "n0": self.scenario.n0, "eval": self.eval_values,
+                  "code": planning.STAGE_VERSIONS["evaluation"], **self.isolation()}
+        return PlanStep(f"eval{step.index}", "evaluation", artifact_key("evaluation", inputs),
+                        inputs, step, (model.name,))
+
+    def describe(self) -> dict:
+        """What the experiment is, for results tables and logs."""
+        return {"test": self.test_type, "setup": self.setup, "method": self.method,
+                "replay_source": self.replay_source, "test_name": self.test_name}
+
+    def is_reused(self, plan_step: PlanStep) -> bool:
+        return self.store.is_complete(plan_step.kind, plan_step.key)
