@@ -16,8 +16,6 @@ import logging
 import sys
 from pathlib import Path
 
-import gin
-
 ROOT = Path(__file__).resolve().parent
 DEFAULT_GIN = "config/suite.gin"
 
@@ -39,8 +37,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%H:%M:%S")
+    for noisy in ("tensorflow", "absl"):  # tf.data logs sharding details at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    gin.add_config_file_search_path(str(ROOT))
     import suite  # TensorFlow and every gin configurable load here, after argument parsing
 
     runner = suite.SuiteRunner.from_args(args.gin_file or [DEFAULT_GIN], args.gin_param,

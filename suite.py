@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import logging
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from training import Training
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
 
-gin.external_configurable(generate_synthetic, module="recall.data.synthetic")
+# The embedded default's data, sized by `generate_synthetic.*` bindings in gin.
+generate_synthetic = gin.external_configurable(generate_synthetic, module="recall.data.synthetic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +73,15 @@ def resolve_gin_file(path: str) -> str:
                             "check --gin_file or the Suite.configs list")
 
 
+@functools.cache
+def _add_search_path_once() -> None:
+    gin.add_config_file_search_path(str(ROOT))
+
+
 def parse_gin(files: list[str], params: list[str]) -> None:
-    """Clear gin, then parse `files` in order and `params` last."""
+    """Clear gin, then parse `files` in order and `params` last (includes resolve from the repo)."""
     gin.clear_config()
+    _add_search_path_once()
     gin.parse_config_files_and_bindings([resolve_gin_file(f) for f in files], params)
 
 

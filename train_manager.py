@@ -128,7 +128,8 @@ class TrainManager:
         self.incremental_values.update(planning.replay_values(
             interleave_ratio_old, interleave_ratio_new, mix_labels, replay_images_per_class,
             replay_source, self.scenario.incremental_setup))
-        self.method = planning.method_name(replay_source, self.incremental_values)
+        self.method = planning.method_name(self.test_type, replay_source,
+                                          self.incremental_values)
 
     # ----------------------------------------------------------------------------------------
     @property

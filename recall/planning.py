@@ -107,7 +107,10 @@ def replay_values(ratio_old, ratio_new, mix_labels, images_per_class, source, se
             "replay_images_per_class": images_per_class}
 
 
-def method_name(source: str | None, incremental: dict) -> str:
+def method_name(test_type: str, source: str | None, incremental: dict) -> str:
+    """How results tables name the experiment's method."""
+    if test_type == "joint":
+        return "joint"
     if source == "gan":
         return "RECALL-GAN"
     if source == "flickr":

@@ -67,7 +67,7 @@ def encode_record(record: Record) -> bytes:
     if record.label is not None:
         feature["label"] = _bytes(record.label)
     example = tf.train.Example(features=tf.train.Features(feature=feature))
-    return example.SerializeToString()
+    return example.SerializeToString(deterministic=True)  # map order fixed: stable shard hashes
 
 
 def decode_record(serialized: bytes, where: str) -> Record:

@@ -122,13 +122,12 @@ class StageTrainer:
             self.checkpoint().restore(manager.latest_checkpoint).assert_existing_objects_matched()
         start = int(self.iteration.numpy())
         total = self.schedule.iterations
-        dataset = self.strategy.experimental_distribute_dataset(make_dataset(start))
+        remaining = make_dataset(start).take(max(total - start, 0))
+        dataset = self.strategy.experimental_distribute_dataset(remaining)
         timer = _Throughput(batch_size, self.settings.warmup_iterations)
         loss = float("nan")
         with tqdm(total=total, initial=start, desc=desc, unit="it", leave=False) as bar:
             for batch in dataset:
-                if int(self.iteration.numpy()) >= total:
-                    break
                 loss = float(self._step(batch))
                 done = int(self.iteration.numpy())
                 timer.tick()

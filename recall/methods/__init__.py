@@ -1,0 +1,1 @@
+"""Methods: how a step trains (losses, train step)."""

@@ -1,0 +1,1 @@
+"""Replay: sources (GAN, web, folders), labelling, mixing."""

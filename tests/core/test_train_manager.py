@@ -1,0 +1,108 @@
+"""TrainManager: the plan of an experiment and its content keys."""
+
+import logging
+
+import gin
+import pytest
+
+from suite import parse_gin
+from train_manager import TrainManager
+
+HASHES = {"train": "train-hash", "val": "val-hash"}
+TINY = ["TrainManager.pretrained_encoder = None", "build_encoder.backbone = 'tiny'"]
+
+
+def plan(config: str, test: str, *params: str, hashes=HASHES, source=None):
+    parse_gin([f"config/{config}.gin"], [*TINY, *params])
+    manager = TrainManager(test_type=test, replay_source=source)
+    return {step.name: step for step in manager.plan(hashes)}
+
+
+def keys(steps):
+    return {name: step.key for name, step in steps.items()}
+
+
+def test_plan_lists_steps_and_evaluations_in_order():
+    steps = plan("FINE_TUNING_DISJOINT_NO_MIX", "15-1x5")
+    assert list(steps) == [f"{kind}{i}" for i in range(6) for kind in ("step", "eval")]
+    assert steps["step0"].kind == "model_step0"
+    assert steps["step3"].kind == "model_incremental"
+    assert steps["step3"].depends == ("step2",)
+    assert steps["eval3"].depends == ("step3",)
+    assert steps["step3"].inputs["previous"] == steps["step2"].key
+    assert steps["step3"].step.new_classes == (18,)
+
+
+def test_experiments_sharing_a_prefix_share_keys():
+    a = keys(plan("FINE_TUNING_DISJOINT_NO_MIX", "15-5"))
+    b = keys(plan("FINE_TUNING_DISJOINT_NO_MIX", "15-1x5"))
+    assert a["step0"] == b["step0"] and a["eval0"] == b["eval0"]
+    assert a["step1"] != b["step1"]
+    # Sequential and disjoint configs share the sequential step 0; overlapped does not.
+    c = keys(plan("FINE_TUNING", "15-5"))
+    d = keys(plan("FINE_TUNING_OVERLAPPED_NO_MIX", "15-5"))
+    assert c["step0"] == a["step0"] and c["step1"] != a["step1"]
+    assert d["step0"] != a["step0"]
+
+
+def test_changing_an_incremental_value_retrains_from_step_1_only():
+    base = keys(plan("FINE_TUNING_DISJOINT_NO_MIX", "10-2x5"))
+    changed = keys(plan("FINE_TUNING_DISJOINT_NO_MIX", "10-2x5",
+                        "TrainManager.lr_initial_value_incremental = 1e-3"))
+    assert base["step0"] == changed["step0"] and base["eval0"] == changed["eval0"]
+    assert all(base[f"{k}{i}"] != changed[f"{k}{i}"] for i in range(1, 6) for k in ("step", "eval"))
+
+
+def test_step0_values_model_data_and_seed_change_every_key():
+    base = keys(plan("FINE_TUNING_DISJOINT_NO_MIX", "15-5"))
+    for params, hashes in ((["TrainManager.lr_initial_value = 1e-3"], HASHES),
+                           (["aspp_v2.rates = (1, 2, 3, 4)"], HASHES),
+                           (["TrainManager.seed = 1"], HASHES),
+                           ([], {"train": "other", "val": "val-hash"})):
+        other = keys(plan("FINE_TUNING_DISJOINT_NO_MIX", "15-5", *params, hashes=hashes))
+        assert all(base[n] != other[n] for n in base), params
+    val_only = keys(plan("FINE_TUNING_DISJOINT_NO_MIX", "15-5",
+                         hashes={"train": "train-hash", "val": "other"}))
+    assert val_only["step0"] == base["step0"] and val_only["eval0"] != base["eval0"]
+
+
+def test_share_artifacts_false_isolates_experiments():
+    a = keys(plan("FINE_TUNING_DISJOINT_NO_MIX", "15-5", "TrainManager.share_artifacts = False"))
+    b = keys(plan("FINE_TUNING_DISJOINT_NO_MIX", "15-1x5", "TrainManager.share_artifacts = False"))
+    assert a["step0"] != b["step0"]
+
+
+def test_iterations_follow_the_paper_rule():
+    steps = plan("FINE_TUNING_OVERLAPPED_NO_MIX", "15-5")
+    assert steps["step0"].inputs["stage"]["steps_per_class"] == 1500
+    assert steps["step0"].inputs["setup"] == "overlapped"
+    assert steps["step1"].inputs["stage"]["setup"] == "overlapped"
+
+
+def test_bad_inputs_get_clear_errors():
+    with pytest.raises(ValueError, match="ADD_ONE_ONE_TIME"):
+        plan("FINE_TUNING", "16-4")
+    with pytest.raises(ValueError, match="unknown replay_source 'web'"):
+        plan("FINE_TUNING", "15-5", source="web")
+    with pytest.raises(TypeError, match="TrainManager.batch_size must be an integer"):
+        plan("FINE_TUNING", "15-5", "TrainManager.batch_size = 'four'")
+    with pytest.raises(ValueError, match="batch_sise"):
+        plan("FINE_TUNING", "15-5", "TrainManager.batch_sise = 4")
+    with pytest.raises(ValueError, match="make_strategy|No configurable matching"):
+        plan("FINE_TUNING", "15-5", "make_stratgy.name = 'mirrored'")
+    with pytest.raises(FileNotFoundError, match="pretrained_encoder = 'nowhere/ckpt'"):
+        plan("FINE_TUNING", "15-5", "TrainManager.pretrained_encoder = 'nowhere/ckpt'")
+
+
+def test_replay_is_refused_until_it_is_implemented():
+    with pytest.raises(NotImplementedError, match="not implemented yet"):
+        plan("DISJOINT", "15-5", source="gan")
+
+
+def test_original_index_bindings_are_accepted_and_ignored(caplog):
+    base = keys(plan("FINE_TUNING", "15-5"))
+    with caplog.at_level(logging.WARNING):
+        other = keys(plan("FINE_TUNING", "15-5", "TrainManager.parameters_common_index = 3"))
+    assert other == base
+    assert "parameters_*_index bindings are ignored" in caplog.text
+    gin.clear_config()
