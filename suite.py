@@ -95,7 +95,7 @@ class SuiteRunner:
         self.workdir = Path(workdir)
 
     @classmethod
-    def from_args(cls, gin_files, gin_params, workdir, only=()) -> "SuiteRunner":
+    def from_args(cls, gin_files, gin_params, workdir, only=()) -> SuiteRunner:
         parse_gin(gin_files, gin_params)
         suite = Suite()
         experiments = suite.experiments()

@@ -11,32 +11,20 @@ RECALL's hand-bumped `parameters_*_index` numbers, which are accepted and ignore
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 
 import gin
 
 from recall import planning
-from recall.artifacts import ArtifactStore, artifact_key
+from recall.artifacts import ArtifactStore, PlanStep, artifact_key
 from recall.data import splits
 from recall.data.pipeline import DEFAULT_MEAN_BGR
+from recall.replay.plan import ReplayPlanner
 
 log = logging.getLogger(__name__)
 
 REPLAY_SOURCES = (None, "gan", "flickr")
-
-
-@dataclasses.dataclass(frozen=True)
-class PlanStep:
-    """One stage of an experiment and the artefact it produces."""
-
-    name: str                 # e.g. "step0", "eval1"
-    kind: str                 # artefact kind (folder under the store)
-    key: str
-    inputs: dict              # what the key hashes (also saved beside the artefact)
-    step: splits.Step | None = None
-    depends: tuple[str, ...] = ()
 
 
 @gin.configurable
@@ -125,6 +113,7 @@ class TrainManager:
         self.incremental_values = planning.stage_values(
             "_incremental", lr_initial_value_incremental, lr_final_value_incremental,
             training_steps_per_class_incremental, setup=self.scenario.incremental_setup)
+        self.replay_images_per_class = replay_images_per_class
         self.incremental_values.update(planning.replay_values(
             interleave_ratio_old, interleave_ratio_new, mix_labels, replay_images_per_class,
             replay_source, self.scenario.incremental_setup))
@@ -140,26 +129,53 @@ class TrainManager:
         """With `share_artifacts = False` every key also holds the test name."""
         return {} if self.share_artifacts else {"isolated_to": self.test_name}
 
+    @property
+    def uses_replay(self) -> bool:
+        return self.replay_source is not None and self.incremental_values["ratio_old"] > 0
+
+    def model_values(self) -> dict:
+        """The gin values that define the network."""
+        return planning.model_bindings()
+
     def plan(self, data_hashes: dict[str, str]) -> list[PlanStep]:
-        """Every stage of the experiment in run order, with its artefact key.
+        """Every stage of the experiment in run order (dependencies first), with its key.
 
         `data_hashes` maps "train" and "val" to the manifests' content hashes.
         """
-        steps: list[PlanStep] = []
-        previous: PlanStep | None = None
-        step0: PlanStep | None = None
+        steps: dict[str, PlanStep] = {}
+        previous = step0 = replay = None
         for step in self.scenario.steps:
-            model = self._model_step(step, previous, step0, data_hashes["train"])
-            steps.append(model)
+            extra: list[PlanStep] = []
+            if step.index > 0 and self.uses_replay:
+                extra += [replay.labels(c) for c in step.old_classes]
+            if step.index > 0 and self.incremental_values["mix_labels"]:
+                extra.append(self._inpaint_step(step, previous, data_hashes["train"]))
+            if replay is not None:
+                steps.update((n, s) for n, s in replay.steps.items() if n not in steps)
+            steps.update((s.name, s) for s in extra)
+            model = self._model_step(step, previous, step0, data_hashes["train"], extra)
+            steps[model.name] = model
             if step.index == 0:
                 step0 = model
+                replay = ReplayPlanner(self, step0, data_hashes["train"])
             if self.validate:
-                steps.append(self._eval_step(step, model, data_hashes["val"]))
+                evaluation = self._eval_step(step, model, data_hashes["val"])
+                steps[evaluation.name] = evaluation
             previous = model
-        return steps
+        return list(steps.values())
 
-    def _model_step(self, step, previous, step0, train_hash) -> PlanStep:
-        shared = {"model": planning.model_bindings(), "common": self.common,
+    def _inpaint_step(self, step, previous: PlanStep, train_hash: str) -> PlanStep:
+        """The step's data with background from the previous model (recall.md 8.4)."""
+        inputs = {"test": self.test_type, "replay_source": self.replay_source,
+                  "step": step.index, "classes": list(step.new_classes), "setup": step.setup,
+                  "previous": previous.key, "train_data": train_hash,
+                  "dataset_mean": self.common["dataset_mean"], "seed": self.seed,
+                  "code": planning.STAGE_VERSIONS["inpainted"], **self.isolation()}
+        return PlanStep(f"inpaint{step.index}", "inpainted", artifact_key("inpainted", inputs),
+                        inputs, step, (previous.name,))
+
+    def _model_step(self, step, previous, step0, train_hash, extra=()) -> PlanStep:
+        shared = {"model": self.model_values(), "common": self.common,
                   "pipeline": planning.pipeline_bindings(), "seed": self.seed,
                   "train_data": train_hash, "classes": list(step.new_classes),
                   "setup": step.setup, **self.isolation()}
@@ -172,8 +188,9 @@ class TrainManager:
                       "replay_source": self.replay_source, "step": step.index,
                       "old_classes": list(step.old_classes), "previous": previous.key,
                       "encoder_from": step0.key,
-                      "train_encoder": self.train_encoder_incremental}
-            kind, depends = "model_incremental", (previous.name,)
+                      "train_encoder": self.train_encoder_incremental,
+                      "inputs": sorted(s.key for s in extra)}
+            kind, depends = "model_incremental", (previous.name, *(s.name for s in extra))
         inputs["code"] = planning.STAGE_VERSIONS[kind]
         return PlanStep(f"step{step.index}", kind, artifact_key(kind, inputs), inputs, step,
                         depends)

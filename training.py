@@ -16,9 +16,10 @@ import keras
 import tensorflow as tf
 
 from recall import stages
+from recall.artifacts import PlanStep
 from recall.data.shards import open_record_set
 from recall.reporting import TensorBoardLogger, append_jsonl, read_jsonl
-from train_manager import PlanStep, TrainManager
+from train_manager import TrainManager
 
 log = logging.getLogger(__name__)
 

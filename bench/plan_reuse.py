@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     from recall.data.synthetic import generate_synthetic
 
     with tempfile.TemporaryDirectory(prefix="bench-plan-") as tmp:
-        with contextlib.redirect_stdout(io.StringIO()):  # the generator's progress lines
+        quiet = io.StringIO()  # the generator's summary lines and progress bars
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
             generate_synthetic(Path(tmp) / "data", size=32, num_train=args.images,
                                num_val=args.images, seed=0)
         data_dir = Path(tmp) / "data"

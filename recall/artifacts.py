@@ -9,6 +9,7 @@ input changes the key, so nothing stale is ever reused. An artefact counts only 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -19,6 +20,18 @@ from recall.data.manifest import write_json_atomic
 
 MARKER = "COMPLETE.json"
 KEY_LENGTH = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanStep:
+    """One stage of an experiment and the artefact it produces."""
+
+    name: str                 # e.g. "step0", "eval1", "labels12"
+    kind: str                 # artefact kind (folder under the store)
+    key: str
+    inputs: dict              # what the key hashes (also saved beside the artefact)
+    step: Any = None          # the splits.Step the stage works on, when it has one
+    depends: tuple[str, ...] = ()
 
 
 def _canonical(value: Any) -> Any:

@@ -7,7 +7,7 @@ dropped; predictions may be any of the model's channels (recall.md section 11).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf

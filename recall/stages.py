@@ -23,8 +23,8 @@ from recall.data.pipeline import EncodedRecords, eval_dataset, train_stream
 from recall.evaluation import evaluate
 from recall.methods.segmentation import Schedule, StageTrainer
 from recall.metrics import segmentation_metrics
-from recall.models.pretrained import load_encoder_weights
 from recall.models.checkpoints import restore_weights, save_weights
+from recall.models.pretrained import load_encoder_weights
 from recall.models.segmenter import build_segmenter
 from recall.reporting import TensorBoardLogger
 
@@ -57,6 +57,9 @@ def run_stage(ctx: StageContext, plan_step, folder: Path) -> dict:
         return train_model(ctx, plan_step, folder)
     if plan_step.kind == "evaluation":
         return evaluate_model(ctx, plan_step, folder)
+    from recall.replay.stages import STAGES  # replay stages build on the helpers below
+    if plan_step.kind in STAGES:
+        return STAGES[plan_step.kind](ctx, plan_step, folder)
     raise ValueError(f"no stage implements artefact kind {plan_step.kind!r}")
 
 
@@ -83,9 +86,10 @@ def restore_model(ctx: StageContext, model_step, segmenter) -> None:
     restore_weights(segmenter.decoder, decoder_path)
 
 
-def _schedule(ctx: StageContext, step: splits.Step, values: dict) -> Schedule:
+def schedule_for(ctx: StageContext, classes, values: dict) -> Schedule:
+    """A stage's schedule: (#classes) x per-class iterations, its own lr0 -> lrT."""
     common = ctx.manager.common
-    return Schedule(iterations=splits.iterations(step.new_classes, values["steps_per_class"]),
+    return Schedule(iterations=splits.iterations(classes, values["steps_per_class"]),
                     lr_initial=values["lr_initial"], lr_final=values["lr_final"],
                     power=common["decay_power"], momentum=common["momentum"],
                     l2_decay=common["l2_decay"])
@@ -96,21 +100,49 @@ def mixing_mode() -> str:
     return gin.get_bindings("mix_streams").get("mode", "alternate")
 
 
-def _new_data(ctx: StageContext, step: splits.Step, seed: int):
-    """Function start_batch -> batched training data of the step's new images."""
+def new_data(ctx: StageContext, records, indices, label_lut, seed: int, ratio_new: int,
+             replay=None, ratio_old: int = 0):
+    """Function start_batch -> batches of new data, mixed with replay when it is given.
+
+    `replay` is (records, indices, label_lut); the two streams are seeded apart and each
+    resumes at the sample position the mixer had reached before `start_batch`.
+    """
     common = ctx.manager.common
-    indices = splits.step_images(step, ctx.train_set.record_classes())
-    records = records_of(ctx.train_set)
-    ratio_new = ctx.manager.incremental_values["ratio_new"] if step.index else 1
-    mix = {"batch_size": common["batch_size"], "ratio_new": ratio_new or 1, "ratio_old": 0}
+    mix = {"batch_size": common["batch_size"], "ratio_new": ratio_new,
+           "ratio_old": ratio_old if replay else 0}
+    stream = functools.partial(train_stream, crop_size=common["train_image_size"],
+                               mean_bgr=tuple(common["dataset_mean"]))
 
     def make(start_batch: int) -> tf.data.Dataset:
-        new_start, _ = stream_positions(start_batch, **mix, mode=mixing_mode(),
-                                        has_replay=False)
-        stream = train_stream(records, indices, splits.label_map(step),
-                              crop_size=common["train_image_size"], seed=seed,
-                              mean_bgr=tuple(common["dataset_mean"]), start=new_start)
-        return mix_streams(stream, None, **mix, start_batch=start_batch)
+        new_start, replay_start = stream_positions(start_batch, **mix, mode=mixing_mode(),
+                                                   has_replay=replay is not None)
+        new = stream(records, indices, label_lut, seed=seed, start=new_start)
+        old = stream(*replay, seed=seed + 1, start=replay_start) if replay else None
+        return mix_streams(new, old, **mix, start_batch=start_batch)
+    return make
+
+
+def incremental_data(ctx: StageContext, plan_step, seed: int):
+    """New data (inpainted when the plan says so) plus pseudo-labelled replay, at gin ratios."""
+    from recall.replay import stages as replay_stages
+
+    step, values = plan_step.step, ctx.manager.incremental_values
+    upstream = [ctx.plan[name] for name in plan_step.depends]
+    inpaint = [s for s in upstream if s.kind == "inpainted"]
+    if inpaint:
+        records = replay_stages.inpainted_records(ctx, inpaint[0])
+        indices, lut = list(range(len(records))), replay_stages.IDENTITY
+    else:
+        records = records_of(ctx.train_set)
+        indices = splits.step_images(step, ctx.train_set.record_classes())
+        lut = splits.label_map(step)
+    labels = [s for s in upstream if s.kind == "replay_labels"]
+    replay = None
+    if labels and values["ratio_old"] > 0:
+        pool = replay_stages.replay_stream_records(ctx, labels)
+        replay = (pool, list(range(len(pool))), replay_stages.IDENTITY)
+    make = new_data(ctx, records, indices, lut, seed, values["ratio_new"], replay,
+                    values["ratio_old"])
     return make, len(indices)
 
 
@@ -129,8 +161,15 @@ def train_model(ctx: StageContext, plan_step, folder: Path) -> dict:
         values, train_encoder = manager.incremental_values, manager.train_encoder_incremental
     trainer = StageTrainer(encoder=segmenter.encoder, decoder=segmenter.decoder,
                            train_encoder=train_encoder, seen_classes=step.seen_classes,
-                           schedule=_schedule(ctx, step, values), strategy=ctx.strategy)
-    make_dataset, num_images = _new_data(ctx, step, seed)
+                           schedule=schedule_for(ctx, step.new_classes, values),
+                           strategy=ctx.strategy)
+    if step.index == 0:
+        indices = splits.step_images(step, ctx.train_set.record_classes())
+        make_dataset = new_data(ctx, records_of(ctx.train_set), indices, splits.label_map(step),
+                                seed, ratio_new=1)
+        num_images = len(indices)
+    else:
+        make_dataset, num_images = incremental_data(ctx, plan_step, seed)
     with TensorBoardLogger(folder / "tensorboard") as board:
         info = trainer.train(make_dataset, folder, manager.common["batch_size"],
                              desc=f"{plan_step.name} ({step.describe()})",

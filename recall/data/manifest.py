@@ -86,7 +86,7 @@ class Manifest:
 
     def verify_shards(self) -> None:
         """Check every shard exists and matches its sha256; raise naming the bad shard."""
-        for shard, path in zip(self.data["shards"], self.shard_paths()):
+        for shard, path in zip(self.data["shards"], self.shard_paths(), strict=True):
             if not path.exists():
                 raise ManifestError(f"{self.path}: shard {path} is missing; rebuild the record set")
             if sha256_file(path) != shard["sha256"]:
@@ -99,7 +99,7 @@ class Manifest:
 def content_hash(name: str, shards: list[dict]) -> str:
     digest = hashlib.sha256(name.encode("utf-8"))
     for shard in shards:
-        digest.update(f"{shard['file']}:{shard['records']}:{shard['sha256']}".encode("utf-8"))
+        digest.update(f"{shard['file']}:{shard['records']}:{shard['sha256']}".encode())
     return digest.hexdigest()
 
 

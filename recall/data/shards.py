@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import collections
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import tensorflow as tf
 
@@ -58,7 +58,7 @@ class RecordWriter:
         self._final_paths: list[Path] = []
         self._closed = False
 
-    def __enter__(self) -> "RecordWriter":
+    def __enter__(self) -> RecordWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         return self
 
@@ -91,7 +91,8 @@ class RecordWriter:
         if self._closed:
             raise RuntimeError(f"record set {self.name} is already closed")
         if record.image_id in self._ids:
-            raise RecordError(f"{self.directory / self.name}: duplicate image id {record.image_id!r}")
+            raise RecordError(f"{self.directory / self.name}: duplicate image id "
+                              f"{record.image_id!r}")
         if self._writer is None or self._shards[-1]["records"] >= self.records_per_shard:
             self._finish_shard()
             self._open_shard()
@@ -116,7 +117,7 @@ class RecordWriter:
         target.unlink(missing_ok=True)  # the old set, if any, stops counting as complete first
         for old in sorted(self.directory.glob(f"{self.name}-*.tfrecord")):
             old.unlink()
-        for tmp, shard in zip(self._tmp_paths, self._shards):
+        for tmp, shard in zip(self._tmp_paths, self._shards, strict=True):
             os.replace(tmp, self.directory / shard["file"])
         write_json_atomic(target, {
             "format": FORMAT,
@@ -143,12 +144,13 @@ class RecordWriter:
 
 def iterate_serialized(manifest: Manifest) -> Iterator[tuple[str, bytes]]:
     """Yield (where, serialized Example) for every record, in manifest order."""
-    for path, shard in zip(manifest.shard_paths(), manifest.data["shards"]):
+    for path, shard in zip(manifest.shard_paths(), manifest.data["shards"], strict=True):
         if not path.exists():
             raise ManifestError(f"{manifest.path}: shard {path} is missing; rebuild the record set")
         count = 0
         try:
-            for count, serialized in enumerate(tf.data.TFRecordDataset(str(path)).as_numpy_iterator()):
+            records = tf.data.TFRecordDataset(str(path)).as_numpy_iterator()
+            for count, serialized in enumerate(records):
                 yield f"{path} record {count}", serialized
         except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as err:
             raise RecordError(f"{path} record {count + 1}: corrupt TFRecord data ({err.message}); "

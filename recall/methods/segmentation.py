@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import gin
 import keras
@@ -98,7 +98,7 @@ class StageTrainer:
             l2 = tf.add_n([kernel_l2(p) for p in parts]) * self.schedule.l2_decay
             loss = loss_sum / tf.maximum(global_count, 1.0) + l2 / ctx.num_replicas_in_sync
         grads = tape.gradient(loss, watched)
-        self.optimizer.apply_gradients(zip(grads, variables))
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         return loss
 
     def _distributed_step(self, batch) -> tf.Tensor:

@@ -18,8 +18,6 @@ from pathlib import Path
 from PIL import Image
 
 from recall.data.manifest import read_manifest, write_json_atomic
-from recall.data.records import Record
-from recall.data.shards import RecordWriter
 
 FOLDER_FORMAT = "recall-replay-folder/1"
 MANIFEST = "manifest.json"
@@ -103,6 +101,9 @@ def pack_class(folder: Path, out_dir: Path, name: str, limit: int | None = None)
 
     `limit` keeps the first N images in sorted name order (gin `replay_images_per_class`).
     """
+    from recall.data.records import Record  # TensorFlow loads only when packing
+    from recall.data.shards import RecordWriter
+
     images = verified_images(folder)[:limit]
     manifest = read_class_manifest(folder)
     source = {"replay_class": manifest["class"], "replay_source": manifest["source"],

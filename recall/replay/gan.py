@@ -29,7 +29,9 @@ from recall.replay.folders import (
 )
 
 SOURCE = "gan"
-PARTIAL_MARKER = ".gan-parameters.json"  # parameters of a class folder still being written
+# Written before the first image: files in a folder count for a resume only under the same
+# parameters (a folder of unknown origin is cleared, never mixed into the class).
+PARAMETERS_MARKER = ".gan-parameters.json"
 JPEG_QUALITY = 95
 
 
@@ -80,7 +82,7 @@ def _remove_images(folder: Path) -> None:
 def _prepare_folder(folder: Path, parameters: dict) -> None:
     """Keep files written with the same parameters (resume); clear anything else."""
     folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / PARTIAL_MARKER
+    marker = folder / PARAMETERS_MARKER
     same = marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == parameters
     if not same:
         _remove_images(folder)
@@ -132,7 +134,6 @@ def generate_class(generator, *, imagenet_class: int, count: int, out_folder: st
     _write_batches(generator, folder, parameters, label)
     entries = [image_entry(folder / image_name(i), index=i) for i in range(count)]
     finish_class(folder, label, SOURCE, parameters, entries)
-    (folder / PARTIAL_MARKER).unlink()
     return folder
 
 

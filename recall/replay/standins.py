@@ -20,6 +20,7 @@ same parameters is reused, so the demo builds each stand-in once.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -120,6 +121,7 @@ def _template_from_scene(image: np.ndarray, label: np.ndarray, class_id: int) ->
     return out
 
 
+@functools.lru_cache(maxsize=4)  # a build of both formats renders them once
 def object_templates(size: int, seed: int, per_class: int = TEMPLATES_PER_CLASS) -> np.ndarray:
     """uint8 [20, per_class, S, S, 4]: single-object synthetic scenes' objects, VOC id order."""
     bank: dict[int, list[np.ndarray]] = {c: [] for c in range(1, len(VOC_CLASSES))}
@@ -279,7 +281,6 @@ def build_tf1_hub_generator(out_dir: str | os.PathLike, *, size: int = 64,
 CLASSIFIER_SEED_OFFSET = 7_919  # its training scenes differ from datasets and templates
 PIXELS_PER_SCENE = 300
 RIDGE = 1e-3
-POOL_TEMPERATURE = 10.0  # sharpens per-pixel scores before pooling them over the object
 LOG_FLOOR = 1e-6  # probability floor of label ids the stand-in never predicts
 
 
@@ -359,6 +360,7 @@ def _training_pixels(input_size: int, seed: int, num_scenes: int):
     return np.concatenate(picked_x).astype(np.float64), np.concatenate(picked_y)
 
 
+@functools.lru_cache(maxsize=2)  # classifiers that differ only in output layout share it
 def fit_pixel_classifier(input_size: int, seed: int, num_scenes: int) -> dict:
     """Class-balanced ridge regression of one-hot pixel classes (0 = background, 1..20) on
     quadratic features: closed form, so the build is deterministic and takes seconds."""
@@ -392,12 +394,19 @@ def pixel_class_scores(images: tf.Tensor, weights: dict) -> tf.Tensor:
 
 
 def standin_logits(images: tf.Tensor, weights: dict, placement: np.ndarray) -> tf.Tensor:
-    """Image logits: log of each class's share of the object pixels, placed at its label id."""
-    probs = tf.nn.softmax(POOL_TEMPERATURE * pixel_class_scores(images, weights))
-    objectness = 1.0 - probs[..., :1]
-    share = tf.reduce_sum(probs[..., 1:] * objectness, [1, 2])
-    share /= tf.reduce_sum(share, -1, keepdims=True) + 1e-9
-    return tf.math.log(LOG_FLOOR + tf.matmul(share, tf.constant(placement)))
+    """Image logits from the per-pixel classes, placed at each class's label id.
+
+    The pixel classes are smoothed by a 7x7 majority vote; a class's score is the square root
+    of its share of the object pixels, so a small object next to a large one still counts
+    (as it does for an ImageNet classifier), and stray pixels barely do.
+    """
+    classes = len(VOC_CLASSES)
+    votes = tf.one_hot(tf.argmax(pixel_class_scores(images, weights), -1), classes)
+    majority = tf.one_hot(tf.argmax(tf.nn.avg_pool2d(votes, 7, 1, "SAME"), -1), classes)
+    counts = tf.reduce_sum(majority[..., 1:], [1, 2]) + 1e-3  # uniform when no object at all
+    presence = tf.sqrt(counts / tf.reduce_sum(counts, -1, keepdims=True))
+    presence /= tf.reduce_sum(presence, -1, keepdims=True)
+    return tf.math.log(LOG_FLOOR + tf.matmul(presence, tf.constant(placement)))
 
 
 class _StandinClassifier(tf.Module):

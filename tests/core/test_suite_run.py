@@ -112,6 +112,6 @@ def test_sigkill_then_rerun_gives_the_metrics_of_an_uninterrupted_run(tmp_path):
     assert info["info"]["resumed_from"] >= 20
     resumed, uninterrupted = _metrics(killed), _metrics(reference)
     assert [r["eval_key"] for r in resumed] == [r["eval_key"] for r in uninterrupted]
-    for got, want in zip(resumed, uninterrupted):
+    for got, want in zip(resumed, uninterrupted, strict=True):
         for name in ("miou_all_bg", "miou_old", "miou_new", "pixel_acc"):
             assert got[name] == pytest.approx(want[name], abs=1e-6), (got["step"], name)

@@ -94,9 +94,26 @@ def test_bad_inputs_get_clear_errors():
         plan("FINE_TUNING", "15-5", "TrainManager.pretrained_encoder = 'nowhere/ckpt'")
 
 
-def test_replay_is_refused_until_it_is_implemented():
-    with pytest.raises(NotImplementedError, match="not implemented yet"):
-        plan("DISJOINT", "15-5", source="gan")
+def test_replay_plan_orders_dependencies_and_keys_labels_by_test_and_source(tmp_path):
+    gan = ("GanReplay.generator_handle = 'gen'", "GanReplay.classifier_handle = 'clf'")
+    steps = plan("DISJOINT", "10-2x5", *gan, source="gan")
+    names = list(steps)
+    for name, step in steps.items():  # every dependency comes before its dependent
+        assert all(names.index(d) < names.index(name) for d in step.depends), name
+    assert steps["labels3"].depends == ("images3", "step0")        # step-0 classes: step-0 model
+    assert steps["labels12"].depends == ("images12", "helper11-12")  # later: their helper
+    assert steps["helper11-12"].step.setup == "sequential"
+    assert "helper19-20" not in steps                                # last step: no replay
+    assert steps["images12"].depends == ("map1",)
+    assert {"inpaint1", "inpaint5"} <= set(steps)
+    assert set(steps["step2"].depends) >= {"step1", "inpaint2", "labels1", "labels12"}
+    other = plan("DISJOINT", "10-5-5", *gan, source="gan")
+    assert other["images3"].key == steps["images3"].key        # same images, shared
+    assert other["labels3"].key != steps["labels3"].key        # labelled per test
+    assert other["inpaint1"].key != steps["inpaint1"].key
+    (tmp_path / "aeroplane").mkdir()
+    with pytest.raises(FileNotFoundError, match="no complete web replay set"):
+        plan("SEQUENTIAL", "15-5", f"WebReplay.folder = '{tmp_path}'", source="flickr")
 
 
 def test_original_index_bindings_are_accepted_and_ignored(caplog):
