@@ -17,6 +17,8 @@ import gin
 import keras
 
 from recall.data.synthetic import generate_synthetic
+from recall.replay.standins import build_standins
+from recall.replay.web_standin import write_web_standin
 from recall.reporting import write_summary
 from train_manager import TrainManager
 from training import Training
@@ -26,6 +28,17 @@ ROOT = Path(__file__).resolve().parent
 
 # The embedded default's data, sized by `generate_synthetic.*` bindings in gin.
 generate_synthetic = gin.external_configurable(generate_synthetic, module="recall.data.synthetic")
+
+
+@gin.configurable
+def prepare_replay_standins(root: str, *, size: int = 64, seed: int = 0,
+                            web_per_class: int = 40, web_size: int = 80) -> dict:
+    """Offline stand-ins with the real interfaces: a BigGAN-signature generator and an image
+    classifier (SavedModels loaded by `hub.load`), and a web-crawl folder of another look."""
+    built = build_standins(Path(root), size=size, seed=seed)
+    built["web"] = write_web_standin(Path(root) / "web", per_class=web_per_class,
+                                     size=web_size, seed=seed)
+    return built
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,24 +51,32 @@ class Experiment:
 
 @gin.configurable
 class Suite:
-    """The experiments of a suite: joint, then every config x test x replay source.
+    """The experiments of a suite: joint, the baselines (configs run without replay) on every
+    test, then every replay config x test x replay source.
 
     `synthetic_data_dir`, when set, is filled with the synthetic dataset if it is missing
     (the embedded default); `generate_synthetic.*` bindings choose its size.
+    `replay_standins_dir`, when set, gets the offline replay stand-ins if they are missing.
     """
 
     def __init__(self, name: str = "recall", joint_config: str | None = "config/JOINT.gin",
-                 configs=(), tests=(), sources=(None,), synthetic_data_dir: str | None = None,
-                 note: str = ""):
+                 configs=(), tests=(), sources=(None,), baselines=(),
+                 synthetic_data_dir: str | None = None,
+                 replay_standins_dir: str | None = None, note: str = ""):
         self.name, self.joint_config, self.note = name, joint_config, note
         self.configs, self.tests, self.sources = list(configs), list(tests), list(sources)
+        self.baselines = list(baselines)
         self.synthetic_data_dir = synthetic_data_dir
+        self.replay_standins_dir = replay_standins_dir
 
     def experiments(self) -> list[Experiment]:
         found = []
         if self.joint_config:
             found.append(Experiment(Path(self.joint_config).stem, self.joint_config, "joint",
                                     None))
+        for config in self.baselines:
+            for test in self.tests:
+                found.append(Experiment(f"{Path(config).stem}_{test}", config, test, None))
         for source in self.sources:
             for config in self.configs:
                 for test in self.tests:
@@ -106,6 +127,8 @@ class SuiteRunner:
                                  f"{suite.name!r}; names: {[e.name for e in suite.experiments()]}")
         if suite.synthetic_data_dir:
             generate_synthetic(out_dir=suite.synthetic_data_dir)
+        if suite.replay_standins_dir:
+            prepare_replay_standins(suite.replay_standins_dir)
         return cls(suite, experiments, gin_files, gin_params, workdir)
 
     def manager(self, experiment: Experiment) -> TrainManager:

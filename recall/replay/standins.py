@@ -281,6 +281,7 @@ def build_tf1_hub_generator(out_dir: str | os.PathLike, *, size: int = 64,
 CLASSIFIER_SEED_OFFSET = 7_919  # its training scenes differ from datasets and templates
 PIXELS_PER_SCENE = 300
 RIDGE = 1e-3
+MAJORITY = 0.6  # share of a 7x7 window a pixel's class needs to count
 LOG_FLOOR = 1e-6  # probability floor of label ids the stand-in never predicts
 
 
@@ -396,13 +397,16 @@ def pixel_class_scores(images: tf.Tensor, weights: dict) -> tf.Tensor:
 def standin_logits(images: tf.Tensor, weights: dict, placement: np.ndarray) -> tf.Tensor:
     """Image logits from the per-pixel classes, placed at each class's label id.
 
-    The pixel classes are smoothed by a 7x7 majority vote; a class's score is the square root
+    A pixel counts for the class that holds a clear majority (> 60 %) of the 7x7 window around
+    it (stray pixels on outlines count for none); a class's score is the square root
     of its share of the object pixels, so a small object next to a large one still counts
     (as it does for an ImageNet classifier), and stray pixels barely do.
     """
     classes = len(VOC_CLASSES)
     votes = tf.one_hot(tf.argmax(pixel_class_scores(images, weights), -1), classes)
-    majority = tf.one_hot(tf.argmax(tf.nn.avg_pool2d(votes, 7, 1, "SAME"), -1), classes)
+    shares = tf.nn.avg_pool2d(votes, 7, 1, "SAME")
+    clear = tf.cast(tf.reduce_max(shares, -1, keepdims=True) > MAJORITY, tf.float32)
+    majority = tf.one_hot(tf.argmax(shares, -1), classes) * clear
     counts = tf.reduce_sum(majority[..., 1:], [1, 2]) + 1e-3  # uniform when no object at all
     presence = tf.sqrt(counts / tf.reduce_sum(counts, -1, keepdims=True))
     presence /= tf.reduce_sum(presence, -1, keepdims=True)
@@ -421,7 +425,7 @@ class _StandinClassifier(tf.Module):
 def build_standin_classifier(out_dir: str | os.PathLike, *, num_classes: int = 1000,
                              background_slot: bool = False, input_size: int = 64, seed: int = 0,
                              class_ids: dict[int, int] | None = None,
-                             num_scenes: int = 150) -> Path:
+                             num_scenes: int = 300) -> Path:
     """Build (or reuse) the stand-in ImageNet classifier: images [N,S,S,3] in [0,1] -> logits
     [N, num_classes], or [N, num_classes + 1] with `background_slot` (a slot 0 never predicted,
     so label id k is output k + 1, as in some TF-Hub classifiers)."""

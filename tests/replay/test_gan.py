@@ -39,7 +39,7 @@ def _sha256s(folder):
 def test_writes_count_jpegs_and_the_manifest(generator, tmp_path):
     folder = generate_class(generator, imagenet_class=404, count=7, out_folder=tmp_path / "c",
                             batch_size=3, seed=2, voc_class="aeroplane")
-    files = sorted(p.name for p in folder.iterdir())
+    files = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
     assert files == [f"{i:05d}.jpg" for i in range(7)] + ["manifest.json"]
     manifest = read_class_manifest(folder)
     assert (manifest["class"], manifest["source"], manifest["count"]) == ("aeroplane", "gan", 7)
