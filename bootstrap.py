@@ -73,6 +73,7 @@ def run(argv: list[str]) -> int:
     env.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if job == "main":
+        rest = rest or ["--gin_file", "config/demo.gin", "--workdir", "runs/demo"]
         cmd = [str(venv_python()), str(ROOT / "main.py"), *rest]
     else:
         cmd = [str(venv_python()), "-m", "pytest", *(rest or ["-q", "tests"])]

@@ -69,9 +69,9 @@ class TrainManager:
         self.seed = planning.check_int("TrainManager.seed", seed, minimum=0)
         self.deterministic = planning.check_bool("TrainManager.deterministic", deterministic)
         self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
+        # bfloat16 needs no loss scaling; float16 (with loss scaling) is not supported yet.
         self.mixed_precision = planning.check_choice(
-            "TrainManager.mixed_precision", mixed_precision,
-            (None, "mixed_bfloat16", "mixed_float16"))
+            "TrainManager.mixed_precision", mixed_precision, (None, "mixed_bfloat16"))
         self.train_encoder_incremental = planning.check_bool(
             "TrainManager.train_encoder_incremental", train_encoder_incremental)
         if any(v is not None for v in (parameters_common_index, parameters_fs_index,

@@ -26,7 +26,7 @@ EXPECTED = {VOC_CLASSES[voc_id]: label_id for voc_id, label_id in SYNTHETIC_CLAS
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic")
-    generate_synthetic(out, size=32, num_train=80, num_val=1, seed=5)
+    generate_synthetic(out, size=48, num_train=120, num_val=1, seed=5)
     return out
 
 
