@@ -16,9 +16,9 @@ import keras
 import tensorflow as tf
 
 from recall import stages
-from recall.replay import stages as replay_stages  # noqa: F401 (registers gin configurables)
 from recall.artifacts import PlanStep
 from recall.data.shards import open_record_set
+from recall.replay import stages as replay_stages  # noqa: F401 (registers gin configurables)
 from recall.reporting import TensorBoardLogger, append_jsonl, read_jsonl
 from train_manager import TrainManager
 

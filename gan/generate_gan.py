@@ -19,15 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run standalone from anywhere
 
+from recall.data.manifest import ManifestError  # noqa: E402
 from recall.data.shards import open_record_set  # noqa: E402
 from recall.replay import class_mapper, gan, hub_models, standins  # noqa: E402
+from recall.replay.folders import ReplayFolderError  # noqa: E402
 
 COMMANDS = ("generate", "map", "standins", "cache-path")
 
 
 def resolve_targets(classes: list[str] | None, mapping_path: str | None,
-                    generator_classes: int) -> dict[str, int]:
-    """{folder label: ImageNet id} from ImageNet ids and VOC names (looked up in the mapping)."""
+                    generator_classes: int | None) -> dict[str, int]:
+    """{folder label: ImageNet id} from ImageNet ids and VOC names (looked up in the mapping);
+    ids are checked against `generator_classes` when it is known."""
     mapping = (class_mapper.read_mapping(mapping_path, generator_classes)
                if mapping_path else None)
     if not classes:
@@ -54,6 +57,7 @@ def resolve_targets(classes: list[str] | None, mapping_path: str | None,
 
 
 def run_generate(args: argparse.Namespace) -> None:
+    resolve_targets(args.classes, args.mapping, None)  # bad names fail before the model loads
     generator = hub_models.load_generator(args.handle)
     print(f"generator {args.handle}: {generator.signature}")
     targets = resolve_targets(args.classes, args.mapping, generator.num_classes)
@@ -150,7 +154,12 @@ def main(argv: list[str] | None = None) -> None:
     if not argv or argv[0] not in COMMANDS + ("-h", "--help"):
         argv.insert(0, "generate")  # `generate` is the default command
     args = build_parser().parse_args(argv)
-    args.run(args)
+    try:
+        args.run(args)
+    except (hub_models.HubModelError, class_mapper.ClassMappingError, standins.StandinError,
+            ReplayFolderError, ManifestError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import sys
 import tempfile
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +34,15 @@ class HubModelError(ValueError):
 
 
 def import_hub() -> types.ModuleType:
-    """`tensorflow_hub`, importable even where setuptools no longer ships `pkg_resources`.
+    """`tensorflow_hub` (imported on first use: it loads tf_keras, which costs a few seconds).
 
-    tensorflow-hub 0.16.1 imports `pkg_resources.parse_version` only to check the TF version;
-    setuptools >= 81 removed `pkg_resources`, so a stand-in module backed by `packaging` is
-    registered when (and only when) the real one is missing.
+    tensorflow-hub 0.16.1 imports `pkg_resources`; Pipfile pins setuptools 80.9.0, the last
+    line that ships it, and its deprecation warning is silenced here.
     """
-    try:
-        import pkg_resources  # noqa: F401
-    except ImportError:
-        from packaging.version import parse
-
-        shim = types.ModuleType("pkg_resources")
-        shim.parse_version = parse
-        sys.modules["pkg_resources"] = shim
-    import tensorflow_hub
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
+                                category=UserWarning)
+        import tensorflow_hub
 
     return tensorflow_hub
 

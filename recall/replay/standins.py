@@ -73,7 +73,11 @@ def _same_build(folder: Path, params: dict) -> bool:
     marker = folder / STANDIN_FILE
     if not marker.exists():
         return False
-    return json.loads(marker.read_text(encoding="utf-8")) == json.loads(json.dumps(params))
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return False  # a damaged record of our own build: rebuild it
+    return recorded == json.loads(json.dumps(params))
 
 
 def build_once(out_dir: str | os.PathLike, params: dict, build: Callable[[Path], None]) -> Path:

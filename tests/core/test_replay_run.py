@@ -3,10 +3,9 @@
 import json
 import logging
 
+import main
 from recall.replay.standins import SYNTHETIC_CLASS_IDS
 from tests.core.test_suite_run import suite_args
-
-import main
 
 EXPERIMENTS = ("DISJOINT_10-5-5_gan", "OVERLAPPED_10-5-5_flickr")
 
@@ -41,7 +40,8 @@ def test_replay_experiments_run_and_a_rerun_reuses_every_replay_artefact(tmp_pat
         assert [r["step"] for r in records] == [0, 1, 2]
         assert records[0]["method"] in ("RECALL-GAN", "RECALL-web")
     # The class mapper, run on the stand-in classifier, finds the generator's class ids.
-    mapping = {k: v for info in infos(tmp_path, "class_mapping") for k, v in info["mapping"].items()}
+    mapping = {k: v for info in infos(tmp_path, "class_mapping")
+               for k, v in info["mapping"].items()}
     assert mapping["aeroplane"] == SYNTHETIC_CLASS_IDS[1]
     assert mapping["person"] == SYNTHETIC_CLASS_IDS[15]
     # Replayed classes: 1-10 at step 1, 1-15 at step 2, for each source; 16-20 never.
