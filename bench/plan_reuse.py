@@ -3,14 +3,16 @@
 Builds, without training, the plan of every experiment of a suite (`TrainManager.plan`, the
 same plan `python main.py --dry_run` prints) and counts steps and training iterations once per
 experiment ("in all", what a runner without reuse would do) and once per distinct artefact key
-("distinct", what ours does). Iterations are classes x the per-class value of each stage, as
-bound in the experiment's gin files (the paper's values for the RECALL configs).
+("distinct", what ours does). Iterations are classes x the per-class value of each training
+stage (step 0, helper decoders, incremental steps), as bound in the experiment's gin files: the
+paper's values for the RECALL configs, the demo's for config/demo.gin.
 
-Suites: config/suite.gin as committed (joint + fine-tuning baselines while replay is missing),
-the intended RECALL grid (joint + {gan, flickr} x {OVERLAPPED, DISJOINT, SEQUENTIAL} x 7 tests;
-an experiment TrainManager refuses is counted as not plannable), and the embedded demo.
-Keys need data manifests, so a tiny synthetic set is generated in a temporary folder and bound
-as `TrainManager.data_dir`; `pretrained_encoder = None`. Asserts nothing.
+Suites: config/suite.gin (joint + {gan, flickr} x {OVERLAPPED, DISJOINT, SEQUENTIAL} x 7
+tests), the same plus the fine-tuning baselines, and the embedded demo. Keys need data, so a
+tiny synthetic set and a one-image-per-class web replay folder are generated in a temporary
+folder and bound in gin (`TrainManager.data_dir`, `WebReplay.folder`), with
+`pretrained_encoder = None`. An experiment that TrainManager refuses (NotImplementedError) is
+reported as not plannable. Asserts nothing.
 
 Usage (from the repo root): python -m bench.plan_reuse
 """
@@ -24,23 +26,20 @@ import io
 import tempfile
 from pathlib import Path
 
-import gin
-
-ROOT = Path(__file__).resolve().parent.parent
-INTENDED_GRID = [
-    "Suite.configs = ['config/OVERLAPPED.gin', 'config/DISJOINT.gin', 'config/SEQUENTIAL.gin']",
-    "Suite.sources = ['gan', 'flickr']",
-]
+BASELINES = ["config/FINE_TUNING_OVERLAPPED_NO_MIX.gin", "config/FINE_TUNING_DISJOINT_NO_MIX.gin",
+             "config/FINE_TUNING.gin", "config/FINE_TUNING_OVERLAPPED.gin",
+             "config/FINE_TUNING_DISJOINT.gin"]
 SUITES = (
-    ("recall: config/suite.gin (baselines)", ["config/suite.gin"], []),
-    ("recall: intended grid (replay)", ["config/suite.gin"], INTENDED_GRID),
-    ("demo: config/demo.gin", ["config/demo.gin"], ["Suite.synthetic_data_dir = None"]),
+    ("recall: config/suite.gin", ["config/suite.gin"], []),
+    ("recall + 5 fine-tuning baselines", ["config/suite.gin"], [f"Suite.baselines = {BASELINES}"]),
+    ("demo: config/demo.gin", ["config/demo.gin"],
+     ["Suite.synthetic_data_dir = None", "Suite.replay_standins_dir = None"]),
 )
 
 
 @dataclasses.dataclass
 class SuitePlan:
-    """Model and evaluation steps of a suite's plannable experiments, and the refused ones."""
+    """The plan steps of a suite's plannable experiments, and the refused ones."""
 
     name: str
     experiments: int = 0
@@ -49,12 +48,13 @@ class SuitePlan:
 
 
 def step_iterations(plan_step) -> int:
-    """Training iterations of a model step (classes x per-class value); 0 for evaluations."""
+    """Training iterations of a training stage (classes x per-class value); 0 for the rest."""
     from recall.data import splits
 
-    if plan_step.kind == "evaluation":
+    stage = plan_step.inputs.get("stage")
+    if not isinstance(stage, dict) or "steps_per_class" not in stage:
         return 0
-    return splits.iterations(plan_step.step, plan_step.inputs["stage"]["steps_per_class"])
+    return splits.iterations(plan_step.step, stage["steps_per_class"])
 
 
 def plan_suite(name: str, gin_files: list[str], params: list[str], data_dir: Path) -> SuitePlan:
@@ -77,13 +77,14 @@ def plan_suite(name: str, gin_files: list[str], params: list[str], data_dir: Pat
 
 def table_row(plan: SuitePlan) -> str:
     planned = plan.experiments - len(plan.refused)
-    if planned < plan.experiments:
-        return (f"| {plan.name} | {plan.experiments} ({planned} plannable) | not plannable yet "
-                f"({len(plan.refused)} experiments refused, NotImplementedError) | - | - | - |")
+    if not plan.steps:
+        return (f"| {plan.name} | {plan.experiments} | not plannable yet ({len(plan.refused)} "
+                "experiments refused) | - | - | - |")
     distinct = {(kind, key): iters for kind, key, iters in plan.steps}
     all_iters = sum(iters for _, _, iters in plan.steps)
     distinct_iters = sum(distinct.values())
-    return (f"| {plan.name} | {plan.experiments} | {len(plan.steps)} | {len(distinct)} | "
+    experiments = str(plan.experiments) + (f" ({planned} plannable)" if plan.refused else "")
+    return (f"| {plan.name} | {experiments} | {len(plan.steps)} | {len(distinct)} | "
             f"{len(plan.steps) / len(distinct):.2f}x | {all_iters:,} vs {distinct_iters:,} "
             f"({all_iters / distinct_iters:.2f}x) |")
 
@@ -92,30 +93,35 @@ def kind_rows(plan: SuitePlan) -> list[str]:
     """Per artefact kind: steps in all vs distinct, for the suite's breakdown table."""
     rows = []
     for kind in sorted({kind for kind, _, _ in plan.steps}):
-        mine = [(k, key, it) for k, key, it in plan.steps if k == kind]
-        distinct = {key: it for _, key, it in mine}
+        mine = [(key, it) for k, key, it in plan.steps if k == kind]
+        distinct = dict(mine)
         rows.append(f"| {plan.name} | {kind} | {len(mine)} | {len(distinct)} | "
-                    f"{sum(it for *_, it in mine):,} | {sum(distinct.values()):,} |")
+                    f"{sum(it for _, it in mine):,} | {sum(distinct.values()):,} |")
     return rows
+
+
+def make_inputs(folder: Path, images: int) -> list[str]:
+    """Tiny training data and web replay folder under `folder`; the gin bindings to use them."""
+    from recall.data.synthetic import generate_synthetic
+    from recall.replay.web_standin import write_web_standin
+
+    quiet = io.StringIO()  # the generators' summary lines and progress bars
+    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        generate_synthetic(folder / "data", size=32, num_train=images, num_val=images, seed=0)
+        write_web_standin(folder / "web", per_class=1, size=32, seed=0)
+    return [f"TrainManager.data_dir = '{folder / 'data'}'",
+            "TrainManager.pretrained_encoder = None",
+            f"TrainManager.checkpoint_dir = '{folder / 'checkpoints'}'",
+            f"WebReplay.folder = '{folder / 'web'}'"]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=24, help="synthetic train/val images")
     args = parser.parse_args(argv)
-    gin.add_config_file_search_path(str(ROOT))
-    from recall.data.synthetic import generate_synthetic
-
     with tempfile.TemporaryDirectory(prefix="bench-plan-") as tmp:
-        quiet = io.StringIO()  # the generator's summary lines and progress bars
-        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-            generate_synthetic(Path(tmp) / "data", size=32, num_train=args.images,
-                               num_val=args.images, seed=0)
-        data_dir = Path(tmp) / "data"
-        common = [f"TrainManager.data_dir = '{data_dir}'",
-                  "TrainManager.pretrained_encoder = None",
-                  f"TrainManager.checkpoint_dir = '{Path(tmp) / 'checkpoints'}'"]
-        plans = [plan_suite(name, files, params + common, data_dir)
+        common = make_inputs(Path(tmp), args.images)
+        plans = [plan_suite(name, files, params + common, Path(tmp) / "data")
                  for name, files, params in SUITES]
     print("| suite | experiments | steps in all experiments | distinct steps | reuse ratio "
           "(all / distinct) | training iterations in all vs distinct |")
@@ -128,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(kind_rows(plan)))
     for plan in plans:
         for experiment, message in list(plan.refused.items())[:1]:
-            print(f"\n{plan.name}: e.g. {experiment} refused: {message}")
+            print(f"\n{plan.name}: {len(plan.refused)} experiments refused, e.g. {experiment}: "
+                  f"{message}")
 
 
 if __name__ == "__main__":

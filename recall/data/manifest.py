@@ -13,7 +13,8 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+
+from recall.data.atomic import write_json_atomic  # noqa: F401 (re-exported)
 
 FORMAT = "recall-records/1"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -34,17 +35,6 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
-    """Write JSON under a temporary name in the same folder, then rename it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 
 from PIL import Image
 
-from recall.data.manifest import read_manifest, write_json_atomic
+from recall.data.atomic import write_bytes_atomic as write_file_atomic  # noqa: F401
+from recall.data.atomic import write_json_atomic
+from recall.data.manifest import read_manifest
 
 FOLDER_FORMAT = "recall-replay-folder/1"
 MANIFEST = "manifest.json"
@@ -25,13 +26,6 @@ MANIFEST = "manifest.json"
 
 class ReplayFolderError(ValueError):
     """A missing, empty or inconsistent replay folder; the message names it and the fix."""
-
-
-def write_file_atomic(path: Path, data: bytes) -> None:
-    """Write bytes under a temporary name in the same folder, then rename into place."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def image_entry(path: Path, **provenance) -> dict:

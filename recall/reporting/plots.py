@@ -16,8 +16,8 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from recall.data.atomic import atomic_target
 from recall.data.classes import VOC_CLASSES
-from recall.reporting.atomic import atomic_target
 from recall.reporting.tables import last_record_per_step
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from recall.reporting.atomic import write_text_atomic
+from recall.data.atomic import write_text_atomic
 from recall.reporting.plots import plot_miou_by_step, plot_per_class_iou
 from recall.reporting.tables import summary_csv, summary_markdown, summary_rows
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,3 +34,18 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
     return Path(path)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Replace `path` with `data` atomically; return the path."""
+    with atomic_target(path) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return Path(path)
+
+
+def write_json_atomic(path: str | os.PathLike, payload) -> Path:
+    """Replace `path` with `payload` as indented, key-sorted JSON, atomically."""
+    return write_text_atomic(path, json.dumps(payload, indent=1, sort_keys=True))
