@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from recall.methods.losses import class_table, masked_cross_entropy
 from recall.models.checkpoints import model_checkpoint
-from recall.models.segmenter import kernel_l2
+from recall.models.segmenter import kernel_l2, resize_logits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,8 +82,7 @@ class StageTrainer:
         """Logits at the input size, float32."""
         feats = self.encoder(images, training=training and self.train_encoder)
         logits = self.decoder(feats, training=training)
-        size = tf.shape(images)[1:3]
-        return tf.cast(tf.image.resize(logits, size, method="bilinear"), tf.float32)
+        return resize_logits(logits, tf.shape(images)[1:3])  # float32 before resizing
 
     def _replica_step(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         ctx = tf.distribute.get_replica_context()
