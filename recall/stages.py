@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from recall.data import splits
-from recall.data.manifest import Manifest, write_json_atomic
+from recall.data.manifest import Manifest, read_manifest, write_json_atomic
 from recall.data.mixing import mix_streams, stream_positions
 from recall.data.pipeline import EncodedRecords, eval_dataset, train_stream
 from recall.evaluation import evaluate
@@ -43,7 +43,6 @@ class StageContext:
 @functools.lru_cache(maxsize=4)
 def _encoded(manifest_path: str, content_hash: str) -> EncodedRecords:
     """Encoded records of a set, loaded once per process (keyed by content, not path)."""
-    from recall.data.manifest import read_manifest
     return EncodedRecords.from_manifest(read_manifest(manifest_path))
 
 
