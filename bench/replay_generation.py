@@ -64,6 +64,29 @@ def mapper_rate(classifier, data: Path) -> tuple[float, int]:
     return manifest.num_records / (time.perf_counter() - started), manifest.num_records
 
 
+def pseudo_label_rate(data: Path) -> tuple[float, int]:
+    """Pseudo-labelling images/s: the demo segmenter (tiny encoder + ASPP-v2) over a record set,
+    restricted argmax, crop back, PNG encode; the first image (trace) is excluded."""
+    import gin
+
+    from recall.data.pipeline import EncodedRecords
+    from recall.data.shards import open_record_set
+    from recall.models.segmenter import build_segmenter
+    from recall.replay.labelling import predictions, restricted_argmax
+
+    gin.parse_config(["build_encoder.backbone = 'tiny'", "aspp_v2.rates = (1, 2, 3, 4)"])
+    segmenter = build_segmenter()
+    manifest = open_record_set(data, "train")
+    records = EncodedRecords.from_manifest(manifest)
+    labelled = predictions(lambda x: restricted_argmax(segmenter(x), range(16)), records,
+                           list(range(len(records))), pad_to=64,
+                           mean_bgr=(104.0, 116.7, 122.7), desc="pseudo-labels")
+    next(labelled)
+    start = time.perf_counter()
+    count = sum(1 for _ in labelled)
+    return count / (time.perf_counter() - start), count
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=64, help="stand-in generator image side")
@@ -88,6 +111,9 @@ def main(argv: list[str] | None = None) -> None:
         rate, count = mapper_rate(classifier, tmp / "data")
         input_size = "x".join(map(str, classifier.input_size))
         rows.append(f"| class mapper (decode + classify) | {args.size} -> {input_size} | 32 | "
+                    f"{count} | {rate:.0f} |")
+        rate, count = pseudo_label_rate(tmp / "data")
+        rows.append(f"| pseudo-labels (tiny DeepLab, argmax, PNG) | {args.size} | 1 | "
                     f"{count} | {rate:.0f} |")
     print("\n".join(rows))
 

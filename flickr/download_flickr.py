@@ -60,7 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--rest_url", default=FLICKR_REST_URL, help="Flickr REST endpoint")
     add("--license", nargs="+", type=int, help="keep only these Flickr licence ids")
     add("--safe_search", type=int, choices=(1, 2, 3), help="Flickr safe search level")
-    add("--dedup", action="store_true", help="drop byte-identical images")
+    add("--keep_duplicates", dest="dedup", action="store_false",
+        help="keep byte-identical images (default: drop them by content hash)")
     add("--min_side", type=count, default=64, help="smallest width/height kept")
     add("--max_pixels", type=count, default=40_000_000,
         help="largest width*height accepted (checked before decoding)")

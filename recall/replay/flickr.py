@@ -189,7 +189,7 @@ def class_parameters(client: flickrapi.FlickrAPI, *, keyword: str, count: int,
 
 def download_class(client: flickrapi.FlickrAPI, *, voc_class: str, keyword: str, count: int,
                    out_folder: str | os.PathLike, license: Sequence[int] | None = None,
-                   safe_search: int | None = None, dedup: bool = False, min_side: int = 64,
+                   safe_search: int | None = None, dedup: bool = True, min_side: int = 64,
                    max_pixels: int = 40_000_000, per_page: int = 50,
                    policy: RequestPolicy | None = None, progress_bar: bool = True) -> Path:
     """Download up to `count` validated images for `voc_class` into `out_folder/voc_class`.
