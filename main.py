@@ -42,10 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     import suite  # TensorFlow and every gin configurable load here, after argument parsing
 
-    runner = suite.SuiteRunner.from_args(args.gin_file or [DEFAULT_GIN], args.gin_param,
-                                         Path(args.workdir), args.only)
+    try:  # every experiment's gin values, data and replay inputs, checked before training
+        runner = suite.SuiteRunner.from_args(args.gin_file or [DEFAULT_GIN], args.gin_param,
+                                             Path(args.workdir), args.only)
+        rows = runner.plan_rows()
+    except (ValueError, TypeError, FileNotFoundError) as err:  # our input errors subclass these
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.dry_run:
-        runner.print_plan()
+        runner.print_plan(rows)
         return 0
     runner.run()
     return 0

@@ -157,8 +157,8 @@ class SuiteRunner:
                              "kind": step.kind, "key": step.key, "action": action})
         return rows
 
-    def print_plan(self) -> None:
-        rows = self.plan_rows()
+    def print_plan(self, rows: list[dict] | None = None) -> None:
+        rows = self.plan_rows() if rows is None else rows
         print(f"# Plan of suite {self.suite.name!r}: {len(self.experiments)} experiments")
         if self.suite.note:
             print(f"# {self.suite.note}")

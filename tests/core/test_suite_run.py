@@ -71,9 +71,15 @@ def test_suite_runs_writes_results_and_a_rerun_trains_nothing(tmp_path, capsys, 
     assert plan.count("reuse (on disk)") == 4 and "train" not in plan.split(EXPERIMENT)[1]
 
 
-def test_bad_gin_binding_fails_before_training(tmp_path):
-    with pytest.raises(ValueError, match="interleave_ratio_olf"):
-        main.main(suite_args(tmp_path, 3, "TrainManager.interleave_ratio_olf = 2"))
+def test_bad_input_fails_before_training_with_a_clear_message(tmp_path, capsys):
+    assert main.main(suite_args(tmp_path, 3, "TrainManager.interleave_ratio_olf = 2")) == 2
+    assert "interleave_ratio_olf" in capsys.readouterr().err
+    assert not (tmp_path / "ckpt").exists()
+    args = suite_args(tmp_path, 3, "Suite.synthetic_data_dir = None",
+                      f"TrainManager.data_dir = '{tmp_path / 'nothing'}'")
+    assert main.main(args) == 2
+    err = capsys.readouterr().err
+    assert "nothing/train.manifest.json does not exist" in err and "recall.data.synthetic" in err
     assert not (tmp_path / "ckpt").exists()
 
 
