@@ -105,8 +105,8 @@ def test_write_summary_files(tmp_path):
         "miou_by_step.png", "per_class_iou.png", "summary.csv", "summary.md"]
     markdown = paths["summary_md"].read_text()
     assert "| gan-15-5 | recall_gan | 15-5 | overlapped | 1 | 16-20 | 70.0 | 50.0 | 65.0 | 66.0 " \
-           "| 9.9 |" in markdown
-    assert "| joint | joint | JOINT | sequential | 0 | 1-20 | 70.0 |  | 69.0 | 71.0 | 12.3 |" \
+           "| -5.0 | 9.9 |" in markdown  # delta_joint: 66.0 - joint's 71.0
+    assert "| joint | joint | JOINT | sequential | 0 | 1-20 | 70.0 |  | 69.0 | 71.0 | 0.0 | 12.3 |" \
         in markdown
     # final-step table: methods as columns, 'all-with-bg / old / new' per cell
     assert "| test | setup | joint | recall_gan | fine_tuning |" in markdown
@@ -115,6 +115,7 @@ def test_write_summary_files(tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 5
     assert rows[4]["experiment"] == "ft-15-5" and float(rows[4]["miou_all_bg"]) == 0.155
+    assert float(rows[4]["delta_joint"]) == pytest.approx(0.155 - 0.71)
     assert rows[0]["miou_new"] == "" and rows[3]["images_per_sec"] == ""
     for name in ("miou_by_step", "per_class_iou"):
         assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

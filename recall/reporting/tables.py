@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ("experiment", "method", "test", "setup", "step", "classes",
-                   "miou_old", "miou_new", "miou_all", "miou_all_bg", "images_per_sec")
-MIOU_COLUMNS = ("miou_old", "miou_new", "miou_all", "miou_all_bg")
+                   "miou_old", "miou_new", "miou_all", "miou_all_bg", "delta_joint",
+                   "images_per_sec")
+MIOU_COLUMNS = ("miou_old", "miou_new", "miou_all", "miou_all_bg", "delta_joint")
 
 
 def class_ranges(classes: Sequence[int] | str | None) -> str:
@@ -60,6 +61,17 @@ def summary_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
             classes = record.get("classes", record.get("step_classes"))
             row.update(experiment=name, step=int(record["step"]), classes=class_ranges(classes))
             rows.append(row)
+    return with_delta_joint(rows)
+
+
+def with_delta_joint(rows: list[dict]) -> list[dict]:
+    """`delta_joint` = mIoU with background minus the suite's own joint run (recall.md 11);
+    left empty when the suite holds no joint experiment."""
+    joint = [r["miou_all_bg"] for r in rows if r.get("method") == "joint"
+             and r.get("miou_all_bg") is not None]
+    for row in rows:
+        value = row.get("miou_all_bg")
+        row["delta_joint"] = value - joint[-1] if joint and value is not None else None
     return rows
 
 
