@@ -106,7 +106,8 @@ def test_write_summary_files(tmp_path):
     markdown = paths["summary_md"].read_text()
     assert "| gan-15-5 | recall_gan | 15-5 | overlapped | 1 | 16-20 | 70.0 | 50.0 | 65.0 | 66.0 " \
            "| -5.0 | 9.9 |" in markdown  # delta_joint: 66.0 - joint's 71.0
-    assert "| joint | joint | JOINT | sequential | 0 | 1-20 | 70.0 |  | 69.0 | 71.0 | 0.0 | 12.3 |" \
+    assert "| joint | joint | JOINT | sequential | 0 | 1-20 | 70.0 |  | 69.0 | 71.0 | 0.0 " \
+           "| 12.3 |" \
         in markdown
     # final-step table: methods as columns, 'all-with-bg / old / new' per cell
     assert "| test | setup | joint | recall_gan | fine_tuning |" in markdown
