@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import gin
@@ -18,6 +19,7 @@ import gin
 from recall.artifacts import PlanStep, artifact_key
 from recall.data import splits
 from recall.data.classes import VOC_CLASSES
+from recall.replay.standins import STANDIN_FILE
 
 VERSIONS = {"class_mapping": 1, "replay_images": 1, "helper_decoder": 1, "replay_labels": 1}
 BIGGAN_DEEP_512 = "https://tfhub.dev/deepmind/biggan-deep-512/1"
@@ -48,17 +50,24 @@ class WebReplay:
 
 
 def handle_fingerprint(handle: str) -> dict:
-    """A TF-Hub handle as key input: the string, plus the graph's hash for a local folder."""
+    """A TF-Hub handle as key input: the string, plus what identifies a local model.
+
+    A stand-in built by this project is identified by its build parameters (`standin.json`;
+    the build is deterministic, while SavedModel files differ byte-wise from build to build);
+    any other local folder by its file sizes and graph bytes (not by its path).
+    """
     path = Path(handle)
     if not path.is_dir():
         return {"handle": handle}
+    if (path / STANDIN_FILE).exists():  # content, not location, identifies a local model
+        return {"standin": json.loads((path / STANDIN_FILE).read_text())}
     digest = hashlib.sha256()
     for name in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(f"{name.relative_to(path)}:{name.stat().st_size}".encode())
     graph = path / "saved_model.pb"
     if graph.exists():
         digest.update(graph.read_bytes())
-    return {"handle": handle, "files": digest.hexdigest()}
+    return {"files": digest.hexdigest()}
 
 
 def web_class_folder(web: WebReplay, cls: int) -> Path:

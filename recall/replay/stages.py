@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -85,6 +86,7 @@ def helper_decoder(ctx, plan_step, folder: Path) -> dict:
     """A decoder on the frozen step-0 encoder for one group of classes vs everything else."""
     group, step = tuple(plan_step.inputs["classes"]), plan_step.step
     seed = stages.stage_seed(ctx, plan_step)
+    keras.utils.set_random_seed(seed)  # the helper's initialisation, whatever ran before
     segmenter = stages.build_model(ctx)
     encoder_path, _ = stages.model_weights(ctx, ctx.plan[plan_step.depends[0]])
     restore_weights(segmenter.encoder, encoder_path)

@@ -3,6 +3,8 @@
 import json
 import logging
 
+import tensorflow as tf
+
 import main
 from recall.replay.standins import SYNTHETIC_CLASS_IDS
 from tests.core.test_suite_run import suite_args
@@ -10,7 +12,7 @@ from tests.core.test_suite_run import suite_args
 EXPERIMENTS = ("DISJOINT_10-5-5_gan", "OVERLAPPED_10-5-5_flickr")
 
 
-def replay_args(tmp):
+def replay_args(tmp, *extra):
     standins = tmp / "standins"
     params = [f"Suite.replay_standins_dir = '{standins}'", "Suite.tests = ['10-5-5']",
               "prepare_replay_standins.size = 32", "prepare_replay_standins.web_per_class = 5",
@@ -19,7 +21,7 @@ def replay_args(tmp):
               f"GanReplay.classifier_handle = '{standins / 'classifier'}'",
               "GanReplay.images_per_class = 5", "GanReplay.batch_size = 5",
               f"WebReplay.folder = '{standins / 'web'}'",
-              "TrainManager.training_steps_per_class_helper = 2"]
+              "TrainManager.training_steps_per_class_helper = 2", *extra]
     args = [a for a in suite_args(tmp, 2, *params) if a != "--only"]
     args = [a for a in args if a != "FINE_TUNING_DISJOINT_NO_MIX_10-10"]
     for name in EXPERIMENTS:
@@ -58,3 +60,25 @@ def test_replay_experiments_run_and_a_rerun_reuses_every_replay_artefact(tmp_pat
         assert main.main(replay_args(tmp_path)) == 0
     after = sorted(p.stat().st_mtime_ns for p in (tmp_path / "ckpt").rglob("COMPLETE.json"))
     assert after == before and " running " not in caplog.text
+
+    # An independent run (new data folder, rebuilt stand-ins, empty store) whose incremental
+    # steps differ (another learning rate), so different stages ran before each helper:
+    # everything upstream of the change gets the same key, and the same bytes.
+    again = tmp_path / "again"
+    assert main.main(replay_args(again, "TrainManager.lr_initial_value_incremental = 1e-3")) == 0
+    for kind in ("model_step0", "class_mapping", "replay_images", "helper_decoder"):
+        assert keys(again, kind) == keys(tmp_path, kind), kind
+    assert keys(again, "model_incremental").isdisjoint(keys(tmp_path, "model_incremental"))
+    for key in keys(tmp_path, "helper_decoder"):
+        assert weights(again, key) == weights(tmp_path, key)
+
+
+def keys(tmp, kind):
+    return {p.name for p in (tmp / "ckpt" / kind).iterdir()}
+
+
+def weights(tmp, key):
+    reader = tf.train.load_checkpoint(str(tmp / "ckpt" / "helper_decoder" / key / "weights"
+                                          / "decoder"))
+    return {name: reader.get_tensor(name).tobytes()
+            for name in sorted(reader.get_variable_to_shape_map()) if "VARIABLE_VALUE" in name}
