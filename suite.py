@@ -182,7 +182,6 @@ class SuiteRunner:
             folder = self.experiment_dir(experiment)
             training = Training(self.manager(experiment), folder, experiment.name)
             results[experiment.name] = training.train()
-            (folder / "operative_config.gin").write_text(gin.operative_config_str())
         paths = write_summary(self.workdir, results)
         print((self.workdir / "summary.md").read_text())
         log.info("summary written: %s", ", ".join(str(p) for p in paths.values()))

@@ -60,7 +60,6 @@ class Training:
     def train(self) -> list[dict]:
         """Run every stage that is not complete yet; returns the experiment's metrics records."""
         self.experiment_dir.mkdir(parents=True, exist_ok=True)
-        (self.experiment_dir / "operative_config.gin").write_text(gin.operative_config_str())
         if self.manager.deterministic:
             tf.config.experimental.enable_op_determinism()
         policy = keras.mixed_precision.global_policy()
@@ -73,6 +72,7 @@ class Training:
                 self._run(context, plan_step)
         finally:
             keras.mixed_precision.set_global_policy(policy)
+        (self.experiment_dir / "operative_config.gin").write_text(gin.operative_config_str())
         return read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
 
     @property

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +83,3 @@ class ArtifactStore:
     def complete(self, kind: str, key: str, info: dict) -> None:
         """Mark an artefact complete; call only after all its files are written."""
         write_json_atomic(self.path(kind, key) / MARKER, {"kind": kind, "key": key, "info": info})
-
-    def discard(self, kind: str, key: str) -> None:
-        """Remove an artefact (used to redo one whose partial state cannot be resumed)."""
-        shutil.rmtree(self.path(kind, key), ignore_errors=False)

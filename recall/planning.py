@@ -6,11 +6,14 @@ them change when, and only when, something that affects the artefact changes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from typing import Any
 
 import gin
+
+from recall.data.manifest import sha256_file
 
 # Bump the version of a stage when its code changes what it produces.
 STAGE_VERSIONS = {"model_step0": 1, "model_incremental": 1, "evaluation": 1, "inpainted": 1}
@@ -137,10 +140,15 @@ def file_fingerprint(path: str | None) -> str | None:
                                 "checkpoint prefix or folder; fix the binding or set it to None")
     digest = hashlib.sha256()
     for name in files:
-        with open(name, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        stat = os.stat(name)
+        digest.update(_file_sha256(name, stat.st_size, stat.st_mtime_ns).encode())
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, hashed once per (path, size, mtime): every experiment's plan asks."""
+    return sha256_file(path)
 
 
 def _weight_files(path: str) -> list[str]:

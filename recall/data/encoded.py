@@ -59,10 +59,6 @@ class EncodedRecords:
         """All records of a set, in manifest order (so index i is manifest record i)."""
         return cls(load_serialized(manifest), where=str(manifest.path))
 
-    @classmethod
-    def from_list(cls, serialized: list[bytes]) -> EncodedRecords:
-        return cls(serialized)
-
     def __len__(self) -> int:
         return self._count
 

@@ -115,10 +115,10 @@ class StageTrainer:
     def train(self, make_dataset: Callable[[int], tf.data.Dataset], work_dir: Path,
               batch_size: int, desc: str, log: Callable[[int, dict], None] | None = None) -> dict:
         """Run (or resume) the stage; `make_dataset(start_batch)` gives batches from there on."""
-        manager = tf.train.CheckpointManager(self.checkpoint(), str(work_dir / "ckpt"),
-                                             max_to_keep=2)
+        checkpoint = self.checkpoint()
+        manager = tf.train.CheckpointManager(checkpoint, str(work_dir / "ckpt"), max_to_keep=2)
         if manager.latest_checkpoint:
-            self.checkpoint().restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         start = int(self.iteration.numpy())
         total = self.schedule.iterations
         remaining = make_dataset(start).take(max(total - start, 0))

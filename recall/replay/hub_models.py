@@ -18,7 +18,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 DEFAULT_GENERATOR = "https://tfhub.dev/deepmind/biggan-deep-512/1"
@@ -135,10 +134,6 @@ def invoke(entry: Entry, out_key: str, args: dict) -> tf.Tensor:
         return entry.call(**args)[out_key]
     result = entry.call(*args.values())
     return result[out_key] if isinstance(result, dict) else result
-
-
-def to_numpy(tensor) -> np.ndarray:
-    return tensor.numpy() if hasattr(tensor, "numpy") else np.asarray(tensor)
 
 
 def _static(spec, axis: int) -> int | None:
