@@ -16,10 +16,10 @@ from pathlib import Path
 import gin
 import keras
 
-from recall.data.synthetic import generate_synthetic
-from recall.replay.standins import build_standins
-from recall.replay.web_standin import write_web_standin
-from recall.reporting import write_summary
+from continual.data.synthetic import generate_synthetic
+from continual.replay.standins import build_standins
+from continual.replay.web_standin import write_web_standin
+from continual.reporting import write_summary
 from train_manager import TrainManager
 from training import Training
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
 
 # The embedded default's data, sized by `generate_synthetic.*` bindings in gin.
-generate_synthetic = gin.external_configurable(generate_synthetic, module="recall.data.synthetic")
+generate_synthetic = gin.external_configurable(generate_synthetic, module="continual.data.synthetic")
 
 
 @gin.configurable

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import gin
 
-from recall import planning
-from recall.artifacts import ArtifactStore, PlanStep, artifact_key
-from recall.data import splits
-from recall.data.pipeline import DEFAULT_MEAN_BGR
-from recall.replay.plan import ReplayPlanner
+from continual import planning
+from continual.artifacts import ArtifactStore, PlanStep, artifact_key
+from continual.data import splits
+from continual.data.pipeline import DEFAULT_MEAN_BGR
+from continual.replay.plan import ReplayPlanner
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ import gin
 import keras
 import tensorflow as tf
 
-from recall import stages
-from recall.artifacts import PlanStep
-from recall.data.shards import open_record_set
-from recall.replay import stages as replay_stages  # noqa: F401 (registers gin configurables)
-from recall.reporting import TensorBoardLogger, append_jsonl, read_jsonl
+from continual import stages
+from continual.artifacts import PlanStep
+from continual.data.shards import open_record_set
+from continual.replay import stages as replay_stages  # noqa: F401 (registers gin configurables)
+from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
 from train_manager import TrainManager
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from recall.data.pipeline import EncodedRecords, train_dataset
-from recall.data.records import Record, label_classes
-from recall.data.shards import RecordWriter, open_record_set
-from recall.data.synthetic import generate_synthetic
+from continual.data.pipeline import EncodedRecords, train_dataset
+from continual.data.records import Record, label_classes
+from continual.data.shards import RecordWriter, open_record_set
+from continual.data.synthetic import generate_synthetic
 
 VOC_SIZE = (375, 500)  # height, width of a typical Pascal VOC image
 IDENTITY_LUT = np.arange(256, dtype=np.uint8)

@@ -49,7 +49,7 @@ class SuitePlan:
 
 def step_iterations(plan_step) -> int:
     """Training iterations of a training stage (classes x per-class value); 0 for the rest."""
-    from recall.data import splits
+    from continual.data import splits
 
     stage = plan_step.inputs.get("stage")
     if not isinstance(stage, dict) or "steps_per_class" not in stage:
@@ -60,7 +60,7 @@ def step_iterations(plan_step) -> int:
 def plan_suite(name: str, gin_files: list[str], params: list[str], data_dir: Path) -> SuitePlan:
     """Plan every experiment of one suite; record (not raise) TrainManager's refusals."""
     import suite as suite_module
-    from recall.data.shards import open_record_set
+    from continual.data.shards import open_record_set
 
     runner = suite_module.SuiteRunner.from_args(gin_files, params, Path("unused"))
     hashes = {split: open_record_set(data_dir, split).content_hash for split in ("train", "val")}
@@ -102,8 +102,8 @@ def kind_rows(plan: SuitePlan) -> list[str]:
 
 def make_inputs(folder: Path, images: int) -> list[str]:
     """Tiny training data and web replay folder under `folder`; the gin bindings to use them."""
-    from recall.data.synthetic import generate_synthetic
-    from recall.replay.web_standin import write_web_standin
+    from continual.data.synthetic import generate_synthetic
+    from continual.replay.web_standin import write_web_standin
 
     quiet = io.StringIO()  # the generators' summary lines and progress bars
     with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):

@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run standalone f
 
 import tensorflow as tf  # noqa: E402
 
-from recall.data.shards import open_record_set  # noqa: E402
-from recall.data.synthetic import generate_synthetic  # noqa: E402
-from recall.replay.class_mapper import map_classes  # noqa: E402
-from recall.replay.gan import class_noise, generate_class  # noqa: E402
-from recall.replay.hub_models import load_classifier, load_generator  # noqa: E402
-from recall.replay.standins import build_standins  # noqa: E402
+from continual.data.shards import open_record_set  # noqa: E402
+from continual.data.synthetic import generate_synthetic  # noqa: E402
+from continual.replay.class_mapper import map_classes  # noqa: E402
+from continual.replay.gan import class_noise, generate_class  # noqa: E402
+from continual.replay.hub_models import load_classifier, load_generator  # noqa: E402
+from continual.replay.standins import build_standins  # noqa: E402
 
 IMAGENET_CLASS = 404  # the stand-in's aeroplane
 
@@ -69,10 +69,10 @@ def pseudo_label_rate(data: Path) -> tuple[float, int]:
     restricted argmax, crop back, PNG encode; the first image (trace) is excluded."""
     import gin
 
-    from recall.data.pipeline import EncodedRecords
-    from recall.data.shards import open_record_set
-    from recall.models.segmenter import build_segmenter
-    from recall.replay.labelling import predictions, restricted_argmax
+    from continual.data.pipeline import EncodedRecords
+    from continual.data.shards import open_record_set
+    from continual.models.segmenter import build_segmenter
+    from continual.replay.labelling import predictions, restricted_argmax
 
     gin.parse_config(["build_encoder.backbone = 'tiny'", "aspp_v2.rates = (1, 2, 3, 4)"])
     segmenter = build_segmenter()

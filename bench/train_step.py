@@ -76,8 +76,8 @@ def build_trainer(spec: ModelSpec, part: str, mode: str, iterations: int):
     import keras
     import tensorflow as tf
 
-    from recall.methods.segmentation import LoopSettings, Schedule, StageTrainer
-    from recall.models.segmenter import build_segmenter
+    from continual.methods.segmentation import LoopSettings, Schedule, StageTrainer
+    from continual.models.segmenter import build_segmenter
 
     gin.parse_config(list(spec.bindings))
     keras.utils.set_random_seed(0)

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `recall` is not installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `continual` is not installed
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
@@ -21,7 +21,7 @@ from collections.abc import Callable  # noqa: E402
 
 from tqdm.contrib.logging import logging_redirect_tqdm  # noqa: E402
 
-from recall.replay.flickr import (  # noqa: E402
+from continual.replay.flickr import (  # noqa: E402
     FLICKR_REST_URL,
     RECALL_KEYWORDS,
     FlickrDownloadError,
@@ -30,8 +30,8 @@ from recall.replay.flickr import (  # noqa: E402
     load_keys,
     make_client,
 )
-from recall.replay.folders import ReplayFolderError, read_class_manifest  # noqa: E402
-from recall.replay.web_images import RequestPolicy  # noqa: E402
+from continual.replay.folders import ReplayFolderError, read_class_manifest  # noqa: E402
+from continual.replay.web_images import RequestPolicy  # noqa: E402
 
 LOG = logging.getLogger("download_flickr")
 

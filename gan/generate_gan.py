@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run standalone from anywhere
 
-from recall.data.manifest import ManifestError  # noqa: E402
-from recall.data.shards import open_record_set  # noqa: E402
-from recall.replay import class_mapper, gan, hub_models, standins  # noqa: E402
-from recall.replay.folders import ReplayFolderError  # noqa: E402
+from continual.data.manifest import ManifestError  # noqa: E402
+from continual.data.shards import open_record_set  # noqa: E402
+from continual.replay import class_mapper, gan, hub_models, standins  # noqa: E402
+from continual.replay.folders import ReplayFolderError  # noqa: E402
 
 COMMANDS = ("generate", "map", "standins", "cache-path")
 

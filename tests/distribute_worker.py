@@ -33,8 +33,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from recall.methods.segmentation import LoopSettings, Schedule, StageTrainer  # noqa: E402
-from recall.models.segmenter import build_segmenter  # noqa: E402
+from continual.methods.segmentation import LoopSettings, Schedule, StageTrainer  # noqa: E402
+from continual.models.segmenter import build_segmenter  # noqa: E402
 from training import make_strategy  # noqa: E402
 
 GLOBAL_BATCH, STEPS, SIZE = 4, 3, 32

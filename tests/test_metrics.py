@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall.metrics import accuracy_matrix_metrics, confusion_matrix, segmentation_metrics
+from continual.metrics import accuracy_matrix_metrics, confusion_matrix, segmentation_metrics
 
 
 def test_confusion_matrix_drops_void_and_unseen_labels():

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall.reporting import (
+from continual.reporting import (
     TensorBoardLogger,
     append_jsonl,
     read_jsonl,
     summary_rows,
     write_summary,
 )
-from recall.reporting.plots import final_iou_matrix
+from continual.reporting.plots import final_iou_matrix
 
 
 def test_append_and_read_round_trip_with_numpy_values(tmp_path):

@@ -6,7 +6,7 @@ import logging
 import tensorflow as tf
 
 import main
-from recall.replay.standins import SYNTHETIC_CLASS_IDS
+from continual.replay.standins import SYNTHETIC_CLASS_IDS
 from tests.core.test_suite_run import suite_args
 
 EXPERIMENTS = ("DISJOINT_10-5-5_gan", "OVERLAPPED_10-5-5_flickr")

@@ -79,7 +79,7 @@ def test_bad_input_fails_before_training_with_a_clear_message(tmp_path, capsys):
                       f"TrainManager.data_dir = '{tmp_path / 'nothing'}'")
     assert main.main(args) == 2
     err = capsys.readouterr().err
-    assert "nothing/train.manifest.json does not exist" in err and "recall.data.synthetic" in err
+    assert "nothing/train.manifest.json does not exist" in err and "continual.data.synthetic" in err
     assert not (tmp_path / "ckpt").exists()
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall.data.mixing import mix_streams, stream_positions
-from recall.data.pipeline import train_stream
+from continual.data.mixing import mix_streams, stream_positions
+from continual.data.pipeline import train_stream
 from tests.data.test_pipeline import index_records
 
 NEW, REPLAY = 1, 2

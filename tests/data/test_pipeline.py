@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from recall.data.pipeline import (
+from continual.data.pipeline import (
     DEFAULT_MEAN_BGR,
     EncodedRecords,
     decode_for_inference,
@@ -15,8 +15,8 @@ from recall.data.pipeline import (
     train_dataset,
     train_stream,
 )
-from recall.data.records import Record, encode_record, label_classes
-from recall.data.shards import RecordWriter, open_record_set
+from continual.data.records import Record, encode_record, label_classes
+from continual.data.shards import RecordWriter, open_record_set
 
 IDENTITY = np.arange(256, dtype=np.uint8)
 SIZES = [(20, 30), (40, 24), (33, 33), (21, 40), (28, 20)]

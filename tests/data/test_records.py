@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recall.data.manifest import ManifestError, read_manifest
-from recall.data.records import Record, RecordError, decode_record, encode_record, label_classes
-from recall.data.shards import RecordWriter, iterate_records, load_serialized, open_record_set
+from continual.data.manifest import ManifestError, read_manifest
+from continual.data.records import Record, RecordError, decode_record, encode_record, label_classes
+from continual.data.shards import RecordWriter, iterate_records, load_serialized, open_record_set
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -103,7 +103,7 @@ def test_serialisation_is_identical_across_processes():
     import subprocess
     import sys
 
-    code = ("import hashlib; from recall.data.records import Record, encode_record; "
+    code = ("import hashlib; from continual.data.records import Record, encode_record; "
             "r = Record(b'img', b'lbl', 'a', 3, 4, (0, 5, 7)); "
             "print(hashlib.sha256(encode_record(r)).hexdigest())")
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

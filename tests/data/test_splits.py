@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recall.data.splits import (
+from continual.data.splits import (
     ORIGINAL_NAMES,
     TEST_TYPES,
     Step,

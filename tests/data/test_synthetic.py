@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall.data.classes import VOC_CLASSES
-from recall.data.manifest import manifest_path
-from recall.data.records import parse_record
-from recall.data.shapes import SHAPES, shape_mask
-from recall.data.shards import load_serialized, open_record_set
-from recall.data.synthetic import (
+from continual.data.classes import VOC_CLASSES
+from continual.data.manifest import manifest_path
+from continual.data.records import parse_record
+from continual.data.shapes import SHAPES, shape_mask
+from continual.data.shards import load_serialized, open_record_set
+from continual.data.synthetic import (
     CLASS_STYLES,
     COMPANIONS,
     generate_synthetic,
@@ -157,7 +157,7 @@ def test_object_pixels_show_their_class_hue_and_texture(small_set):
 
 
 def test_cli_writes_prints_table_and_skips_a_second_run(tmp_path):
-    command = [sys.executable, "-m", "recall.data.synthetic", "--out", str(tmp_path),
+    command = [sys.executable, "-m", "continual.data.synthetic", "--out", str(tmp_path),
                "--size", "32", "--num_train", "20", "--num_val", "10"]
     first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
     assert "synthetic train" in first.stderr  # the progress bar

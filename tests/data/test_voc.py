@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from recall.data.manifest import sha256_file
-from recall.data.shards import iterate_records, open_record_set
-from recall.data.voc import VocError, convert_voc
+from continual.data.manifest import sha256_file
+from continual.data.shards import iterate_records, open_record_set
+from continual.data.voc import VocError, convert_voc
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_IDS = ["2007_000003", "2007_000001", "2007_000002"]  # listed out of order on purpose
@@ -190,7 +190,7 @@ def test_sbd_line_with_mismatched_ids_is_an_error(voc, tmp_path):
 
 
 def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "recall.data.voc", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "continual.data.voc", *map(str, args)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall.methods.losses import class_table, masked_cross_entropy
-from recall.methods.segmentation import Schedule, StageTrainer, make_optimizer
-from recall.models.segmenter import build_segmenter
+from continual.methods.losses import class_table, masked_cross_entropy
+from continual.methods.segmentation import Schedule, StageTrainer, make_optimizer
+from continual.models.segmenter import build_segmenter
 
 
 def test_masked_cross_entropy_drops_void_and_unseen_pixels():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall.models.segmenter import (
+from continual.models.segmenter import (
     CheckpointMismatchError,
     build_decoder,
     build_encoder,

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from recall.models.segmenter import build_decoder, build_encoder, kernel_l2
+from continual.models.segmenter import build_decoder, build_encoder, kernel_l2
 
 RATES = (1, 2, 3, 4)
 

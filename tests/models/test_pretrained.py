@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall.models.pretrained import (
+from continual.models.pretrained import (
     PretrainedWeightsError,
     load_encoder_weights,
     tf1_variable_name,
 )
-from recall.models.segmenter import build_encoder
+from continual.models.segmenter import build_encoder
 
 UNITS, BASE = (1, 2, 1, 1), 4  # block2 has a unit_2 (no shortcut) to cover both unit kinds
 

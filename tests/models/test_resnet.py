@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recall.models.segmenter import Segmenter, build_decoder, build_encoder
+from continual.models.segmenter import Segmenter, build_decoder, build_encoder
 from tests.models.test_pretrained import tf1_resnet_shapes
 
 # Conv kernels + BN (gamma, beta, moving mean, moving variance) of resnet_v1_101 without logits.

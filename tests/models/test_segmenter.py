@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from recall.models.segmenter import Segmenter, build_decoder, build_encoder, build_segmenter
+from continual.models.segmenter import Segmenter, build_decoder, build_encoder, build_segmenter
 
 
 @pytest.fixture

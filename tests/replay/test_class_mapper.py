@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from recall.data.classes import VOC_CLASSES
-from recall.data.shards import open_record_set
-from recall.data.synthetic import generate_synthetic
-from recall.replay.class_mapper import (
+from continual.data.classes import VOC_CLASSES
+from continual.data.shards import open_record_set
+from continual.data.synthetic import generate_synthetic
+from continual.replay.class_mapper import (
     ClassMappingError,
     map_classes,
     read_mapping,
     write_mapping,
 )
-from recall.replay.hub_models import load_classifier
-from recall.replay.standins import SYNTHETIC_CLASS_IDS, build_standin_classifier
+from continual.replay.hub_models import load_classifier
+from continual.replay.standins import SYNTHETIC_CLASS_IDS, build_standin_classifier
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {VOC_CLASSES[voc_id]: label_id for voc_id, label_id in SYNTHETIC_CLASS_IDS.items()}

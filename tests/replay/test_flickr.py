@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from recall.replay.flickr import (
+from continual.replay.flickr import (
     FlickrDownloadError,
     class_keywords,
     download_class,
     load_keys,
     make_client,
 )
-from recall.replay.folders import read_class_manifest, verified_images
-from recall.replay.web_images import RateLimiter, RequestPolicy, retry_after_seconds
+from continual.replay.folders import read_class_manifest, verified_images
+from continual.replay.web_images import RateLimiter, RequestPolicy, retry_after_seconds
 from tests.replay.fake_flickr import FakeFlickr, FakePhoto, Fault, jpeg_bytes
 
 KEY, SECRET = "K3Yzz9f1c0ffee5eed", "S3CRzz77aa1dea5bad"
@@ -119,7 +119,7 @@ def test_retries_503_and_429_with_retry_after_and_time_outs(serve, tmp_path, fak
     fake.script("p2", Fault(delay_s=1.0))
     policy = RequestPolicy(timeout_s=0.3, backoff_s=0.5, api_rps=None, download_rps=None,
                            clock=fake_time.clock, sleep=fake_time.sleep)
-    with caplog.at_level(logging.WARNING, logger="recall"):
+    with caplog.at_level(logging.WARNING, logger="continual"):
         folder = download(fake, tmp_path, fake_time, count=3, policy=policy)
     assert [photo for _, photo, _ in kept(folder)] == ["p0", "p1", "p2"]
     assert fake_time.sleeps == [0.5, 7.0, 0.5]   # back-off, Retry-After, back-off
@@ -147,7 +147,7 @@ def test_bad_images_are_rejected_and_reported(serve, tmp_path, fake_time, caplog
     bad = [FakePhoto(kind, kind=kind) for kind in
            ("html", "truncated", "bomb", "huge_bomb", "tiny", "png")]
     fake = serve(bad + good(2))
-    with caplog.at_level(logging.INFO, logger="recall"):
+    with caplog.at_level(logging.INFO, logger="continual"):
         folder = download(fake, tmp_path, fake_time, count=10)
     assert [photo for _, photo, _ in kept(folder)] == ["p0", "p1"]
     reasons = {"html": "not an image", "truncated": "does not decode fully",
@@ -172,7 +172,7 @@ def test_duplicates_removed_by_default_and_missing_url_skipped(serve, tmp_path, 
     photos = good(2) + [FakePhoto("d", same_bytes_as="p0"), FakePhoto("n", has_url_c=False),
                         FakePhoto("p2")]
     fake = serve(photos)
-    with caplog.at_level(logging.INFO, logger="recall"):
+    with caplog.at_level(logging.INFO, logger="continual"):
         folder = download(fake, tmp_path / "dedup", fake_time, count=5)
     assert [photo for _, photo, _ in kept(folder)] == ["p0", "p1", "p2"]
     assert "photo d has the same bytes as photo p0; skipped" in caplog.text

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recall.replay.class_mapper import write_mapping
-from recall.replay.folders import read_class_manifest
-from recall.replay.gan import class_noise, generate_class
-from recall.replay.hub_models import load_generator
-from recall.replay.standins import build_standin_generator
+from continual.replay.class_mapper import write_mapping
+from continual.replay.folders import read_class_manifest
+from continual.replay.gan import class_noise, generate_class
+from continual.replay.hub_models import load_generator
+from continual.replay.standins import build_standin_generator
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = 32

@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from recall.data.splits import label_map, make_scenario
-from recall.replay.labelling import inpaint_label, pad_size, restricted_argmax
+from continual.data.splits import label_map, make_scenario
+from continual.replay.labelling import inpaint_label, pad_size, restricted_argmax
 
 
 def test_argmax_only_over_learned_channels_reported_as_voc_ids():

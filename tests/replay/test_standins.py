@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall.replay.hub_models import HubModelError, load_classifier, load_generator
-from recall.replay.standins import (
+from continual.replay.hub_models import HubModelError, load_classifier, load_generator
+from continual.replay.standins import (
     SYNTHETIC_CLASS_IDS,
     StandinError,
     build_standin_classifier,

@@ -1,0 +1,119 @@
+"""Manifests: the JSON sidecar of a record set, written last, so it doubles as completion marker.
+
+A manifest lists the shards (file, record count, sha256), every record in write order (id,
+classes, shard, size), counts per class, and what the set was made from (`source`). Later
+stages hash `content_hash` into their artefact keys, so they never read a file just to count
+or identify it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from continual.data.atomic import write_json_atomic  # noqa: F401 (re-exported)
+
+FORMAT = "recall-records/1"
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+class ManifestError(ValueError):
+    """A missing, corrupt or inconsistent manifest; the message names the file and the fix."""
+
+
+def manifest_path(directory: str | os.PathLike, name: str) -> Path:
+    """Where the manifest of record set `name` in `directory` lives."""
+    return Path(directory) / f"{name}{MANIFEST_SUFFIX}"
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest; `path` is the JSON file, shards are resolved beside it."""
+
+    path: Path
+    data: dict
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    @property
+    def num_records(self) -> int:
+        return int(self.data["num_records"])
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of the shard contents and names: what artefact keys depend on."""
+        return self.data["content_hash"]
+
+    @property
+    def source(self) -> dict:
+        return self.data.get("source", {})
+
+    def shard_paths(self) -> list[Path]:
+        return [self.path.parent / shard["file"] for shard in self.data["shards"]]
+
+    def record_ids(self) -> list[str]:
+        return [rec["id"] for rec in self.data["records"]]
+
+    def record_classes(self) -> list[tuple[int, ...]]:
+        """Per record, in manifest order, the class ids its label contains."""
+        return [tuple(rec["classes"]) for rec in self.data["records"]]
+
+    def class_counts(self) -> dict[int, int]:
+        return {int(k): int(v) for k, v in self.data["class_counts"].items()}
+
+    def verify_shards(self) -> None:
+        """Check every shard exists and matches its sha256; raise naming the bad shard."""
+        for shard, path in zip(self.data["shards"], self.shard_paths(), strict=True):
+            if not path.exists():
+                raise ManifestError(f"{self.path}: shard {path} is missing; rebuild the record set")
+            if sha256_file(path) != shard["sha256"]:
+                raise ManifestError(
+                    f"{self.path}: shard {path} does not match its sha256 (changed or truncated); "
+                    "rebuild the record set"
+                )
+
+
+def content_hash(name: str, shards: list[dict]) -> str:
+    digest = hashlib.sha256(name.encode("utf-8"))
+    for shard in shards:
+        digest.update(f"{shard['file']}:{shard['records']}:{shard['sha256']}".encode())
+    return digest.hexdigest()
+
+
+def read_manifest(path: str | os.PathLike) -> Manifest:
+    """Load and check a manifest; errors name the file and say how to create it."""
+    path = Path(path)
+    if not path.exists():
+        raise ManifestError(
+            f"{path} does not exist: this record set was never completed. Create it with "
+            "`python -m continual.data.synthetic --out <data dir>` or "
+            "`python -m continual.data.voc --voc_root <VOC2012> --out <data dir>`"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ManifestError(f"{path} is not valid JSON ({err}); delete it and rebuild") from err
+    missing = [k for k in ("format", "name", "num_records", "shards", "records", "content_hash")
+               if k not in data]
+    if missing or data.get("format") != FORMAT:
+        raise ManifestError(
+            f"{path} is not a {FORMAT} manifest (missing {missing or 'the right format tag'}); "
+            "rebuild the record set"
+        )
+    if len(data["records"]) != data["num_records"]:
+        raise ManifestError(f"{path}: lists {len(data['records'])} records but num_records "
+                            f"is {data['num_records']}; rebuild the record set")
+    return Manifest(path=path, data=data)

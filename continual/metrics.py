@@ -1,0 +1,142 @@
+"""Evaluation metrics computed from one stored matrix.
+
+Segmentation: a confusion matrix accumulated over a whole validation set (dataset-level IoU,
+as in RECALL) gives per-class IoU, precision, recall and the mIoU splits of recall.md
+section 11. Continual classification: an accuracy matrix R[i, j] (accuracy on task j after
+training task i) gives average accuracy, forgetting, BWT and FWT. Everything else is a
+function of these matrices, so any metric can be recomputed from the saved matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from continual.data.classes import NUM_CLASSES
+
+
+def confusion_matrix(labels: tf.Tensor, predictions: tf.Tensor, num_classes: int = NUM_CLASSES,
+                     seen_classes: Sequence[int] | None = None) -> tf.Tensor:
+    """Count (ground truth, prediction) pairs into an int64 [num_classes, num_classes] matrix.
+
+    Rows are ground truth, columns predictions. Only pixels whose label is in `seen_classes`
+    (default: all classes) are counted, so void (255) and classes not yet learned are dropped;
+    a prediction may be any class 0..num_classes-1. `labels` and `predictions` have the same,
+    arbitrary shape. `seen_classes` is a static Python list (it is baked into the graph).
+    Works eagerly and inside `tf.function`; sum the results over batches.
+    """
+    seen = range(num_classes) if seen_classes is None else seen_classes
+    seen_flags = np.zeros(num_classes, dtype=bool)
+    for c in seen:
+        if not 0 <= int(c) < num_classes:
+            raise ValueError(f"seen class {c} is outside 0..{num_classes - 1}")
+        seen_flags[int(c)] = True
+    labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+    predictions = tf.reshape(tf.cast(predictions, tf.int32), [-1])
+    in_range = (labels >= 0) & (labels < num_classes)
+    keep = in_range & tf.gather(tf.constant(seen_flags), tf.where(in_range, labels, 0))
+    labels = tf.boolean_mask(labels, keep)
+    predictions = tf.boolean_mask(predictions, keep)
+    tf.debugging.assert_greater_equal(
+        predictions, 0, message="confusion_matrix: a prediction is a negative class id")
+    tf.debugging.assert_less(
+        predictions, num_classes,
+        message=f"confusion_matrix: a prediction is >= num_classes ({num_classes})")
+    counts = tf.math.bincount(labels * num_classes + predictions, minlength=num_classes ** 2,
+                              maxlength=num_classes ** 2, dtype=tf.int64)
+    return tf.reshape(counts, [num_classes, num_classes])
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return float(numerator) / float(denominator) if denominator > 0 else None
+
+
+def _mean(values: Sequence[float | None], classes: Sequence[int]) -> float | None:
+    """Mean of `values` over `classes`, skipping None; None when nothing is left."""
+    defined = [values[c] for c in classes if values[c] is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def segmentation_metrics(cm: np.ndarray, *, seen: Sequence[int], n0: int, n_old: int,
+                         step_classes: Sequence[int]) -> dict:
+    """Per-class IoU / precision / recall and the mIoU splits from one confusion matrix.
+
+    `seen` are the classes evaluated (0..b), `n0` the number of step-0 foreground classes,
+    `n_old` the number of foreground classes learned before this step (0 at step 0) and
+    `step_classes` the classes this step adds. Per-class lists have one entry per class and
+    hold None for classes not in `seen` or with an empty denominator (IoU: TP+FP+FN == 0).
+    Means skip None; a mean over no class is None. mIoU values are fractions in [0, 1].
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"confusion matrix must be square, got shape {cm.shape}")
+    num_classes = cm.shape[0]
+    seen = sorted({int(c) for c in seen})
+    for c in [*seen, *step_classes]:
+        if not 0 <= c < num_classes:
+            raise ValueError(f"class {c} is outside the {num_classes}x{num_classes} matrix")
+    if n0 < 0 or n_old < 0:
+        raise ValueError(f"n0 ({n0}) and n_old ({n_old}) must be >= 0")
+    tp = np.diag(cm)
+    fp = cm.sum(axis=0) - tp
+    fn = cm.sum(axis=1) - tp
+    is_seen = set(seen)
+    iou, precision, recall = [], [], []
+    for c in range(num_classes):
+        evaluated = c in is_seen
+        iou.append(_ratio(tp[c], tp[c] + fp[c] + fn[c]) if evaluated else None)
+        precision.append(_ratio(tp[c], tp[c] + fp[c]) if evaluated else None)
+        recall.append(_ratio(tp[c], tp[c] + fn[c]) if evaluated else None)
+    foreground = [c for c in seen if c >= 1]
+    return {
+        "iou": iou,
+        "precision": precision,
+        "recall": recall,
+        "miou_all_bg": _mean(iou, seen),
+        "miou_all": _mean(iou, foreground),
+        "miou_old": _mean(iou, [c for c in foreground if c <= n0]),
+        "miou_prev": _mean(iou, [c for c in foreground if c <= n_old]),
+        "miou_new": _mean(iou, [c for c in foreground if c > n0]),
+        "miou_step": _mean(iou, sorted(int(c) for c in step_classes)),
+        "pixel_acc": _ratio(tp.sum(), cm.sum()),
+    }
+
+
+def accuracy_matrix_metrics(R: np.ndarray, baseline: Sequence[float] | None = None) -> dict:
+    """Continual-learning summary of an accuracy matrix (Avalanche style: all from one R).
+
+    R[i, j] is the accuracy (or mIoU) on task j after training task i, T x T; entries above
+    the diagonal (future tasks) are only read for FWT and may be NaN otherwise. Returns:
+    - `average`: mean of R[T-1, :T] (final average accuracy); `average_per_step[i]` is the
+      mean of R[i, :i+1].
+    - `forgetting[j]` for j < T-1 (Chaudhry et al. 2018): max over rows j..T-2 of R[l, j]
+      minus R[T-1, j]; `mean_forgetting` their mean (None when T == 1).
+    - `bwt` (Lopez-Paz & Ranzato 2017): mean over j < T-1 of R[T-1, j] - R[j, j].
+    - `fwt`: mean over j >= 1 of R[j-1, j] - baseline[j], where `baseline[j]` is the accuracy
+      of the initial (untrained) model on task j; None without a baseline or with NaN entries.
+    """
+    R = np.asarray(R, dtype=np.float64)
+    if R.ndim != 2 or R.shape[0] != R.shape[1] or R.shape[0] == 0:
+        raise ValueError(f"accuracy matrix must be square and non-empty, got shape {R.shape}")
+    T = R.shape[0]
+    last = T - 1
+    forgetting = [float(np.max(R[j:last, j]) - R[last, j]) for j in range(last)]
+    bwt = float(np.mean([R[last, j] - R[j, j] for j in range(last)])) if last else None
+    fwt = None
+    if baseline is not None:
+        baseline = np.asarray(baseline, dtype=np.float64)
+        if baseline.shape != (T,):
+            raise ValueError(f"baseline must have {T} entries (one per task), got "
+                             f"shape {baseline.shape}")
+        gains = [R[j - 1, j] - baseline[j] for j in range(1, T)]
+        fwt = float(np.mean(gains)) if gains and not np.isnan(gains).any() else None
+    return {
+        "average": float(np.mean(R[last, :T])),
+        "average_per_step": [float(np.mean(R[i, : i + 1])) for i in range(T)],
+        "forgetting": forgetting,
+        "mean_forgetting": float(np.mean(forgetting)) if forgetting else None,
+        "bwt": bwt,
+        "fwt": fwt,
+    }

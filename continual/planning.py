@@ -1,0 +1,164 @@
+"""Pieces of an experiment's plan: checked gin values and the key inputs of each stage.
+
+Each function returns exactly the values one stage depends on, so the artefact keys built from
+them change when, and only when, something that affects the artefact changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from typing import Any
+
+import gin
+
+from continual.data.manifest import sha256_file
+
+# Bump the version of a stage when its code changes what it produces.
+STAGE_VERSIONS = {"model_step0": 1, "model_incremental": 1, "evaluation": 1, "inpainted": 1}
+
+# gin configurables whose bindings change the model or the training data of every stage.
+MODEL_CONFIGURABLES = ("build_encoder", "build_decoder", "build_segmenter", "tiny_encoder",
+                       "resnet101_v2", "aspp_v2", "aspp_v3")
+PIPELINE_CONFIGURABLES = ("train_stream", "mix_streams")
+
+
+def check_bool(binding: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{binding} must be True or False, got {value!r}; fix the gin binding")
+    return value
+
+
+def check_int(binding: str, value: Any, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{binding} must be an integer, got {value!r} "
+                        f"({type(value).__name__}); fix the gin binding")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{binding} must be >= {minimum}, got {value}; fix the gin binding")
+    return value
+
+
+def check_float(binding: str, value: Any, positive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{binding} must be a number, got {value!r}; fix the gin binding")
+    if positive and value <= 0:
+        raise ValueError(f"{binding} must be > 0, got {value}; fix the gin binding")
+    return float(value)
+
+
+def check_choice(binding: str, value: Any, choices: tuple) -> Any:
+    if value not in choices:
+        raise ValueError(f"{binding} = {value!r} is not one of {choices}; fix the gin binding")
+    return value
+
+
+def common_values(*, batch_size, n_classes, dataset_mean, train_image_size, momentum,
+                  decay_power, l2_decay, start_decay_step, mixed_precision) -> dict:
+    """Values shared by every stage (RECALL's "common" section)."""
+    if n_classes != 21:
+        raise ValueError(f"TrainManager.n_classes = {n_classes}: the VOC protocol has 21 "
+                         "outputs (20 classes + background) from step 0 on; keep 21")
+    mean = tuple(float(check_float("TrainManager.dataset_mean", m, positive=False))
+                 for m in dataset_mean)
+    if len(mean) != 3:
+        raise ValueError(f"TrainManager.dataset_mean needs 3 values (B, G, R), got {mean}")
+    if start_decay_step != 0:
+        raise ValueError("TrainManager.start_decay_step must be 0: the poly schedule starts "
+                         "at the first iteration of each stage")
+    return {
+        "batch_size": check_int("TrainManager.batch_size", batch_size, minimum=1),
+        "n_classes": n_classes,
+        "dataset_mean": list(mean),
+        "train_image_size": check_int("TrainManager.train_image_size", train_image_size, 1),
+        "momentum": check_float("TrainManager.momentum", momentum, positive=False),
+        "decay_power": check_float("TrainManager.decay_power", decay_power),
+        "l2_decay": check_float("TrainManager.l2_decay", l2_decay, positive=False),
+        "mixed_precision": mixed_precision,
+    }
+
+
+def stage_values(suffix: str, lr_initial, lr_final, steps_per_class, setup: str) -> dict:
+    """One stage's learning rates, iterations per class and data type."""
+    return {
+        "lr_initial": check_float(f"TrainManager.lr_initial_value{suffix}", lr_initial),
+        "lr_final": check_float(f"TrainManager.lr_final_value{suffix}", lr_final),
+        "steps_per_class": check_int(f"TrainManager.training_steps_per_class{suffix}",
+                                     steps_per_class, minimum=1),
+        "setup": setup,
+    }
+
+
+def replay_values(ratio_old, ratio_new, mix_labels, images_per_class, source, setup) -> dict:
+    """How an incremental step mixes new data, replay and inpainting."""
+    ratio_old = check_int("TrainManager.interleave_ratio_old", ratio_old, minimum=0)
+    ratio_new = check_int("TrainManager.interleave_ratio_new", ratio_new, minimum=0)
+    if ratio_old + ratio_new == 0:
+        raise ValueError("TrainManager.interleave_ratio_old and interleave_ratio_new are both "
+                         "0: an incremental step needs new data, replay or both")
+    mix = check_bool("TrainManager.mix_labels", mix_labels) and setup != "sequential"
+    if source is None:
+        ratio_old = 0  # no replay source: new data only (RECALL's defect 13 fixed)
+    if images_per_class is not None:
+        check_int("TrainManager.replay_images_per_class", images_per_class, minimum=1)
+    return {"ratio_old": ratio_old, "ratio_new": ratio_new, "mix_labels": mix,
+            "replay_images_per_class": images_per_class}
+
+
+def method_name(test_type: str, source: str | None, incremental: dict) -> str:
+    """How results tables name the experiment's method."""
+    if test_type == "joint":
+        return "joint"
+    if source == "gan":
+        return "RECALL-GAN"
+    if source == "flickr":
+        return "RECALL-web"
+    return "inpainting-only" if incremental["mix_labels"] else "fine-tuning"
+
+
+def _bindings(names: tuple[str, ...]) -> dict:
+    return {name: gin.get_bindings(name) for name in names}
+
+
+def model_bindings() -> dict:
+    """The gin values that define the network (architecture, widths, rates, ...)."""
+    return _bindings(MODEL_CONFIGURABLES)
+
+
+def pipeline_bindings() -> dict:
+    """The gin values of the training data pipeline (augmentation, mixing)."""
+    return _bindings(PIPELINE_CONFIGURABLES)
+
+
+def file_fingerprint(path: str | None) -> str | None:
+    """sha256 of a weights file (or of every file of a checkpoint prefix / folder)."""
+    if path is None:
+        return None
+    files = sorted(_weight_files(path))
+    if not files:
+        raise FileNotFoundError(f"TrainManager.pretrained_encoder = {path!r}: no such file, "
+                                "checkpoint prefix or folder; fix the binding or set it to None")
+    digest = hashlib.sha256()
+    for name in files:
+        stat = os.stat(name)
+        digest.update(_file_sha256(name, stat.st_size, stat.st_mtime_ns).encode())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, hashed once per (path, size, mtime): every experiment's plan asks."""
+    return sha256_file(path)
+
+
+def _weight_files(path: str) -> list[str]:
+    if os.path.isfile(path):
+        return [path]
+    if os.path.isdir(path):
+        return [os.path.join(path, f) for f in os.listdir(path)
+                if os.path.isfile(os.path.join(path, f))]
+    folder, prefix = os.path.split(path)
+    folder = folder or "."
+    if not os.path.isdir(folder):
+        return []
+    return [os.path.join(folder, f) for f in os.listdir(folder) if f.startswith(prefix + ".")]

@@ -1,9 +1,0 @@
-"""Results reporting: metrics.jsonl I/O, summary tables and plots, TensorBoard scalars."""
-
-from recall.reporting.jsonl import append_jsonl, read_jsonl
-from recall.reporting.summary import write_summary
-from recall.reporting.tables import SUMMARY_COLUMNS, summary_rows
-from recall.reporting.tensorboard import TensorBoardLogger
-
-__all__ = ["SUMMARY_COLUMNS", "TensorBoardLogger", "append_jsonl", "read_jsonl",
-           "summary_rows", "write_summary"]
