@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
 
 # The embedded default's data, sized by `generate_synthetic.*` bindings in gin.
-generate_synthetic = gin.external_configurable(generate_synthetic, module="continual.data.synthetic")
+generate_synthetic = gin.external_configurable(generate_synthetic,
+                                               module="continual.data.synthetic")
 
 
 @gin.configurable

@@ -2,5 +2,6 @@
 
 Entry points live in `continual.models.segmenter` (`build_encoder`, `build_decoder`,
 `build_segmenter`, `Segmenter`, `kernel_l2`), checkpoints of one sub-model in
-`continual.models.checkpoints`, and the TF1 `resnet_v1_101` converter in `continual.models.pretrained`.
+`continual.models.checkpoints`, and the TF1 `resnet_v1_101` converter in
+`continual.models.pretrained`.
 """

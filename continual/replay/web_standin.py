@@ -17,7 +17,12 @@ from PIL import Image
 from continual.data.classes import VOC_CLASSES
 from continual.data.shapes import hsv_colour, pixel_grid, shape_mask
 from continual.data.synthetic import CLASS_STYLES, COMPANIONS, _paint
-from continual.replay.folders import finish_class, image_entry, read_class_manifest, write_file_atomic
+from continual.replay.folders import (
+    finish_class,
+    image_entry,
+    read_class_manifest,
+    write_file_atomic,
+)
 
 SOURCE = "web-standin"
 VERSION = 1
