@@ -71,6 +71,26 @@ class Manifest:
         """Per record, in manifest order, the class ids its label contains."""
         return [tuple(rec["classes"]) for rec in self.data["records"]]
 
+    @property
+    def task(self) -> str:
+        """'segmentation' (VOC-like sets, the default) or 'classification'."""
+        return self.data.get("task", "segmentation")
+
+    @property
+    def num_classes(self) -> int:
+        """Number of class ids of the set (VOC's 21 unless the manifest states it)."""
+        return int(self.data.get("num_classes", 21))
+
+    @property
+    def image_shape(self) -> tuple[int, ...] | None:
+        """[H, W, C] of every image of a classification set (None when sizes vary)."""
+        shape = self.data.get("image_shape")
+        return tuple(int(v) for v in shape) if shape else None
+
+    def record_metadata(self, name: str) -> list[int | None]:
+        """Per record, in manifest order, a stream metadata value (`time`, `domain`, `group`)."""
+        return [rec.get(name) for rec in self.data["records"]]
+
     def class_counts(self) -> dict[int, int]:
         return {int(k): int(v) for k, v in self.data["class_counts"].items()}
 

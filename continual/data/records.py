@@ -9,7 +9,11 @@ Features (RECALL's two, so the released files read unchanged, plus ours with def
 |           |             | for unlabelled (replay) images                           |
 | `id`      | bytes       | the image stem, e.g. `2007_000032`                       |
 | `height`, `width` | int64 | image size                                             |
-| `classes` | int64 list  | class ids present in the label, 255 excluded             |
+| `classes` | int64 list  | class ids present in the label, 255 excluded; for a      |
+|           |             | classification record, its one class id                  |
+| `time`, `domain`, `group` | int64 | stream metadata of classification records (stream |
+|           |             | order, e.g. day/night look, the object run it belongs to); |
+|           |             | written only when set, so segmentation records are unchanged |
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ FEATURE_SPEC = {
     "width": tf.io.FixedLenFeature([], tf.int64, default_value=0),
     "classes": tf.io.VarLenFeature(tf.int64),
 }
+METADATA = ("time", "domain", "group")
 
 
 class RecordError(ValueError):
@@ -45,6 +50,13 @@ class Record:
     height: int
     width: int
     classes: tuple[int, ...] = ()
+    time: int | None = None
+    domain: int | None = None
+    group: int | None = None
+
+    def metadata(self) -> dict[str, int]:
+        """The stream metadata this record has (none for segmentation records)."""
+        return {name: getattr(self, name) for name in METADATA if getattr(self, name) is not None}
 
 
 def _bytes(value: bytes) -> tf.train.Feature:
@@ -66,12 +78,17 @@ def encode_record(record: Record) -> bytes:
     }
     if record.label is not None:
         feature["label"] = _bytes(record.label)
+    for name, value in record.metadata().items():
+        feature[name] = _ints([value])
     example = tf.train.Example(features=tf.train.Features(feature=feature))
     return example.SerializeToString(deterministic=True)  # map order fixed: stable shard hashes
 
 
-def decode_record(serialized: bytes, where: str) -> Record:
-    """Parse and validate one serialised Example in Python; `where` names it in errors."""
+def decode_record(serialized: bytes, where: str, num_classes: int = NUM_CLASSES) -> Record:
+    """Parse and validate one serialised Example in Python; `where` names it in errors.
+
+    Class ids must lie in 0..num_classes-1 (VOC's 21 unless the set's manifest says otherwise).
+    """
     try:
         example = tf.train.Example.FromString(serialized)
     except Exception as err:  # protobuf raises its own DecodeError type
@@ -80,9 +97,9 @@ def decode_record(serialized: bytes, where: str) -> Record:
     if "input" not in feats or not feats["input"].bytes_list.value:
         raise RecordError(f"{where}: missing the 'input' feature (encoded image bytes)")
     classes = tuple(int(c) for c in feats["classes"].int64_list.value) if "classes" in feats else ()
-    bad = [c for c in classes if not 0 <= c < NUM_CLASSES]
+    bad = [c for c in classes if not 0 <= c < num_classes]
     if bad:
-        raise RecordError(f"{where}: 'classes' holds {bad}, expected ids in 0..{NUM_CLASSES - 1}")
+        raise RecordError(f"{where}: 'classes' holds {bad}, expected ids in 0..{num_classes - 1}")
 
     def first(name, kind, default):
         values = getattr(feats[name], kind).value if name in feats else []
@@ -95,6 +112,7 @@ def decode_record(serialized: bytes, where: str) -> Record:
         height=int(first("height", "int64_list", 0)),
         width=int(first("width", "int64_list", 0)),
         classes=classes,
+        **{name: int(first(name, "int64_list", 0)) for name in METADATA if name in feats},
     )
 
 

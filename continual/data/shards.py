@@ -14,6 +14,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from continual.data.classes import NUM_CLASSES
 from continual.data.manifest import (
     FORMAT,
     Manifest,
@@ -39,16 +40,20 @@ class RecordWriter:
       name: record-set name, e.g. `train`.
       records_per_shard: records in each shard before a new one starts.
       source: what the set was made from (JSON-serialisable); stored in the manifest.
+      header: extra manifest fields describing the set (a classification set states `task`,
+        `num_classes`, `image_shape`, `class_names`); a segmentation set has none.
     """
 
     def __init__(self, directory: str | os.PathLike, name: str, records_per_shard: int = 500,
-                 source: dict | None = None):
+                 source: dict | None = None, header: dict | None = None):
         if records_per_shard < 1:
             raise ValueError(f"records_per_shard must be >= 1, got {records_per_shard}")
         self.directory = Path(directory)
         self.name = name
         self.records_per_shard = records_per_shard
         self.source = source or {}
+        self.header = dict(header or {})
+        self.num_classes = int(self.header.get("num_classes", NUM_CLASSES))
         self._shards: list[dict] = []
         self._records: list[dict] = []
         self._ids: set[str] = set()
@@ -90,6 +95,10 @@ class RecordWriter:
         """Append one record; ids must be unique within the set."""
         if self._closed:
             raise RuntimeError(f"record set {self.name} is already closed")
+        bad = [c for c in record.classes if not 0 <= c < self.num_classes]
+        if bad:
+            raise RecordError(f"{self.directory / self.name}: record {record.image_id!r} has "
+                              f"class ids {bad} outside 0..{self.num_classes - 1}")
         if record.image_id in self._ids:
             raise RecordError(f"{self.directory / self.name}: duplicate image id "
                               f"{record.image_id!r}")
@@ -102,7 +111,8 @@ class RecordWriter:
         self._class_counts.update(record.classes)
         self._records.append({"id": record.image_id, "classes": sorted(record.classes),
                               "shard": len(self._shards) - 1,
-                              "height": record.height, "width": record.width})
+                              "height": record.height, "width": record.width,
+                              **record.metadata()})
 
     def close(self) -> Path:
         """Rename the shards into place and write the manifest; returns the manifest path."""
@@ -128,6 +138,7 @@ class RecordWriter:
             "records": self._records,
             "source": self.source,
             "content_hash": content_hash(self.name, self._shards),
+            **self.header,
         })
         self._closed = True
         return target
@@ -166,7 +177,7 @@ def load_serialized(manifest: Manifest, validate: bool = True) -> list[bytes]:
     out = []
     for index, (where, serialized) in enumerate(iterate_serialized(manifest)):
         if validate:
-            record = decode_record(serialized, where)
+            record = decode_record(serialized, where, manifest.num_classes)
             if record.image_id != ids[index]:
                 raise RecordError(f"{where}: id {record.image_id!r} but the manifest lists "
                                   f"{ids[index]!r} here; rebuild the record set")
@@ -177,7 +188,7 @@ def load_serialized(manifest: Manifest, validate: bool = True) -> list[bytes]:
 def iterate_records(manifest: Manifest) -> Iterator[Record]:
     """Decoded, validated records of a set, in manifest order."""
     for where, serialized in iterate_serialized(manifest):
-        yield decode_record(serialized, where)
+        yield decode_record(serialized, where, manifest.num_classes)
 
 
 def open_record_set(directory: str | os.PathLike, name: str) -> Manifest:
