@@ -1,12 +1,14 @@
 """TrainManager: one experiment as a plan of steps, each artefact keyed by its content.
 
-`TrainManager(test_type, replay_source)` reads the parsed gin config (the original RECALL
-binding names are kept: `TrainManager.batch_size`, `TrainManager.lr_initial_value`, ...) and
-lists every stage of the experiment with the key of what it produces. A key hashes exactly what
-the artefact depends on: the gin values of its stage, the keys of its inputs, the data
-manifests, the seed. Experiments sharing a prefix therefore share artefacts, and changing a
-value that affects step k changes the keys from step k on, and nothing before it. This replaces
-RECALL's hand-bumped `parameters_*_index` numbers, which are accepted and ignored.
+`TrainManager.plan_kind` (a gin reference) says how the experiment is planned: RECALL's
+segmentation plan (the default: `TrainManager(test_type, replay_source)` reads the original
+RECALL binding names, `TrainManager.batch_size`, `TrainManager.lr_initial_value`, ...) or
+`@StreamPlan` (scenario x method x buffer x evaluation, with its own `StreamPlan.*` bindings).
+Either way the manager lists every stage of the experiment with the key of what it produces.
+A key hashes exactly what the artefact depends on: the gin values of its stage, the keys of
+its inputs, the data manifests, the seed. Experiments sharing a prefix therefore share
+artefacts, and changing a value that affects step k changes the keys from step k on, and nothing
+before it. This replaces RECALL's hand-bumped `parameters_*_index` numbers (accepted, ignored).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from pathlib import Path
 import gin
 
 from continual import planning
-from continual.artifacts import ArtifactStore, PlanStep, artifact_key
+from continual.artifacts import ArtifactStore, PlanStep
 from continual.data import splits
 from continual.data.pipeline import DEFAULT_MEAN_BGR
-from continual.replay.plan import ReplayPlanner
+from continual.plans.segmentation import SegmentationPlan
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,9 @@ REPLAY_SOURCES = (None, "gan", "flickr")
 class TrainManager:
     """The plan of one experiment. Arguments are gin bindings; defaults are the paper's."""
 
-    def __init__(self, test_type: str, replay_source: str | None = None, *,
-                 test_name: str | None = None, helper_decoders_one_class: bool = False,
+    def __init__(self, test_type: str | None = None, replay_source: str | None = None, *,
+                 plan_kind=None, test_name: str | None = None,
+                 helper_decoders_one_class: bool = False,
                  base_folder_path: str = ".", validate: bool = True,
                  data_dir: str = "data/voc", checkpoint_dir: str = "checkpoints",
                  pretrained_encoder: str | None = None,
@@ -59,6 +62,28 @@ class TrainManager:
                  replay_images_per_class: int | None = None, mixed_precision: str | None = None,
                  parameters_common_index=None, parameters_fs_index=None,
                  parameters_helper_index=None, parameters_incremental_index=None):
+        base = Path(base_folder_path)
+        self.store = ArtifactStore(base / checkpoint_dir)
+        self.seed = planning.check_int("TrainManager.seed", seed, minimum=0)
+        self.deterministic = planning.check_bool("TrainManager.deterministic", deterministic)
+        self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
+        # bfloat16 needs no loss scaling; float16 (with loss scaling) is not supported yet.
+        self.mixed_precision = planning.check_choice(
+            "TrainManager.mixed_precision", mixed_precision, (None, "mixed_bfloat16"))
+        self.base_folder = base
+        if plan_kind is not None:  # another plan kind reads its own bindings
+            if test_type is not None or replay_source is not None:
+                raise ValueError(f"TrainManager.plan_kind = {plan_kind!r} plans a stream "
+                                 f"experiment, but a RECALL test ({test_type!r}) or replay "
+                                 f"source ({replay_source!r}) was given; list the experiment "
+                                 "file on its own, not in a RECALL grid")
+            self.test_type, self.replay_source, self.test_name = None, None, test_name
+            self.planner = plan_kind(self)
+            return
+        if test_type is None:
+            raise ValueError("a RECALL experiment needs a test type (e.g. '15-5'); set "
+                             "Suite.tests, or set TrainManager.plan_kind = @StreamPlan for a "
+                             "stream experiment")
         self.test_type = splits.resolve_test_type(test_type)
         if replay_source not in REPLAY_SOURCES:
             raise ValueError(f"unknown replay_source {replay_source!r}; expected one of "
@@ -66,12 +91,6 @@ class TrainManager:
         self.replay_source = replay_source
         self.test_name = test_name or self.test_type
         self.validate = planning.check_bool("TrainManager.validate", validate)
-        self.seed = planning.check_int("TrainManager.seed", seed, minimum=0)
-        self.deterministic = planning.check_bool("TrainManager.deterministic", deterministic)
-        self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
-        # bfloat16 needs no loss scaling; float16 (with loss scaling) is not supported yet.
-        self.mixed_precision = planning.check_choice(
-            "TrainManager.mixed_precision", mixed_precision, (None, "mixed_bfloat16"))
         self.train_encoder_incremental = planning.check_bool(
             "TrainManager.train_encoder_incremental", train_encoder_incremental)
         if any(v is not None for v in (parameters_common_index, parameters_fs_index,
@@ -85,9 +104,7 @@ class TrainManager:
             if value is not None:
                 log.info("TrainManager.%s is accepted for compatibility; the poly horizon is "
                          "the stage's iteration count", name)
-        base = Path(base_folder_path)
         self.data_dir = base / data_dir
-        self.store = ArtifactStore(base / checkpoint_dir)
         self.pretrained_encoder = (str(base / pretrained_encoder)
                                    if pretrained_encoder else None)
         self.common = planning.common_values(
@@ -119,6 +136,7 @@ class TrainManager:
             replay_source, self.scenario.incremental_setup))
         self.method = planning.method_name(self.test_type, replay_source,
                                           self.incremental_values)
+        self.planner = SegmentationPlan(self)
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -140,70 +158,14 @@ class TrainManager:
     def plan(self, data_hashes: dict[str, str]) -> list[PlanStep]:
         """Every stage of the experiment in run order (dependencies first), with its key.
 
-        `data_hashes` maps "train" and "val" to the manifests' content hashes.
+        `data_hashes` maps each record set's name to its manifest's content hash.
         """
-        steps: dict[str, PlanStep] = {}
-        previous = step0 = replay = None
-        for step in self.scenario.steps:
-            extra: list[PlanStep] = []
-            if step.index > 0 and self.uses_replay:
-                extra += [replay.labels(c) for c in step.old_classes]
-            if step.index > 0 and self.incremental_values["mix_labels"]:
-                extra.append(self._inpaint_step(step, previous, data_hashes["train"]))
-            if replay is not None:
-                steps.update((n, s) for n, s in replay.steps.items() if n not in steps)
-            steps.update((s.name, s) for s in extra)
-            model = self._model_step(step, previous, step0, data_hashes["train"], extra)
-            steps[model.name] = model
-            if step.index == 0:
-                step0 = model
-                replay = ReplayPlanner(self, step0, data_hashes["train"])
-            if self.validate:
-                evaluation = self._eval_step(step, model, data_hashes["val"])
-                steps[evaluation.name] = evaluation
-            previous = model
-        return list(steps.values())
-
-    def _inpaint_step(self, step, previous: PlanStep, train_hash: str) -> PlanStep:
-        """The step's data with background from the previous model (recall.md 8.4)."""
-        inputs = {"test": self.test_type, "replay_source": self.replay_source,
-                  "step": step.index, "classes": list(step.new_classes), "setup": step.setup,
-                  "previous": previous.key, "train_data": train_hash,
-                  "dataset_mean": self.common["dataset_mean"], "seed": self.seed,
-                  "code": planning.STAGE_VERSIONS["inpainted"], **self.isolation()}
-        return PlanStep(f"inpaint{step.index}", "inpainted", artifact_key("inpainted", inputs),
-                        inputs, step, (previous.name,))
-
-    def _model_step(self, step, previous, step0, train_hash, extra=()) -> PlanStep:
-        shared = {"model": self.model_values(), "common": self.common,
-                  "pipeline": planning.pipeline_bindings(), "seed": self.seed,
-                  "train_data": train_hash, "classes": list(step.new_classes),
-                  "setup": step.setup, **self.isolation()}
-        if step.index == 0:
-            inputs = {**shared, "stage": self.step0_values,
-                      "pretrained": planning.file_fingerprint(self.pretrained_encoder)}
-            kind, depends = "model_step0", ()
-        else:
-            inputs = {**shared, "stage": self.incremental_values, "test": self.test_type,
-                      "replay_source": self.replay_source, "step": step.index,
-                      "old_classes": list(step.old_classes), "previous": previous.key,
-                      "encoder_from": step0.key,
-                      "train_encoder": self.train_encoder_incremental,
-                      "inputs": sorted(s.key for s in extra)}
-            kind, depends = "model_incremental", (previous.name, *(s.name for s in extra))
-        inputs["code"] = planning.STAGE_VERSIONS[kind]
-        return PlanStep(f"step{step.index}", kind, artifact_key(kind, inputs), inputs, step,
-                        depends)
-
-    def _eval_step(self, step, model: PlanStep, val_hash: str) -> PlanStep:
-        inputs = {"model": model.key, "val_data": val_hash, "seen": list(step.seen_classes),
-                  "n0": self.scenario.n0, "eval": self.eval_values,
-                  "code": planning.STAGE_VERSIONS["evaluation"], **self.isolation()}
-        return PlanStep(f"eval{step.index}", "evaluation", artifact_key("evaluation", inputs),
-                        inputs, step, (model.name,))
+        return self.planner.steps(data_hashes)
 
     def describe(self) -> dict:
         """What the experiment is, for results tables and logs."""
+        if not isinstance(self.planner, SegmentationPlan):
+            return self.planner.describe()
         return {"test": self.test_type, "setup": self.setup, "method": self.method,
                 "replay_source": self.replay_source, "test_name": self.test_name}
 

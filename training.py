@@ -8,7 +8,6 @@ one line, TensorBoard gets the metrics, and the log says how fast the stage trai
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import gin
@@ -17,8 +16,6 @@ import tensorflow as tf
 
 from continual import stages
 from continual.artifacts import PlanStep
-from continual.data.shards import open_record_set
-from continual.replay import stages as replay_stages  # noqa: F401 (registers gin configurables)
 from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
 from train_manager import TrainManager
 
@@ -51,10 +48,9 @@ class Training:
         self.manager = manager
         self.name = name
         self.experiment_dir = Path(experiment_dir)
-        self.train_set = open_record_set(manager.data_dir, "train")
-        self.val_set = open_record_set(manager.data_dir, "val")
-        self.plan = manager.plan({"train": self.train_set.content_hash,
-                                  "val": self.val_set.content_hash})
+        self.record_sets = manager.planner.record_sets()
+        self.plan = manager.plan({name: manifest.content_hash
+                                  for name, manifest in self.record_sets.items()})
         self.strategy = make_strategy()
 
     def train(self) -> list[dict]:
@@ -66,8 +62,8 @@ class Training:
         if self.manager.mixed_precision:
             keras.mixed_precision.set_global_policy(self.manager.mixed_precision)
         try:
-            context = stages.StageContext(self.manager, self.strategy, self.train_set,
-                                          self.val_set, {p.name: p for p in self.plan})
+            context = stages.StageContext(self.manager, self.strategy, self.record_sets,
+                                          {p.name: p for p in self.plan})
             for plan_step in self.plan:
                 self._run(context, plan_step)
         finally:
@@ -90,37 +86,19 @@ class Training:
             folder = store.prepare(plan_step.kind, plan_step.key, plan_step.inputs)
             info = stages.run_stage(context, plan_step, folder)
             store.complete(plan_step.kind, plan_step.key, info)
-        if plan_step.kind == "evaluation":
+        if plan_step.kind in self.manager.planner.evaluation_kinds:
             self._record_evaluation(context, plan_step)
 
     def _record_evaluation(self, context: stages.StageContext, plan_step: PlanStep) -> None:
+        """Append the evaluation's metrics record once (a rerun finds it by its key)."""
         existing = read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
         if any(r.get("eval_key") == plan_step.key for r in existing):
             return
-        metrics = self.manager.store.info(plan_step.kind, plan_step.key)["metrics"]
-        model_step = context.plan[plan_step.depends[0]]
-        train_info = self.manager.store.info(model_step.kind, model_step.key)
-        record = {"experiment": self.name, **self.manager.describe(),
-                  "step": plan_step.step.index, "classes": list(plan_step.step.new_classes),
-                  "eval_key": plan_step.key, "model_key": model_step.key,
-                  "images_per_sec": _finite(train_info.get("images_per_sec")), **metrics}
+        log.info("[%s] %s evaluated", self.name, plan_step.name)
+        record = {"experiment": self.name,
+                  **self.manager.planner.metrics_record(plan_step, context.plan)}
         append_jsonl(self.metrics_path, record)
         with TensorBoardLogger(self.experiment_dir / "tensorboard") as board:
-            board.scalars(plan_step.step.index, {k: v for k, v in metrics.items()
-                                                 if isinstance(v, float)}, prefix="eval/")
-        log.info("[%s] step %d: mIoU all+bg %.1f, old %s, new %s | trained at %s images/s",
-                 self.name, plan_step.step.index, 100 * metrics["miou_all_bg"],
-                 _pct(metrics.get("miou_old")), _pct(metrics.get("miou_new")),
-                 _fmt(train_info.get("images_per_sec")))
-
-
-def _finite(value):
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def _pct(value) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
-def _fmt(value) -> str:
-    return "-" if _finite(value) is None else f"{value:.1f}"
+            board.scalars(self.manager.planner.board_step(plan_step),
+                          {k: v for k, v in record.items() if isinstance(v, float)},
+                          prefix="eval/")

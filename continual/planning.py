@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 from typing import Any
 
@@ -162,3 +163,8 @@ def _weight_files(path: str) -> list[str]:
     if not os.path.isdir(folder):
         return []
     return [os.path.join(folder, f) for f in os.listdir(folder) if f.startswith(prefix + ".")]
+
+
+def finite(value):
+    """`value` if it is a finite number, else None (for JSON records)."""
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None

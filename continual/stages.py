@@ -1,43 +1,81 @@
-"""The stages of a RECALL experiment: train step 0, train an incremental step, evaluate.
+"""What every stage shares: its context, the registry of stage functions, and running one.
 
-Each stage reads its inputs from complete artefacts, writes its files into its own artefact
-folder, and returns the info that the completion marker records (written after every file, so
-a half-written stage never counts). The plan (which stages, which keys) comes from `TrainManager`.
+A stage turns complete upstream artefacts into its own artefact folder and returns the info its
+completion marker records (written after every file, so a half-written stage never counts).
+Stage functions register themselves by artefact kind (`@register_stage("model_step0")`); a
+plan only names kinds, so plans and stages never import each other in a circle.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
-import gin
-import keras
-import numpy as np
 import tensorflow as tf
 
-from continual.data import splits
-from continual.data.manifest import Manifest, read_manifest, write_json_atomic
-from continual.data.mixing import mix_streams, stream_positions
-from continual.data.pipeline import EncodedRecords, eval_dataset, train_stream
-from continual.evaluation import evaluate
-from continual.methods.segmentation import Schedule, StageTrainer
-from continual.metrics import segmentation_metrics
-from continual.models.checkpoints import restore_weights, save_weights
-from continual.models.pretrained import load_encoder_weights
-from continual.models.segmenter import build_segmenter
-from continual.reporting import TensorBoardLogger
+from continual.data.manifest import Manifest, read_manifest
+from continual.data.pipeline import EncodedRecords
+
+StageFunction = Callable[["StageContext", object, Path], dict]
+_REGISTRY: dict[str, StageFunction] = {}
 
 
 @dataclasses.dataclass
 class StageContext:
-    """What every stage of one experiment needs: the manager's values, strategy, data, plan."""
+    """What every stage of one experiment needs: the manager, strategy, record sets, plan.
+
+    `record_sets` maps names to manifests: RECALL's plan uses "train" and "val", a stream plan
+    "train" and "test" (and whatever else its scenario reads).
+    """
 
     manager: object          # train_manager.TrainManager (continual/ never imports it)
     strategy: tf.distribute.Strategy
-    train_set: Manifest
-    val_set: Manifest
+    record_sets: dict[str, Manifest]
     plan: dict
+
+    @property
+    def train_set(self) -> Manifest:
+        return self.record_set("train")
+
+    @property
+    def val_set(self) -> Manifest:
+        return self.record_set("val")
+
+    def record_set(self, name: str) -> Manifest:
+        if name not in self.record_sets:
+            raise KeyError(f"this experiment has no record set {name!r}; it has "
+                           f"{sorted(self.record_sets)}")
+        return self.record_sets[name]
+
+
+def register_stage(kind: str) -> Callable[[StageFunction], StageFunction]:
+    """Decorator: `function(ctx, plan_step, folder) -> info` makes artefacts of `kind`."""
+    def register(function: StageFunction) -> StageFunction:
+        if kind in _REGISTRY and _REGISTRY[kind] is not function:
+            raise ValueError(f"two stage functions for artefact kind {kind!r}: "
+                             f"{_REGISTRY[kind].__module__} and {function.__module__}")
+        _REGISTRY[kind] = function
+        return function
+    return register
+
+
+def registered_kinds() -> tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+def run_stage(ctx: StageContext, plan_step, folder: Path) -> dict:
+    """Run one plan step with the function registered for its kind."""
+    if plan_step.kind not in _REGISTRY:
+        raise ValueError(f"no stage implements artefact kind {plan_step.kind!r}; registered: "
+                         f"{list(registered_kinds())} (is the plan's module imported?)")
+    return _REGISTRY[plan_step.kind](ctx, plan_step, folder)
+
+
+def stage_seed(seed: int, plan_step) -> int:
+    """Seed of a stage: the experiment seed mixed with the stage's key (same key, same run)."""
+    return (seed * 1_000_003 + int(plan_step.key[:8], 16)) % (2**31 - 1)
 
 
 @functools.lru_cache(maxsize=4)
@@ -48,162 +86,3 @@ def _encoded(manifest_path: str, content_hash: str) -> EncodedRecords:
 
 def records_of(manifest: Manifest) -> EncodedRecords:
     return _encoded(str(manifest.path), manifest.content_hash)
-
-
-def run_stage(ctx: StageContext, plan_step, folder: Path) -> dict:
-    """Run one plan step; returns the info for its completion marker."""
-    if plan_step.kind in ("model_step0", "model_incremental"):
-        return train_model(ctx, plan_step, folder)
-    if plan_step.kind == "evaluation":
-        return evaluate_model(ctx, plan_step, folder)
-    from continual.replay.stages import STAGES  # replay stages build on the helpers below
-    if plan_step.kind in STAGES:
-        return STAGES[plan_step.kind](ctx, plan_step, folder)
-    raise ValueError(f"no stage implements artefact kind {plan_step.kind!r}")
-
-
-def stage_seed(ctx: StageContext, plan_step) -> int:
-    """Seed of a stage: the experiment seed mixed with the stage's key (same key, same run)."""
-    return (ctx.manager.seed * 1_000_003 + int(plan_step.key[:8], 16)) % (2**31 - 1)
-
-
-def build_model(ctx: StageContext):
-    with ctx.strategy.scope():
-        return build_segmenter(num_classes=ctx.manager.common["n_classes"])
-
-
-def model_weights(ctx: StageContext, plan_step) -> tuple[Path, Path]:
-    """Encoder and decoder checkpoint prefixes of the model a plan step produced."""
-    info = ctx.manager.store.info(plan_step.kind, plan_step.key)
-    root = ctx.manager.store.root
-    return root / info["encoder_path"], root / info["decoder_path"]
-
-
-def restore_model(ctx: StageContext, model_step, segmenter) -> None:
-    encoder_path, decoder_path = model_weights(ctx, model_step)
-    restore_weights(segmenter.encoder, encoder_path)
-    restore_weights(segmenter.decoder, decoder_path)
-
-
-def schedule_for(ctx: StageContext, classes, values: dict) -> Schedule:
-    """A stage's schedule: (#classes) x per-class iterations, its own lr0 -> lrT."""
-    common = ctx.manager.common
-    return Schedule(iterations=splits.iterations(classes, values["steps_per_class"]),
-                    lr_initial=values["lr_initial"], lr_final=values["lr_final"],
-                    power=common["decay_power"], momentum=common["momentum"],
-                    l2_decay=common["l2_decay"])
-
-
-def mixing_mode() -> str:
-    """The batch-mixing mode bound in gin (`mix_streams.mode`), RECALL's alternation by default."""
-    return gin.get_bindings("mix_streams").get("mode", "alternate")
-
-
-def new_data(ctx: StageContext, records, indices, label_lut, seed: int, ratio_new: int,
-             replay=None, ratio_old: int = 0):
-    """Function start_batch -> batches of new data, mixed with replay when it is given.
-
-    `replay` is (records, indices, label_lut); the two streams are seeded apart and each
-    resumes at the sample position the mixer had reached before `start_batch`.
-    """
-    common = ctx.manager.common
-    mix = {"batch_size": common["batch_size"], "ratio_new": ratio_new,
-           "ratio_old": ratio_old if replay else 0}
-    stream = functools.partial(train_stream, crop_size=common["train_image_size"],
-                               mean_bgr=tuple(common["dataset_mean"]))
-
-    def make(start_batch: int) -> tf.data.Dataset:
-        new_start, replay_start = stream_positions(start_batch, **mix, mode=mixing_mode(),
-                                                   has_replay=replay is not None)
-        new = stream(records, indices, label_lut, seed=seed, start=new_start)
-        old = stream(*replay, seed=seed + 1, start=replay_start) if replay else None
-        return mix_streams(new, old, **mix, start_batch=start_batch)
-    return make
-
-
-def incremental_data(ctx: StageContext, plan_step, seed: int):
-    """New data (inpainted when the plan says so) plus pseudo-labelled replay, at gin ratios."""
-    from continual.replay import stages as replay_stages
-
-    step, values = plan_step.step, ctx.manager.incremental_values
-    upstream = [ctx.plan[name] for name in plan_step.depends]
-    inpaint = [s for s in upstream if s.kind == "inpainted"]
-    if inpaint:
-        records = replay_stages.inpainted_records(ctx, inpaint[0])
-        indices, lut = list(range(len(records))), replay_stages.IDENTITY
-    else:
-        records = records_of(ctx.train_set)
-        indices = splits.step_images(step, ctx.train_set.record_classes())
-        lut = splits.label_map(step)
-    labels = [s for s in upstream if s.kind == "replay_labels"]
-    replay = None
-    if labels and values["ratio_old"] > 0:
-        pool = replay_stages.replay_stream_records(ctx, labels)
-        replay = (pool, list(range(len(pool))), replay_stages.IDENTITY)
-    make = new_data(ctx, records, indices, lut, seed, values["ratio_new"], replay,
-                    values["ratio_old"])
-    return make, len(indices)
-
-
-def train_model(ctx: StageContext, plan_step, folder: Path) -> dict:
-    """Train step 0 (encoder + decoder) or an incremental step (decoder, or all by gin)."""
-    manager, step = ctx.manager, plan_step.step
-    seed = stage_seed(ctx, plan_step)
-    keras.utils.set_random_seed(seed)
-    segmenter = build_model(ctx)
-    if step.index == 0:
-        if manager.pretrained_encoder:
-            load_encoder_weights(segmenter.encoder, manager.pretrained_encoder)
-        values, train_encoder = manager.step0_values, True
-    else:
-        restore_model(ctx, ctx.plan[plan_step.depends[0]], segmenter)
-        values, train_encoder = manager.incremental_values, manager.train_encoder_incremental
-    trainer = StageTrainer(encoder=segmenter.encoder, decoder=segmenter.decoder,
-                           train_encoder=train_encoder, seen_classes=step.seen_classes,
-                           schedule=schedule_for(ctx, step.new_classes, values),
-                           strategy=ctx.strategy)
-    if step.index == 0:
-        indices = splits.step_images(step, ctx.train_set.record_classes())
-        make_dataset = new_data(ctx, records_of(ctx.train_set), indices, splits.label_map(step),
-                                seed, ratio_new=1)
-        num_images = len(indices)
-    else:
-        make_dataset, num_images = incremental_data(ctx, plan_step, seed)
-    with TensorBoardLogger(folder / "tensorboard") as board:
-        info = trainer.train(make_dataset, folder, manager.common["batch_size"],
-                             desc=f"{plan_step.name} ({step.describe()})",
-                             log=lambda it, values: board.scalars(it, values, prefix="train/"))
-    save_weights(segmenter.decoder, folder / "weights" / "decoder")
-    root = manager.store.root
-    if train_encoder:
-        save_weights(segmenter.encoder, folder / "weights" / "encoder")
-        encoder_path = folder / "weights" / "encoder"
-    else:
-        encoder_path = model_weights(ctx, ctx.plan[plan_step.depends[0]])[0]
-    info.update(train_images=num_images, seed=seed,
-                encoder_path=str(Path(encoder_path).relative_to(root)),
-                decoder_path=str((folder / "weights" / "decoder").relative_to(root)))
-    return info
-
-
-def evaluate_model(ctx: StageContext, plan_step, folder: Path) -> dict:
-    """Confusion matrix of a model on the val images of its step's seen classes."""
-    manager, step = ctx.manager, plan_step.step
-    segmenter = build_model(ctx)
-    restore_model(ctx, ctx.plan[plan_step.depends[0]], segmenter)
-    indices = splits.val_images(step, ctx.val_set.record_classes())
-    data = eval_dataset(records_of(ctx.val_set), indices, splits.val_label_map(step),
-                        pad_to=manager.eval_values["pad_to"],
-                        batch_size=manager.eval_values["batch_size"],
-                        mean_bgr=tuple(manager.common["dataset_mean"]))
-    cm, loss = evaluate(lambda images: segmenter(images, training=False), data,
-                        step.seen_classes, manager.common["n_classes"],
-                        num_batches=-(-len(indices) // manager.eval_values["batch_size"]),
-                        strategy=ctx.strategy, desc=f"eval step {step.index}")
-    np.save(folder / "confusion_matrix.npy", cm)
-    metrics = segmentation_metrics(cm, seen=step.seen_classes, n0=manager.scenario.n0,
-                                   n_old=max(step.old_classes, default=0),
-                                   step_classes=step.new_classes)
-    metrics["eval_loss"] = loss
-    write_json_atomic(folder / "metrics.json", metrics)
-    return {"metrics": metrics, "num_images": len(indices)}

@@ -19,7 +19,7 @@ from continual.data.records import parse_record
 from continual.data.shards import load_serialized
 
 
-def _outside_strategy(build: Callable[[], tf.Variable]) -> tf.Variable:
+def outside_strategy(build: Callable[[], tf.Variable]) -> tf.Variable:
     """Run `build` where no distribution strategy is active.
 
     A variable created inside `strategy.scope()` becomes a per-device (possibly GPU) copy; the
@@ -52,7 +52,7 @@ class EncodedRecords:
                 return tf.Variable(np.asarray(serialized, dtype=object), dtype=tf.string,
                                    trainable=False, name="encoded_records")
 
-        self._bytes = _outside_strategy(build)
+        self._bytes = outside_strategy(build)
 
     @classmethod
     def from_manifest(cls, manifest: Manifest) -> EncodedRecords:

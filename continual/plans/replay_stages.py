@@ -10,25 +10,24 @@ import functools
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from continual import stages
 from continual.data import splits
 from continual.data.classes import VOC_CLASSES
 from continual.data.manifest import read_manifest
 from continual.data.pipeline import EncodedRecords
-from continual.data.shards import load_serialized
 from continual.methods.segmentation import StageTrainer
 from continual.models.checkpoints import restore_weights, save_weights
 from continual.models.segmenter import build_decoder, resize_logits
+from continual.plans import segmentation_stages as stages
+from continual.plans.replay_plan import GanReplay, WebReplay, web_class_folder
 from continual.replay import labelling
 from continual.replay.class_mapper import map_classes, read_mapping, write_mapping
 from continual.replay.folders import pack_class
 from continual.replay.gan import generate_class
 from continual.replay.hub_models import load_classifier, load_generator
-from continual.replay.plan import GanReplay, WebReplay, web_class_folder
 from continual.reporting import TensorBoardLogger
+from continual.stages import register_stage
 
 
 @functools.lru_cache(maxsize=2)
@@ -41,6 +40,7 @@ def _upstream(ctx, plan_step, kind: str):
     return next(ctx.plan[name] for name in plan_step.depends if ctx.plan[name].kind == kind)
 
 
+@register_stage("class_mapping")
 def class_mapping(ctx, plan_step, folder: Path) -> dict:
     """VOC class -> ImageNet class by the classifier's mean softmax on the step's images."""
     gan, step = GanReplay(), plan_step.step
@@ -55,6 +55,7 @@ def class_mapping(ctx, plan_step, folder: Path) -> dict:
     return {"mapping": {name: entry["imagenet_class"] for name, entry in mapping.items()}}
 
 
+@register_stage("replay_images")
 def replay_images(ctx, plan_step, folder: Path) -> dict:
     """Unlabelled replay images of one class, packed as a record set."""
     cls = plan_step.inputs["class"]
@@ -82,6 +83,7 @@ def _helper_decoder(ctx, group, encoder):
                              in_channels=int(encoder.output_shape[-1]), name="helper_decoder")
 
 
+@register_stage("helper_decoder")
 def helper_decoder(ctx, plan_step, folder: Path) -> dict:
     """A decoder on the frozen step-0 encoder for one group of classes vs everything else."""
     group, step = tuple(plan_step.inputs["classes"]), plan_step.step
@@ -141,6 +143,7 @@ def _predictions(ctx, predict, channels, ids, manifest, indices, desc):
         mean_bgr=tuple(ctx.manager.common["dataset_mean"]), desc=desc)
 
 
+@register_stage("replay_labels")
 def replay_labels(ctx, plan_step, folder: Path) -> dict:
     """Pseudo-labels of a class's replay images by the model that learned the class."""
     images_step = _upstream(ctx, plan_step, "replay_images")
@@ -157,6 +160,7 @@ def replay_labels(ctx, plan_step, folder: Path) -> dict:
             "images_with_class": counts.get(plan_step.inputs["class"], 0)}
 
 
+@register_stage("inpainted")
 def inpainted(ctx, plan_step, folder: Path) -> dict:
     """The step's images with background pixels from the previous model's prediction."""
     step = plan_step.step
@@ -172,21 +176,3 @@ def inpainted(ctx, plan_step, folder: Path) -> dict:
     return {"num_images": len(indices)}
 
 
-def replay_stream_records(ctx, label_steps) -> EncodedRecords:
-    """All pseudo-labelled replay records of the old classes, one uniform pool."""
-    serialized = []
-    for label_step in label_steps:
-        path = ctx.manager.store.path(label_step.kind, label_step.key) / "records"
-        serialized += load_serialized(read_manifest(path / "labels.manifest.json"))
-    return EncodedRecords(serialized, where="pseudo-labelled replay records")
-
-
-def inpainted_records(ctx, inpaint_step) -> EncodedRecords:
-    path = ctx.manager.store.path(inpaint_step.kind, inpaint_step.key) / "records"
-    return EncodedRecords.from_manifest(read_manifest(path / "train.manifest.json"))
-
-
-IDENTITY = np.arange(256, dtype=np.uint8)
-STAGES = {"class_mapping": class_mapping, "replay_images": replay_images,
-          "helper_decoder": helper_decoder, "replay_labels": replay_labels,
-          "inpainted": inpainted}
