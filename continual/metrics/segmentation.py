@@ -1,10 +1,8 @@
-"""Evaluation metrics computed from one stored matrix.
+"""Segmentation metrics: a confusion matrix accumulated over a whole validation set.
 
-Segmentation: a confusion matrix accumulated over a whole validation set (dataset-level IoU,
-as in RECALL) gives per-class IoU, precision, recall and the mIoU splits of recall.md
-section 11. Continual classification: an accuracy matrix R[i, j] (accuracy on task j after
-training task i) gives average accuracy, forgetting, BWT and FWT. Everything else is a
-function of these matrices, so any metric can be recomputed from the saved matrix.
+Dataset-level IoU, as in RECALL: one confusion matrix per evaluation gives per-class IoU,
+precision, recall and the mIoU splits of recall.md section 11, so any of them can be
+recomputed from the saved matrix.
 """
 
 from __future__ import annotations
@@ -101,42 +99,4 @@ def segmentation_metrics(cm: np.ndarray, *, seen: Sequence[int], n0: int, n_old:
         "miou_new": _mean(iou, [c for c in foreground if c > n0]),
         "miou_step": _mean(iou, sorted(int(c) for c in step_classes)),
         "pixel_acc": _ratio(tp.sum(), cm.sum()),
-    }
-
-
-def accuracy_matrix_metrics(R: np.ndarray, baseline: Sequence[float] | None = None) -> dict:
-    """Continual-learning summary of an accuracy matrix (Avalanche style: all from one R).
-
-    R[i, j] is the accuracy (or mIoU) on task j after training task i, T x T; entries above
-    the diagonal (future tasks) are only read for FWT and may be NaN otherwise. Returns:
-    - `average`: mean of R[T-1, :T] (final average accuracy); `average_per_step[i]` is the
-      mean of R[i, :i+1].
-    - `forgetting[j]` for j < T-1 (Chaudhry et al. 2018): max over rows j..T-2 of R[l, j]
-      minus R[T-1, j]; `mean_forgetting` their mean (None when T == 1).
-    - `bwt` (Lopez-Paz & Ranzato 2017): mean over j < T-1 of R[T-1, j] - R[j, j].
-    - `fwt`: mean over j >= 1 of R[j-1, j] - baseline[j], where `baseline[j]` is the accuracy
-      of the initial (untrained) model on task j; None without a baseline or with NaN entries.
-    """
-    R = np.asarray(R, dtype=np.float64)
-    if R.ndim != 2 or R.shape[0] != R.shape[1] or R.shape[0] == 0:
-        raise ValueError(f"accuracy matrix must be square and non-empty, got shape {R.shape}")
-    T = R.shape[0]
-    last = T - 1
-    forgetting = [float(np.max(R[j:last, j]) - R[last, j]) for j in range(last)]
-    bwt = float(np.mean([R[last, j] - R[j, j] for j in range(last)])) if last else None
-    fwt = None
-    if baseline is not None:
-        baseline = np.asarray(baseline, dtype=np.float64)
-        if baseline.shape != (T,):
-            raise ValueError(f"baseline must have {T} entries (one per task), got "
-                             f"shape {baseline.shape}")
-        gains = [R[j - 1, j] - baseline[j] for j in range(1, T)]
-        fwt = float(np.mean(gains)) if gains and not np.isnan(gains).any() else None
-    return {
-        "average": float(np.mean(R[last, :T])),
-        "average_per_step": [float(np.mean(R[i, : i + 1])) for i in range(T)],
-        "forgetting": forgetting,
-        "mean_forgetting": float(np.mean(forgetting)) if forgetting else None,
-        "bwt": bwt,
-        "fwt": fwt,
     }

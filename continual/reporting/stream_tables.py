@@ -1,0 +1,141 @@
+"""Results tables of stream (classification / continual) experiments: markdown and CSV.
+
+Records are those of continual.metrics.stream_metrics (`"plan_kind": "stream"`), one per
+evaluation. A row holds one experiment's metrics, all derived from its accuracy matrix R and
+per-class rows. An experiment whose records name `joint_experiment` is compared with that
+experiment of the same summary (intransigence, Chaudhry's and RM's I_last); without one the
+intransigence cells stay blank (never computed against 0). Values are fractions in the CSV
+and percent with one decimal in markdown; None is a blank cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Mapping, Sequence
+
+from continual.metrics.accuracy_matrix import last_record_per_experience, stream_metrics
+
+log = logging.getLogger(__name__)
+
+STREAM_COLUMNS = ("experiment", "method", "scenario", "final_accuracy",
+                  "average_incremental_accuracy", "forgetting", "bwt", "fwt", "amca",
+                  "images_per_sec")
+INTRANSIGENCE_COLUMNS = ("intransigence", "intransigence_last")
+PERCENT_COLUMNS = ("final_accuracy", "average_incremental_accuracy", "forgetting", "bwt",
+                   "fwt", "amca", "accuracy", *INTRANSIGENCE_COLUMNS)
+
+
+def _joint_name(records: Sequence[dict]) -> str | None:
+    names = [r["joint_experiment"] for r in records if r.get("joint_experiment")]
+    return names[-1] if names else None
+
+
+def _joint_records(name: str, records: Sequence[dict],
+                   experiments: Mapping[str, Sequence[dict]]) -> Sequence[dict] | None:
+    """The records of the joint run `name` links to, or None when it links none here."""
+    joint = _joint_name(records)
+    if joint is None:
+        return None
+    if not experiments.get(joint):
+        log.info("experiment %r names joint run %r, which has no records in this summary",
+                 name, joint)
+        return None
+    return experiments[joint]
+
+
+def stream_columns(rows: Sequence[dict]) -> tuple[str, ...]:
+    """STREAM_COLUMNS, plus the intransigence columns when some experiment has a joint run."""
+    linked = any(row.get("joint_experiment") for row in rows)
+    return STREAM_COLUMNS + (INTRANSIGENCE_COLUMNS if linked else ())
+
+
+def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
+    """One row per stream experiment (mapping order): names, metrics and the linked joint run.
+
+    A joint run itself shows no average incremental accuracy: its one evaluation covers every
+    task at once, so there is no sequence of seen-task means to average.
+    """
+    joint_runs = {_joint_name(records) for records in experiments.values()}
+    rows = []
+    for name, records in experiments.items():
+        joint = _joint_records(name, records, experiments)
+        row = {"experiment": name, **stream_metrics(records, joint),
+               "joint_experiment": _joint_name(records) if joint else None}
+        last = records[-1]
+        row.update(method=last.get("method"), scenario=last.get("scenario"))
+        if name in joint_runs or last.get("scenario") == "joint":
+            row["average_incremental_accuracy"] = None
+        rows.append(row)
+    return rows
+
+
+def experience_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
+    """Every evaluation (last record per experience): experiment, experience, accuracy, R row.
+
+    Experience -1 is the random-initialisation evaluation (the FWT baseline).
+    """
+    rows = []
+    for name, records in experiments.items():
+        for record in last_record_per_experience(records):
+            rows.append({"experiment": name, "experience": record["experience"],
+                         "accuracy": record.get("accuracy"),
+                         "accuracy_row": list(record.get("accuracy_row") or [])})
+    return rows
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100.0 * value:.1f}"
+
+
+def _cell(column: str, value) -> str:
+    if column in PERCENT_COLUMNS:
+        return _percent(value)
+    if column == "images_per_sec" and value is not None:
+        return f"{float(value):.1f}"
+    return "" if value is None else str(value)
+
+
+def _markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    return "\n".join(lines) + "\n"
+
+
+def _experience_label(experience: int) -> str:
+    return "random init" if experience == -1 else str(experience)
+
+
+def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
+    """The stream part of summary.md: one line per experiment, then every evaluation."""
+    if not rows:
+        return "# Results\n\nNo evaluations recorded yet.\n"
+    columns = stream_columns(rows)
+    summary = [[_cell(c, row.get(c)) for c in columns] for row in rows]
+    per_experience = [[row["experiment"], _experience_label(row["experience"]),
+                       _percent(row["accuracy"]),
+                       " / ".join(_percent(v) or "–" for v in row["accuracy_row"])]
+                      for row in evaluations]
+    return (
+        "# Results\n\n## Stream experiments\n\nIn percent: accuracy from the accuracy matrix "
+        "R[i, j] (task j after experience i); forgetting (Chaudhry), bwt and fwt (GEM), "
+        "amca (class-mean accuracy averaged over evaluations)"
+        + ("; intransigence against the linked joint run (Chaudhry: per task; _last: RM's, "
+           "overall accuracy)" if len(columns) > len(STREAM_COLUMNS) else "") + ".\n\n"
+        + _markdown_table(columns, summary)
+        + "\n## Every experience\n\nOverall accuracy after each experience and its R row "
+        "(accuracy on each experience's test data), in percent.\n\n"
+        + _markdown_table(("experiment", "experience", "accuracy", "R row"), per_experience)
+    )
+
+
+def stream_csv(rows: Sequence[dict]) -> str:
+    """The stream summary as CSV: raw fractions, blank for None."""
+    columns = stream_columns(rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: "" if row.get(c) is None else row[c] for c in columns})
+    return buffer.getvalue()
