@@ -17,7 +17,6 @@ import tensorflow as tf
 from continual import stages
 from continual.artifacts import PlanStep
 from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
-from train_manager import TrainManager
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +41,11 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
 
 
 class Training:
-    """Walks `manager`'s plan; `experiment_dir` receives metrics, TensorBoard and gin config."""
+    """Walks the plan of `manager` (a train_manager.TrainManager; not imported here: the
+    arrows point from train_manager.py to training.py); `experiment_dir` receives metrics,
+    TensorBoard and gin config."""
 
-    def __init__(self, manager: TrainManager, experiment_dir: str | Path, name: str):
+    def __init__(self, manager, experiment_dir: str | Path, name: str):
         self.manager = manager
         self.name = name
         self.experiment_dir = Path(experiment_dir)
