@@ -1,0 +1,28 @@
+"""Buffer policies by name: which incoming items enter which slots (one file each)."""
+
+from __future__ import annotations
+
+from continual.replay.buffers.policies.base import BufferPolicy
+from continual.replay.buffers.policies.class_balanced import ClassBalancedReservoirPolicy
+from continual.replay.buffers.policies.fifo import FifoPolicy
+from continual.replay.buffers.policies.fixed_per_class import FixedPerClassPolicy
+from continual.replay.buffers.policies.reservoir import ReservoirPolicy
+from continual.replay.buffers.policies.task_boundary import TaskBoundaryRandomPolicy
+
+POLICIES: dict[str, type[BufferPolicy]] = {
+    "class_balanced_reservoir": ClassBalancedReservoirPolicy,
+    "fifo": FifoPolicy,
+    "fixed_per_class": FixedPerClassPolicy,
+    "reservoir": ReservoirPolicy,
+    "task_boundary_random": TaskBoundaryRandomPolicy,
+}
+
+
+def make_policy(name: str, *, binding: str = "EpisodicBuffer.policy", **kwargs) -> BufferPolicy:
+    """The policy registered as `name`, built with kwargs (its other arguments come from gin)."""
+    if name not in POLICIES:
+        raise ValueError(f"Unknown {binding} {name!r}; set {binding} to one of {sorted(POLICIES)}")
+    return POLICIES[name](**kwargs)
+
+
+__all__ = ["POLICIES", "BufferPolicy", "make_policy"]
