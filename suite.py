@@ -1,8 +1,16 @@
 """A suite: the experiments that config/ defines, run one after another with shared artefacts.
 
-`Suite` (gin) lists joint, then every config x test x replay source. `SuiteRunner` parses
-each experiment's gin files afresh, builds its `TrainManager`, prints the plan (`--dry_run`)
-or runs it with `Training`, and finally writes the summary table and plots.
+`Suite` (gin) lists experiment files: RECALL's grid (joint, then every config x test x replay
+source) is one way to list them; `Suite.experiments` lists any others (stream experiments,
+each with optional extra bindings and seeds). `SuiteRunner` parses each experiment's gin files
+afresh, builds its `TrainManager`, prints the plan (`--dry_run`) or runs it with `Training`,
+and finally writes the summary tables and plots.
+
+What `--gin_file` files are: a file that binds `Suite.*` is a suite file (its values apply to
+every experiment); a file that binds `TrainManager.plan_kind` is a stream experiment; any other
+file is a RECALL experiment config. Experiment files given on the command line replace the
+suite's list: stream files run as they are, RECALL configs run over the suite's tests and
+sources (without joint).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import gin
 import keras
 
 from continual.data.synthetic import generate_synthetic
+from continual.data.synthetic_stream import generate_stream_set
 from continual.replay.standins import build_standins
 from continual.replay.web_standin import write_web_standin
 from continual.reporting import write_summary
@@ -46,8 +55,30 @@ def prepare_replay_standins(root: str, *, size: int = 64, seed: int = 0,
 class Experiment:
     name: str
     config: str
-    test_type: str
-    replay_source: str | None
+    test_type: str | None = None
+    replay_source: str | None = None
+    bindings: tuple[str, ...] = ()
+
+
+def listed_experiments(entry) -> list[Experiment]:
+    """The experiments of one `Suite.experiments` entry: a file path, or a dict with `file`
+    and optionally `name`, `bindings` (gin lines) and `seeds` (one experiment per seed)."""
+    if isinstance(entry, str):
+        entry = {"file": entry}
+    if not isinstance(entry, dict) or "file" not in entry:
+        raise ValueError(f"Suite.experiments entry {entry!r} must be a gin file path or a dict "
+                         "with 'file' (and optionally 'name', 'bindings', 'seeds')")
+    unknown = set(entry) - {"file", "name", "bindings", "seeds"}
+    if unknown:
+        raise ValueError(f"Suite.experiments entry {entry!r}: unknown keys {sorted(unknown)}")
+    name = entry.get("name") or Path(entry["file"]).stem
+    bindings = tuple(entry.get("bindings", ()))
+    seeds = entry.get("seeds")
+    if seeds is None:
+        return [Experiment(name, entry["file"], bindings=bindings)]
+    return [Experiment(f"{name}_seed{seed}", entry["file"],
+                       bindings=(*bindings, f"TrainManager.seed = {int(seed)}"))
+            for seed in seeds]
 
 
 @gin.configurable
@@ -61,16 +92,30 @@ class Suite:
     """
 
     def __init__(self, name: str = "recall", joint_config: str | None = "config/JOINT.gin",
-                 configs=(), tests=(), sources=(None,), baselines=(),
-                 synthetic_data_dir: str | None = None,
+                 configs=(), tests=(), sources=(None,), baselines=(), experiments=(),
+                 synthetic_data_dir: str | None = None, stream_data_dir: str | None = None,
                  replay_standins_dir: str | None = None, note: str = ""):
         self.name, self.joint_config, self.note = name, joint_config, note
         self.configs, self.tests, self.sources = list(configs), list(tests), list(sources)
         self.baselines = list(baselines)
+        self.listed = list(experiments)
         self.synthetic_data_dir = synthetic_data_dir
+        self.stream_data_dir = stream_data_dir
         self.replay_standins_dir = replay_standins_dir
 
     def experiments(self) -> list[Experiment]:
+        found = self.recall_grid()
+        for entry in self.listed:
+            found += listed_experiments(entry)
+        names = [e.name for e in found]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"suite {self.name!r} has several experiments named {repeated}; "
+                             "give Suite.experiments entries distinct 'name's")
+        return found
+
+    def recall_grid(self) -> list[Experiment]:
+        """RECALL's grid: joint, the baselines on every test, every config x test x source."""
         found = []
         if self.joint_config:
             found.append(Experiment(Path(self.joint_config).stem, self.joint_config, "joint",
@@ -107,6 +152,28 @@ def parse_gin(files: list[str], params: list[str]) -> None:
     gin.parse_config_files_and_bindings([resolve_gin_file(f) for f in files], params)
 
 
+def file_role(path: str) -> str:
+    """'suite' (binds Suite.*), 'stream' (binds TrainManager.plan_kind) or 'recall'."""
+    parse_gin([path], [])
+    if gin.get_bindings("Suite"):
+        return "suite"
+    return "stream" if "plan_kind" in gin.get_bindings("TrainManager") else "recall"
+
+
+def split_gin_files(gin_files: list[str], default_suite: str) -> tuple[list[str], dict]:
+    """(suite files, experiment files by role) of the command line's --gin_file list.
+
+    RECALL configs need a suite's tests and sources: with no suite file given, the default
+    suite's are used.
+    """
+    roles = {path: file_role(path) for path in gin_files}
+    suites = [path for path in gin_files if roles[path] == "suite"]
+    by_role = {role: [p for p in gin_files if roles[p] == role] for role in ("recall", "stream")}
+    if not suites and (by_role["recall"] or not gin_files):
+        suites = [default_suite]
+    return suites, by_role
+
+
 class SuiteRunner:
     """Runs (or plans) the selected experiments of a suite and writes its summary."""
 
@@ -117,9 +184,17 @@ class SuiteRunner:
         self.workdir = Path(workdir)
 
     @classmethod
-    def from_args(cls, gin_files, gin_params, workdir, only=()) -> SuiteRunner:
-        parse_gin(gin_files, gin_params)
+    def from_args(cls, gin_files, gin_params, workdir, only=(),
+                  default_suite: str = "config/suite.gin") -> SuiteRunner:
+        suite_files, experiment_files = split_gin_files(list(gin_files), default_suite)
+        parse_gin(suite_files, gin_params)
         suite = Suite()
+        if experiment_files["recall"] or experiment_files["stream"]:
+            suite.joint_config, suite.baselines = None, []
+            suite.configs = experiment_files["recall"]
+            suite.listed = experiment_files["stream"]
+            if not suite_files:
+                suite.name = "+".join(Path(f).stem for f in experiment_files["stream"])
         experiments = suite.experiments()
         if only:
             experiments = [e for e in experiments if any(fnmatch.fnmatch(e.name, p) for p in only)]
@@ -130,10 +205,14 @@ class SuiteRunner:
             generate_synthetic(out_dir=suite.synthetic_data_dir)
         if suite.replay_standins_dir:
             prepare_replay_standins(suite.replay_standins_dir)
-        return cls(suite, experiments, gin_files, gin_params, workdir)
+        if suite.stream_data_dir:
+            generate_stream_set(out_dir=suite.stream_data_dir)
+        return cls(suite, experiments, suite_files, gin_params, workdir)
 
     def manager(self, experiment: Experiment) -> TrainManager:
-        parse_gin([experiment.config, *self.gin_files], self.gin_params)
+        """The experiment's plan: its file, then the suite files, its bindings, the user's."""
+        parse_gin([experiment.config, *self.gin_files],
+                  [*experiment.bindings, *self.gin_params])
         return TrainManager(test_type=experiment.test_type,
                             replay_source=experiment.replay_source)
 
@@ -153,7 +232,8 @@ class SuiteRunner:
                 elif owner != experiment.name:
                     action = f"reuse (from {owner})"
                 else:
-                    action = "train" if step.kind != "evaluation" else "evaluate"
+                    evaluation = step.kind in training.manager.planner.evaluation_kinds
+                    action = "evaluate" if evaluation else "train"
                 rows.append({"experiment": experiment.name, "step": step.name,
                              "kind": step.kind, "key": step.key, "action": action})
         return rows

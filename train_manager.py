@@ -23,6 +23,7 @@ from continual.artifacts import ArtifactStore, PlanStep
 from continual.data import splits
 from continual.data.pipeline import DEFAULT_MEAN_BGR
 from continual.plans.segmentation import SegmentationPlan
+from continual.plans.stream import StreamPlan  # noqa: F401 (gin: TrainManager.plan_kind = @StreamPlan)
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,130 @@
+"""The experience loop: one experience of a stream method, resumable at any batch.
+
+Order, written once here: begin-experience hook; then per phase its batches (a stream batch,
+plus a replay batch sampled from the buffer when the method replays; the train step; the
+after-step hook); the end-of-phase hook; finally the end-of-experience hook. A
+`tf.train.CheckpointManager` in the experience's folder saves the method's trackables (weights,
+optimisers, buffer, policy state) with the position (phase, batch), the global step and how far
+the hooks have run, so a kill anywhere and a rerun give the same result as no kill.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from continual.loop.batches import phase_batches
+from continual.methods.base import StreamBatch, StreamMethod
+
+log = logging.getLogger(__name__)
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class ExperienceLoop:
+    """Batch sizes and checkpoint cadence of the loop (gin: `ExperienceLoop.*`)."""
+
+    stream_batch_size: int = 10
+    replay_batch_size: int = 10
+    checkpoint_every: int = 100
+
+    def __post_init__(self):
+        for name in ("stream_batch_size", "replay_batch_size", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ExperienceLoop.{name} must be an integer >= 1, got {value!r}; "
+                                 "fix the gin binding")
+
+
+class LoopState(tf.Module):
+    """Where the loop is: global step, phase, batch within the phase, hooks done."""
+
+    def __init__(self):
+        super().__init__(name="loop_state")
+        self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.phase = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.batch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.begun = tf.Variable(False, trainable=False)
+        self.images_seen = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+
+
+def make_checkpoint(method: StreamMethod, state: LoopState) -> tf.train.Checkpoint:
+    return tf.train.Checkpoint(loop=state, **method.trackables())
+
+
+def run_experience(method: StreamMethod, experience, table, settings: ExperienceLoop,
+                   seed: int, folder: Path, state: LoopState, log_scalars=None) -> dict:
+    """Train `method` on one experience; resumes from `folder/ckpt` when a run was cut short."""
+    checkpoint = make_checkpoint(method, state)
+    manager = tf.train.CheckpointManager(checkpoint, str(folder / "ckpt"), max_to_keep=1)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log.info("resuming experience %d at phase %d, batch %d (global step %d)",
+                 experience.index, int(state.phase), int(state.batch), int(state.global_step))
+    if not bool(state.begun):
+        method.begin_experience(experience, table)
+        state.begun.assign(True)
+        manager.save()
+    phases = method.phases(experience)
+    while int(state.phase) < len(phases):
+        index = int(state.phase)
+        _run_phase(method, phases[index], index, experience, table, settings, seed, state,
+                   manager, log_scalars)
+        method.end_phase(phases[index], experience, table)
+        state.phase.assign_add(1)
+        state.batch.assign(0)
+        manager.save()
+    method.end_experience(experience, table)
+    seconds = float(state.train_seconds)
+    return {"images": int(state.images_seen), "train_seconds": seconds,
+            "images_per_sec": float(state.images_seen) / seconds if seconds > 0 else None,
+            "global_step": int(state.global_step), "phases": [p.kind for p in phases]}
+
+
+def _phase_ids(method: StreamMethod, phase, experience) -> np.ndarray:
+    if phase.kind == "memory":
+        return np.sort(method.buffer.stored_ids())
+    return np.asarray(experience.train_ids, dtype=np.int64)
+
+
+def _run_phase(method, phase, index, experience, table, settings, seed, state, manager,
+               log_scalars) -> None:
+    batches = phase_batches(phase, index, _phase_ids(method, phase, experience),
+                            settings.stream_batch_size, seed, experience.index)
+    first = True
+    while int(state.batch) < len(batches):
+        epoch, ids = batches[int(state.batch)]
+        batch = _make_batch(method, phase, table, ids, settings, seed, state)
+        batch.epoch = epoch
+        start = time.perf_counter()
+        outputs = method.train_step(batch, state.global_step)
+        method.after_step(batch, state.global_step, outputs)
+        if not first:  # the first step of a run compiles: not counted in images/s
+            state.train_seconds.assign_add(time.perf_counter() - start)
+            state.images_seen.assign_add(len(ids))
+        first = False
+        state.global_step.assign_add(1)
+        state.batch.assign_add(1)
+        if log_scalars and int(state.global_step) % 20 == 0:
+            log_scalars(int(state.global_step), {k: float(v) for k, v in outputs.items()})
+        if int(state.batch) % settings.checkpoint_every == 0:
+            manager.save()
+
+
+def _make_batch(method, phase, table, ids, settings, seed, state) -> StreamBatch:
+    images, labels = table.gather(ids)
+    batch = StreamBatch(images=images, labels=labels, ids=tf.constant(ids, tf.int64))
+    buffer = getattr(method, "buffer", None)
+    if method.uses_buffer and phase.kind != "memory" and buffer is not None and buffer.size > 0:
+        sample = buffer.sample(settings.replay_batch_size,
+                               seed=tf.stack([tf.constant(seed, tf.int64), state.global_step]))
+        batch.replay_images, batch.replay_labels = table.gather(sample["ids"])
+        batch.replay_slots = sample["slots"]
+    return batch

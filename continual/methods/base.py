@@ -1,0 +1,92 @@
+"""What a stream method is: its models and optimisers, its phases, its train step, its hooks.
+
+The experience loop (`continual.loop.experience`) owns the order: begin experience, then for
+each phase its batches (train step, then the after-step hook), then the end-of-phase hook, then
+the end-of-experience hook. Each hook runs once per experience, also across a kill and resume
+(the loop checkpoints right after it). A method never calls another method's hooks.
+
+A subclass builds its state in `build` and returns every trackable it owns from `trackables`,
+so the loop's checkpoint holds weights, optimiser slots, buffer and policy state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+PHASE_KINDS = ("online", "offline", "memory")
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One pass structure over an experience.
+
+    online: one pass over the experience's stream in stream order;
+    offline: `epochs` passes over the experience's data, reshuffled (stateless) each epoch;
+    memory: `epochs` passes over the buffer's contents only (e.g. Rainbow Memory).
+    """
+
+    kind: str
+    epochs: int = 1
+
+    def __post_init__(self):
+        if self.kind not in PHASE_KINDS:
+            raise ValueError(f"phase kind {self.kind!r} is not one of {PHASE_KINDS}")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"a phase needs epochs >= 1, got {self.epochs!r}")
+
+
+@dataclasses.dataclass
+class StreamBatch:
+    """What a train step receives: stream rows and, when the method replays, buffer rows."""
+
+    images: tf.Tensor               # uint8 [B, H, W, C]
+    labels: tf.Tensor               # int32 [B]
+    ids: tf.Tensor                  # int64 [B] rows of the train set
+    replay_images: tf.Tensor | None = None
+    replay_labels: tf.Tensor | None = None
+    replay_slots: tf.Tensor | None = None
+    epoch: int = 0                  # epoch of the phase (online phases: always 0)
+
+
+class StreamMethod:
+    """Base class: a method with no buffer, no hooks and online phases."""
+
+    name = "method"
+    uses_buffer = False
+
+    def build(self, input_shape: tuple[int, ...], num_classes: int, buffer, seed: int) -> None:
+        """Create models, optimisers (built, so their slots exist before a restore)."""
+        raise NotImplementedError
+
+    def trackables(self) -> dict:
+        """Everything the loop checkpoints, by name."""
+        raise NotImplementedError
+
+    def phases(self, experience) -> list[Phase]:
+        return [Phase("online")]
+
+    def train_step(self, batch: StreamBatch, step: tf.Tensor) -> dict:
+        raise NotImplementedError
+
+    def predict(self, images: tf.Tensor) -> tf.Tensor:
+        """Logits [B, num_classes] of uint8 images, in inference mode."""
+        raise NotImplementedError
+
+    def key_values(self) -> dict:
+        """Values that define the method beyond its gin bindings (rarely needed)."""
+        return {}
+
+    # Hooks, in the loop's fixed order; each runs once per experience.
+    def begin_experience(self, experience, table) -> None:
+        """Before the first batch of an experience (e.g. a memory fixed at the task start)."""
+
+    def after_step(self, batch: StreamBatch, step: tf.Tensor, outputs: dict) -> None:
+        """After each train step (e.g. an online buffer update with the stream rows)."""
+
+    def end_phase(self, phase: Phase, experience, table) -> None:
+        """After the last batch of a phase (e.g. a memory selection before memory epochs)."""
+
+    def end_experience(self, experience, table) -> None:
+        """After the last phase (e.g. a buffer update at the task boundary)."""

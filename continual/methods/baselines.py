@@ -1,0 +1,94 @@
+"""Baselines through the whole stream path: fine-tuning (also joint training, on the joint
+scenario) and experience replay (ER) with an episodic buffer.
+
+Fine-tuning trains one classifier with cross-entropy on each experience's data in turn, with
+no protection against forgetting. ER adds a replay batch sampled from the buffer to every
+stream batch (one loss over both) and offers the stream rows to the buffer's policy after the
+step (once per row: in the first epoch of a phase only).
+"""
+
+from __future__ import annotations
+
+import gin
+import keras
+import tensorflow as tf
+
+from continual import planning
+from continual.data.views import random_flip, standardize
+from continual.methods.base import Phase, StreamBatch, StreamMethod
+from continual.models.classifiers import build_classifier
+from continual.optim.sgd import TorchSGD
+
+
+@gin.configurable
+class FineTuning(StreamMethod):
+    """Cross-entropy on the stream; `epochs` passes per experience (`online`: one pass in
+    stream order). The optimiser is `TorchSGD` (PyTorch's SGD: coupled weight decay, momentum
+    outside the lr), configured by its own `TorchSGD.*` bindings."""
+
+    name = "finetune"
+
+    def __init__(self, *, epochs: int = 1, online: bool = False, flip: bool = False):
+        owner = type(self).__name__
+        self.epochs = planning.check_int(f"{owner}.epochs", epochs, minimum=1)
+        self.online = planning.check_bool(f"{owner}.online", online)
+        self.flip = planning.check_bool(f"{owner}.flip", flip)
+        self.buffer = None
+
+    def build(self, input_shape, num_classes, buffer, seed) -> None:
+        self.model = build_classifier(input_shape=tuple(input_shape), num_classes=num_classes,
+                                      seed=seed)
+        self.optimizer = TorchSGD()
+        self.optimizer.build(self.model.trainable_variables)
+        self.buffer = buffer
+        self.seed = seed
+        self._step = tf.function(self._train_step, reduce_retracing=True)
+        self._predict = tf.function(lambda images: self.model(standardize(images),
+                                                              training=False),
+                                    reduce_retracing=True)
+
+    def trackables(self) -> dict:
+        found = {"model": self.model, "optimizer": self.optimizer}
+        if self.buffer is not None:
+            found["buffer"] = self.buffer
+        return found
+
+    def phases(self, experience) -> list[Phase]:
+        return [Phase("online")] if self.online else [Phase("offline", self.epochs)]
+
+    def _train_step(self, images, labels, step):
+        if self.flip:
+            images = random_flip(images, tf.stack([tf.cast(self.seed, tf.int64), step]))
+        with tf.GradientTape() as tape:
+            logits = self.model(standardize(images), training=True)
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                labels, tf.cast(logits, tf.float32), from_logits=True))
+        variables = self.model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return {"loss": loss}
+
+    def train_step(self, batch: StreamBatch, step) -> dict:
+        images, labels = batch.images, batch.labels
+        if batch.replay_images is not None:
+            images = tf.concat([images, batch.replay_images], 0)
+            labels = tf.concat([labels, batch.replay_labels], 0)
+        return self._step(images, labels, step)
+
+    def predict(self, images):
+        return self._predict(images)
+
+
+@gin.configurable
+class ExperienceReplay(FineTuning):
+    """ER: every stream batch is trained together with a replay batch from the buffer
+    (`ExperienceLoop.replay_batch_size`); the buffer's policy (reservoir by default) sees
+    each stream row once."""
+
+    name = "er"
+    uses_buffer = True
+
+    def after_step(self, batch: StreamBatch, step, outputs) -> None:
+        if batch.epoch == 0:
+            self.buffer.observe(batch.ids, batch.labels, step=step,
+                                seed=tf.constant(self.seed, tf.int64))

@@ -1,0 +1,181 @@
+"""The stream plan kind: scenario x method x buffer x evaluation (`TrainManager.plan_kind =
+@StreamPlan`).
+
+An experiment is a chain of stages: `stream_init` (the method's initial state, also evaluated
+for forward transfer), then per experience `stream_experience` (the full training state after
+it: weights, optimisers, buffer, policy state, global step) and `stream_evaluation` (one row of
+the accuracy matrix). Each key hashes the gin bindings of every configurable the experiment
+uses, the data's content hash, the experience's rows, the seed and the previous key, so two
+experiments that share a prefix share its artefacts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import gin
+import keras
+
+from continual import planning
+from continual.artifacts import PlanStep, artifact_key
+
+# The gin names a stream experiment binds: scenarios, buffers, models, the loop, the baselines.
+# (A method in another file registers itself through an `import` line of its .gin file.)
+from continual.data import scenarios  # noqa: F401, E402
+from continual.data.classification import require_classification
+from continual.data.manifest import Manifest
+from continual.data.shards import open_record_set
+from continual.loop.experience import ExperienceLoop
+from continual.methods import baselines  # noqa: F401, E402
+from continual.plans import stream_stages  # also registers the stream stages
+from continual.replay import buffers  # noqa: F401, E402
+
+log = logging.getLogger(__name__)
+
+STAGE_VERSIONS = {"stream_init": 1, "stream_experience": 1, "stream_evaluation": 1}
+# Configurables whose bindings never change what a stream stage computes (the runner, data
+# generation, reporting names); every other binding enters the keys.
+NOT_IN_KEYS = ("Suite", "TrainManager", "StreamPlan", "generate_synthetic", "generate_stream_set",
+               "prepare_replay_standins", "make_strategy")
+
+
+def _configurable_name(value) -> str:
+    """The gin name of a configurable given by reference (`@class_incremental`)."""
+    if value is None:
+        return "None"
+    name = getattr(value, "__name__", None)
+    if name is None:
+        raise TypeError(f"expected a gin reference such as @class_incremental, got {value!r}")
+    return name
+
+
+@gin.configurable
+class StreamPlan:
+    """Bindings: `StreamPlan.data_dir` (a classification record set with `train` and `test`),
+    `StreamPlan.scenario` (@class_incremental, @blurry, ...), `StreamPlan.method` (@FineTuning,
+    @ExperienceReplay, ...), `StreamPlan.buffer` (@EpisodicBuffer or None), `StreamPlan.name`
+    (how tables name the method), `StreamPlan.joint_experiment` (the suite experiment whose
+    accuracies intransigence is measured against; None = not measured)."""
+
+    kind = "stream"
+    evaluation_kinds = ("stream_evaluation",)
+
+    def __init__(self, manager, *, data_dir: str = "data/stream", train_split: str = "train",
+                 test_split: str = "test", scenario=None, method=None, buffer=None,
+                 name: str | None = None, joint_experiment: str | None = None,
+                 evaluate_random_init: bool = True, eval_batch_size: int = 256):
+        if scenario is None or method is None:
+            raise ValueError("a stream experiment needs StreamPlan.scenario (e.g. "
+                             "@class_incremental) and StreamPlan.method (e.g. @FineTuning)")
+        self.manager = manager
+        self.data_dir = manager.base_folder / data_dir
+        self.splits = {"train": train_split, "test": test_split}
+        self.scenario_fn, self.method_cls, self.buffer_cls = scenario, method, buffer
+        self.method_name = name or _configurable_name(method)
+        self.joint_experiment = joint_experiment
+        self.evaluate_random_init = planning.check_bool("StreamPlan.evaluate_random_init",
+                                                        evaluate_random_init)
+        self.eval_batch_size = planning.check_int("StreamPlan.eval_batch_size",
+                                                  eval_batch_size, minimum=1)
+        self._scenario = None
+
+    # ----------------------------------------------------------------------------------------
+    def record_sets(self) -> dict[str, Manifest]:
+        sets = {}
+        for role, split in self.splits.items():
+            manifest = open_record_set(self.data_dir, split)
+            sets[role] = require_classification(manifest, "StreamPlan.data_dir")
+        train, test = sets["train"], sets["test"]
+        if train.image_shape != test.image_shape or train.num_classes != test.num_classes:
+            raise ValueError(f"StreamPlan.data_dir = {self.data_dir}: train is "
+                             f"{train.image_shape} with {train.num_classes} classes but test is "
+                             f"{test.image_shape} with {test.num_classes}; rebuild the set")
+        self.scenario = self.scenario_fn(train, test, self.manager.seed)
+        ExperienceLoop()  # checks its bindings
+        try:  # builds the method, its buffer and model once: every binding checked up front
+            stream_stages.make_method(self, train.image_shape, train.num_classes,
+                                      self.manager.seed)
+        except ValueError as err:
+            raise ValueError(f"{err} (data: {train.path}, {train.num_classes} classes, images "
+                             f"{list(train.image_shape)})") from err
+        keras.backend.clear_session()
+        return sets
+
+    @property
+    def scenario(self):
+        if self._scenario is None:
+            raise RuntimeError("the scenario is cut when the record sets are opened")
+        return self._scenario
+
+    @scenario.setter
+    def scenario(self, value) -> None:
+        self._scenario = value
+
+    def configurables(self) -> dict:
+        """Gin bindings that shape the stages, by configurable name (all but NOT_IN_KEYS)."""
+        return {name: text for name, text in planning.gin_sections().items()
+                if name.rpartition(".")[2] not in NOT_IN_KEYS}
+
+    def steps(self, data_hashes: dict[str, str]) -> list[PlanStep]:
+        base = {"bindings": self.configurables(), "seed": self.manager.seed,
+                "train_data": data_hashes["train"], "test_data": data_hashes["test"],
+                "scenario": self.scenario.name,
+                "scenario_params": self.scenario.params, "method": self.method_name,
+                "buffer": _configurable_name(self.buffer_cls), **self._isolation()}
+        init = self._step("init", "stream_init", {**base}, None, ())
+        steps, previous = [init], init
+        if self.evaluate_random_init:
+            steps.append(self._eval(init, None, data_hashes["test"]))
+        for experience in self.scenario.experiences:
+            inputs = {**base, "experience": experience.index,
+                      "rows": _rows_hash(experience.train_ids), "previous": previous.key}
+            model = self._step(f"exp{experience.index}", "stream_experience", inputs,
+                               experience, (previous.name,))
+            steps += [model, self._eval(model, experience, data_hashes["test"])]
+            previous = model
+        return steps
+
+    def _step(self, name, kind, inputs, experience, depends) -> PlanStep:
+        inputs = {**inputs, "code": STAGE_VERSIONS[kind]}
+        return PlanStep(name, kind, artifact_key(kind, inputs), inputs, experience, depends)
+
+    def _eval(self, model: PlanStep, experience, test_hash: str) -> PlanStep:
+        index = -1 if experience is None else experience.index
+        inputs = {"model": model.key, "test_data": test_hash, "experience": index,
+                  "task_rows": [_rows_hash(t) for t in self.scenario.task_test_ids],
+                  "eval_rows": _rows_hash(experience.eval_ids) if experience else None,
+                  "batch_size": self.eval_batch_size, **self._isolation()}
+        name = "eval_init" if experience is None else f"eval{index}"
+        return self._step(name, "stream_evaluation", inputs, experience, (model.name,))
+
+    def _isolation(self) -> dict:
+        return {} if self.manager.share_artifacts else {"isolated_to": self.manager.test_name}
+
+    def describe(self) -> dict:
+        return {"plan_kind": "stream", "method": self.method_name,
+                "scenario": self._scenario.name if self._scenario else None,
+                **({"joint_experiment": self.joint_experiment} if self.joint_experiment else {})}
+
+    def metrics_record(self, plan_step: PlanStep, plan: dict) -> dict:
+        store = self.manager.store
+        metrics = store.info(plan_step.kind, plan_step.key)["metrics"]
+        model_step = plan[plan_step.depends[0]]
+        train_info = store.info(model_step.kind, model_step.key)
+        index = -1 if plan_step.step is None else plan_step.step.index
+        accuracy = metrics.get("accuracy")
+        speed = planning.finite(train_info.get("images_per_sec"))
+        log.info("%s after experience %d: accuracy %s | trained at %s images/s",
+                 self.method_name, index, "-" if accuracy is None else f"{100 * accuracy:.1f}",
+                 "-" if speed is None else f"{speed:.1f}")
+        return {**self.describe(), "experience": index,
+                "num_experiences": len(self.scenario.experiences), "eval_key": plan_step.key,
+                "model_key": model_step.key,
+                "images_per_sec": planning.finite(train_info.get("images_per_sec")), **metrics}
+
+    def board_step(self, plan_step: PlanStep) -> int:
+        return -1 if plan_step.step is None else plan_step.step.index
+
+
+def _rows_hash(rows) -> str:
+    return hashlib.sha256(",".join(str(int(r)) for r in rows).encode()).hexdigest()[:16]

@@ -1,0 +1,113 @@
+"""The stages of a stream experiment: initial state, one experience, one evaluation.
+
+The full training state (the method's trackables plus the loop state) is written as one
+`tf.train.Checkpoint` per artefact (`state/state`); the next experience restores it, then its
+own `CheckpointManager` takes over inside its folder for mid-experience resume.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from continual.data.atomic import write_json_atomic
+from continual.data.image_table import image_table
+from continual.loop.evaluation import evaluate_experience
+from continual.loop.experience import ExperienceLoop, LoopState, make_checkpoint, run_experience
+from continual.reporting import TensorBoardLogger
+from continual.stages import StageContext, register_stage, stage_seed
+
+STATE = "state"
+
+
+def make_method(plan, image_shape, num_classes: int, seed: int, strategy=None):
+    """The experiment's method with its models, optimisers and buffer built (not restored).
+
+    Also the up-front check of a plan: every binding of the method, the buffer and the model
+    is validated here, before any stage trains.
+    """
+    keras.utils.set_random_seed(seed)
+    buffer = None
+    if plan.buffer_cls is not None:
+        buffer = plan.buffer_cls(num_classes=num_classes)
+    method = plan.method_cls()
+    if method.uses_buffer:
+        if buffer is None:
+            raise ValueError(f"{plan.method_name} replays from a buffer, but StreamPlan.buffer "
+                             "is None; bind StreamPlan.buffer = @EpisodicBuffer")
+        buffer.check_replay_batch(ExperienceLoop().replay_batch_size,
+                                  "ExperienceLoop.replay_batch_size")
+    with (strategy or tf.distribute.get_strategy()).scope():
+        method.build(tuple(image_shape), num_classes, buffer, seed)
+    return method
+
+
+def build_method(ctx: StageContext, seed: int):
+    table = image_table(ctx.train_set)
+    return make_method(ctx.manager.planner, table.image_shape, table.num_classes, seed,
+                       ctx.strategy)
+
+
+def _experiment_seed(ctx: StageContext) -> int:
+    return ctx.manager.seed
+
+
+def state_prefix(ctx: StageContext, plan_step) -> str:
+    return str(ctx.manager.store.path(plan_step.kind, plan_step.key) / STATE / STATE)
+
+
+def restore_state(ctx: StageContext, plan_step, method, loop_state: LoopState) -> None:
+    make_checkpoint(method, loop_state).read(state_prefix(ctx, plan_step)).assert_consumed()
+
+
+@register_stage("stream_init")
+def stream_init(ctx: StageContext, plan_step, folder: Path) -> dict:
+    """The method's initial state, seeded by the experiment seed (not by the key), so every
+    experiment of one seed starts from the same weights."""
+    seed = _experiment_seed(ctx)
+    method = build_method(ctx, seed)
+    make_checkpoint(method, LoopState()).write(str(folder / STATE / STATE))
+    return {"seed": seed, "parameters": int(sum(v.shape.num_elements()
+                                                 for v in _trainable(method)))}
+
+
+def _trainable(method) -> list[tf.Variable]:
+    return [v for obj in method.trackables().values()
+            for v in getattr(obj, "trainable_variables", [])]
+
+
+@register_stage("stream_experience")
+def stream_experience(ctx: StageContext, plan_step, folder: Path) -> dict:
+    """Train on one experience from the previous stage's state; resumable mid-experience."""
+    method = build_method(ctx, _experiment_seed(ctx))
+    loop_state = LoopState()
+    restore_state(ctx, ctx.plan[plan_step.depends[0]], method, loop_state)
+    loop_state.phase.assign(0)
+    loop_state.batch.assign(0)
+    loop_state.begun.assign(False)
+    loop_state.images_seen.assign(0)
+    loop_state.train_seconds.assign(0.0)
+    table = image_table(ctx.train_set)
+    with TensorBoardLogger(folder / "tensorboard") as board:
+        info = run_experience(method, plan_step.step, table, ExperienceLoop(),
+                              stage_seed(ctx.manager.seed, plan_step), folder, loop_state,
+                              log_scalars=lambda step, values: board.scalars(
+                                  step, values, prefix="train/"))
+    make_checkpoint(method, loop_state).write(str(folder / STATE / STATE))
+    info.update(train_images=len(plan_step.step.train_ids),
+                buffer_size=int(method.buffer.size) if getattr(method, "buffer", None) else 0)
+    return info
+
+
+@register_stage("stream_evaluation")
+def stream_evaluation(ctx: StageContext, plan_step, folder: Path) -> dict:
+    """Accuracy row, overall / per-class / top-5 accuracy after an experience (or at init)."""
+    plan = ctx.manager.planner
+    method = build_method(ctx, _experiment_seed(ctx))
+    restore_state(ctx, ctx.plan[plan_step.depends[0]], method, LoopState())
+    metrics = evaluate_experience(method.predict, image_table(ctx.record_set("test")),
+                                  plan.scenario, plan_step.step, plan.eval_batch_size)
+    write_json_atomic(folder / "metrics.json", metrics)
+    return {"metrics": metrics}

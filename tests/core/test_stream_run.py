@@ -1,0 +1,189 @@
+"""Stream experiments end to end through main.py: the baselines on a tiny generated set,
+reuse on rerun, resume after SIGKILL with the same metrics and buffer, and bad input refused
+before training."""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import main
+
+ROOT = Path(main.__file__).resolve().parent
+DEMO = "config/ports/baselines/demo.gin"
+
+
+def stream_args(tmp: Path, *extra: str, only: str | None = None) -> list[str]:
+    params = [
+        f"Suite.stream_data_dir = '{tmp / 'data'}'",
+        "generate_stream_set.size = 12", "generate_stream_set.train_per_class = 12",
+        "generate_stream_set.test_per_class = 4",
+        f"StreamPlan.data_dir = '{tmp / 'data'}'",
+        f"TrainManager.checkpoint_dir = '{tmp / 'ckpt'}'",
+        "FineTuning.epochs = 2", "ExperienceReplay.epochs = 2",
+        "EpisodicBuffer.capacity = 40",
+        "ExperienceLoop.stream_batch_size = 8", "ExperienceLoop.replay_batch_size = 8",
+        *extra,
+    ]
+    args = ["--gin_file", DEMO, "--workdir", str(tmp / "runs")]
+    if only:
+        args += ["--only", only]
+    for param in params:
+        args += ["--gin_param", param]
+    return args
+
+
+def records(tmp: Path, name: str) -> list[dict]:
+    path = tmp / "runs" / "experiments" / name / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def markers(tmp: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in sorted((tmp / "ckpt").rglob("COMPLETE.json"))}
+
+
+def test_baselines_run_report_and_a_rerun_trains_nothing(tmp_path, capsys, caplog):
+    assert main.main(stream_args(tmp_path)) == 0
+    er = records(tmp_path, "ER")
+    assert [r["experience"] for r in er] == [-1, 0, 1, 2, 3, 4]
+    assert all(r["plan_kind"] == "stream" and r["method"] == "er" for r in er)
+    assert all(len(r["accuracy_row"]) == 5 for r in er)
+    assert er[1]["accuracy_row"][1] is not None and er[-1]["images_per_sec"] > 0
+    joint = records(tmp_path, "JOINT")
+    assert [r["experience"] for r in joint] == [-1, 0]
+    summary = (tmp_path / "runs" / "summary.md").read_text()
+    for name in ("JOINT", "FINETUNE", "ER", "final_accuracy", "forgetting", "amca"):
+        assert name in summary
+    header = (tmp_path / "runs" / "summary.csv").read_text().splitlines()[0]
+    assert header.startswith("experiment,method,scenario,final_accuracy,"
+                             "average_incremental_accuracy,forgetting,bwt,fwt,amca,images_per_sec")
+    assert (tmp_path / "runs" / "accuracy_matrix.png").exists()
+    assert list((tmp_path / "runs" / "experiments" / "ER" / "tensorboard").glob("events.*"))
+
+    before = markers(tmp_path)
+    assert len(before) == 2 + 2 + 2 * (2 + 10)  # joint; finetune and ER: init, eval_init, 5 x 2
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert main.main(stream_args(tmp_path)) == 0
+    assert markers(tmp_path) == before
+    assert " running " not in caplog.text and "reused" in caplog.text
+    assert len(records(tmp_path, "ER")) == 6
+
+    capsys.readouterr()
+    assert main.main([*stream_args(tmp_path), "--dry_run"]) == 0
+    plan = capsys.readouterr().out
+    assert plan.count("reuse (on disk)") == len(before) and " train" not in plan
+
+
+def test_one_stream_experiment_file_runs_alone(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main.main([*stream_args(tmp_path, only="FINETUNE"), "--dry_run"]) == 0  # makes data
+    capsys.readouterr()
+    args = ["--gin_file", "config/ports/baselines/FINETUNE.gin", "--workdir",
+            str(tmp_path / "alone"), "--dry_run"]
+    for param in (f"StreamPlan.data_dir = '{data}'", f"TrainManager.checkpoint_dir = "
+                  f"'{tmp_path / 'ckpt2'}'", "build_classifier.name = 'tiny_convnet'"):
+        args += ["--gin_param", param]
+    assert main.main(args) == 0
+    out = capsys.readouterr().out
+    assert "FINETUNE" in out and "exp4" in out and "JOINT" not in out
+
+
+def _buffer(tmp: Path) -> dict[str, np.ndarray]:
+    info = records(tmp, "ER")[-1]
+    folder = tmp / "ckpt" / "stream_experience" / info["model_key"] / "state" / "state"
+    reader = tf.train.load_checkpoint(str(folder))
+    names = [n for n in reader.get_variable_to_shape_map() if n.startswith("buffer/")]
+    assert any("ids" in n for n in names), names
+    return {n: reader.get_tensor(n) for n in sorted(names) if "OPTIMIZER" not in n}
+
+
+def _run(tmp: Path) -> subprocess.Popen:
+    args = stream_args(tmp, "ExperienceLoop.checkpoint_every = 2", "ExperienceReplay.epochs = 6",
+                       only="ER")
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _accuracies(tmp: Path) -> list[tuple]:
+    return [(r["experience"], r["accuracy"], tuple(r["accuracy_row"]), r["eval_key"])
+            for r in records(tmp, "ER")]
+
+
+def _mid_experience(root: Path) -> bool:
+    """An experience after the first is running and has saved its 4th checkpoint."""
+    done = list(root.glob("*/COMPLETE.json"))
+    for index in root.glob("*/ckpt/checkpoint"):
+        folder = index.parent.parent
+        text = index.read_text()
+        number = int(text.split('"')[1].rsplit("-", 1)[1]) if '"' in text else 0
+        if done and not (folder / "COMPLETE.json").exists() and number >= 4:
+            return True
+    return False
+
+
+def test_sigkill_mid_experience_then_rerun_gives_the_same_metrics_and_buffer(tmp_path):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    assert _run(reference).wait(timeout=600) == 0
+    proc = _run(killed)
+    deadline, cut = time.time() + 300, False
+    while time.time() < deadline and proc.poll() is None:
+        if _mid_experience(killed / "ckpt" / "stream_experience"):
+            cut = True
+            break
+        time.sleep(0.02)
+    assert cut, "the run never reached a mid-experience checkpoint of experience 1 or later"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _run(killed).wait(timeout=600) == 0
+    assert _accuracies(killed) == _accuracies(reference)
+    got, want = _buffer(killed), _buffer(reference)
+    assert got.keys() == want.keys()
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+@pytest.mark.parametrize("binding, message", [
+    ("class_incremental.class_order = [0, 1, 2]", "class_incremental.class_order"),
+    ("class_incremental.num_tasks = 3", "class_incremental.num_tasks"),
+    ("EpisodicBuffer.capacity = 5", "EpisodicBuffer.capacity"),
+    ("ExperienceLoop.replay_batch_size = 64", "ExperienceLoop.replay_batch_size"),
+    ("EpisodicBuffer.policy = 'lifo'", "lifo"),
+    ("EpisodicBuffer.sampler = 'greedy'", "greedy"),
+    ("build_classifier.name = 'vgg'", "build_classifier.name"),
+    ("tiny_convnet_backbone.strides = (4, 4, 4)", "tiny_convnet"),  # 12 px < its stride 64
+    ("StreamPlan.scenario = @by_attribute", "time"),
+])
+def test_bad_stream_input_fails_before_training(tmp_path, capsys, binding, message):
+    extra = [binding]
+    if "by_attribute" in binding:  # a set without the stream metadata
+        extra.append("generate_stream_set.run_length = 1")
+    args = stream_args(tmp_path, *extra, only="ER")
+    if "by_attribute" in binding:
+        args = _without_metadata(tmp_path, args)
+    assert main.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err
+    assert not list((tmp_path / "ckpt").rglob("COMPLETE.json"))
+
+
+def _without_metadata(tmp: Path, args: list[str]) -> list[str]:
+    """Point StreamPlan.data_dir at a set written without time/domain/group metadata."""
+    from continual.data.classification import ClassificationSample, write_classification_set
+
+    rng = np.random.default_rng(0)
+    bare = tmp / "bare"
+    for split, count in (("train", 20), ("test", 10)):
+        samples = [ClassificationSample(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8),
+                                        i % 10, f"{split}{i}") for i in range(count)]
+        write_classification_set(bare, split, samples, num_classes=10)
+    return [*args, "--gin_param", f"StreamPlan.data_dir = '{bare}'"]
