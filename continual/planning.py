@@ -168,3 +168,17 @@ def _weight_files(path: str) -> list[str]:
 def finite(value):
     """`value` if it is a finite number, else None (for JSON records)."""
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def gin_sections() -> dict[str, str]:
+    """The bindings of every bound configurable as gin text, by configurable name.
+
+    Stream keys hash these (minus the runner's own), so a binding that a stage uses can never
+    be forgotten in a key: hashing too much only shares less.
+    """
+    sections = {}
+    for block in gin.config_str().split("# Parameters for ")[1:]:
+        header, _, body = block.partition("\n")
+        lines = [line for line in body.splitlines() if line and not line.startswith("#")]
+        sections[header.rstrip(":").strip()] = "\n".join(lines)
+    return sections

@@ -1,0 +1,1 @@
+"""The experience loop: phases, batch composition (stream + replay), hooks, checkpoints; evaluation."""
