@@ -121,7 +121,8 @@ class StreamPlan:
         base = {"bindings": self.configurables(), "seed": self.manager.seed,
                 "train_data": data_hashes["train"], "test_data": data_hashes["test"],
                 "scenario": self.scenario.name,
-                "scenario_params": self.scenario.params, "method": self.method_name,
+                "scenario_params": self.scenario.params,
+                "method": _configurable_name(self.method_cls),
                 "buffer": _configurable_name(self.buffer_cls), **self._isolation()}
         init = self._step("init", "stream_init", {**base}, None, ())
         steps, previous = [init], init
