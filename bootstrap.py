@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up (or refresh) the local virtual environment from Pipfile.lock, then run a job.
 
-    python3 bootstrap.py main [main.py args...]   # the embedded-default suite
+    python3 bootstrap.py main [main.py args...]   # every demo suite (or main.py with these args)
     python3 bootstrap.py test [pytest args...]    # the test suite
 
 Only the standard library is used, so this runs on a fresh machine with Python 3.11. Every
@@ -22,6 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("RECALL_VENV", ROOT / ".venv"))
 LOCK = ROOT / "Pipfile.lock"
+# The embedded default: each demo suite with its results folder, run in this order.
+DEMOS = (("config/demo.gin", "runs/demo"),                        # RECALL
+         ("config/ports/baselines/demo.gin", "runs/baselines"))   # fine-tuning, ER, joint
 
 
 def requirements(sections: list[str]) -> str:
@@ -72,12 +75,16 @@ def run(argv: list[str]) -> int:
     env.setdefault("KERAS_HOME", str(ROOT / ".cache" / "keras"))
     env.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if job == "main":
-        rest = rest or ["--gin_file", "config/demo.gin", "--workdir", "runs/demo"]
-        cmd = [str(venv_python()), str(ROOT / "main.py"), *rest]
-    else:
+    if job == "test":
         cmd = [str(venv_python()), "-m", "pytest", *(rest or ["-q", "tests"])]
-    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+        return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    runs = [rest] if rest else [["--gin_file", f, "--workdir", w] for f, w in DEMOS]
+    for args in runs:
+        code = subprocess.run([str(venv_python()), str(ROOT / "main.py"), *args], cwd=ROOT,
+                              env=env).returncode
+        if code:
+            return code
+    return 0
 
 
 if __name__ == "__main__":

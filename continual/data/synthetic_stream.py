@@ -1,6 +1,6 @@
 """The ports' embedded default: a generated classification stream with domains and object runs.
 
-    python -m continual.data.synthetic_stream --out data/synthetic_stream [--num_classes 10] \\
+    python -m continual.data.synthetic_stream --out data/stream [--num_classes 10] \\
         [--size 32] [--train_per_class 200] [--test_per_class 50] [--imbalance 1] \\
         [--domains 2] [--run_length 8] [--seed 0]
 

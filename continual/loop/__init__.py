@@ -1,1 +1,1 @@
-"""The experience loop: phases, batch composition (stream + replay), hooks, checkpoints; evaluation."""
+"""The experience loop: phases, stream + replay batches, hooks, checkpoints; evaluation."""

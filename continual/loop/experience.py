@@ -102,13 +102,14 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
     while int(state.batch) < len(batches):
         epoch, ids = batches[int(state.batch)]
         batch = _make_batch(method, phase, table, ids, settings, seed, state)
-        batch.epoch = epoch
+        batch.epoch, batch.phase = epoch, phase.kind
         start = time.perf_counter()
         outputs = method.train_step(batch, state.global_step)
         method.after_step(batch, state.global_step, outputs)
-        if not first:  # the first step of a run compiles: not counted in images/s
+        if not first:  # a phase's first step traces: not counted in images/s (stream + replay)
             state.train_seconds.assign_add(time.perf_counter() - start)
-            state.images_seen.assign_add(len(ids))
+            replayed = 0 if batch.replay_labels is None else int(batch.replay_labels.shape[0])
+            state.images_seen.assign_add(len(ids) + replayed)
         first = False
         state.global_step.assign_add(1)
         state.batch.assign_add(1)

@@ -48,6 +48,13 @@ class StreamBatch:
     replay_labels: tf.Tensor | None = None
     replay_slots: tf.Tensor | None = None
     epoch: int = 0                  # epoch of the phase (online phases: always 0)
+    phase: str = "online"           # kind of the phase: online, offline, memory
+
+    @property
+    def first_sight(self) -> bool:
+        """True when these stream rows are seen for the first time in the experience (the
+        first epoch of a stream phase): when an online policy should be offered them."""
+        return self.epoch == 0 and self.phase != "memory"
 
 
 class StreamMethod:

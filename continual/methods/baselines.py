@@ -89,6 +89,6 @@ class ExperienceReplay(FineTuning):
     uses_buffer = True
 
     def after_step(self, batch: StreamBatch, step, outputs) -> None:
-        if batch.epoch == 0:
+        if batch.first_sight:
             self.buffer.observe(batch.ids, batch.labels, step=step,
                                 seed=tf.constant(self.seed, tf.int64))
