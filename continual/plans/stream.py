@@ -50,7 +50,7 @@ def _configurable_name(value) -> str:
     return name
 
 
-@gin.configurable
+@gin.configurable(denylist=["manager"])
 class StreamPlan:
     """Bindings: `StreamPlan.data_dir` (a classification record set with `train` and `test`),
     `StreamPlan.scenario` (@class_incremental, @blurry, ...), `StreamPlan.method` (@FineTuning,

@@ -162,6 +162,7 @@ def test_sigkill_mid_experience_then_rerun_gives_the_same_metrics_and_buffer(tmp
     ("build_classifier.name = 'vgg'", "build_classifier.name"),
     ("tiny_convnet_backbone.strides = (4, 4, 4)", "tiny_convnet"),  # 12 px < its stride 64
     ("StreamPlan.scenario = @by_attribute", "time"),
+    ("EpisodicBuffer.num_classes = 3", "num_classes"),  # the data says; never a binding
 ])
 def test_bad_stream_input_fails_before_training(tmp_path, capsys, binding, message):
     extra = [binding]

@@ -57,7 +57,7 @@ def _received(task: int, donations: Sequence[np.ndarray]) -> list[np.ndarray]:
             for j, parts in enumerate(donations) if j != task and len(parts)]
 
 
-@gin.configurable
+@gin.configurable(denylist=["train", "test", "seed"])
 def blurry(train: Manifest, test: Manifest, seed: int, *, num_tasks: int = 5,
            blurry_percent: int = 10, class_order: Sequence[int] | None = None,
            shuffle_classes: bool = True) -> Scenario:

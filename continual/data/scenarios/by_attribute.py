@@ -39,7 +39,7 @@ def _task_test_rows(test: Manifest, period_values: list[int], all_ids: np.ndarra
     return tuple(as_ids(np.flatnonzero(test_values == value)) for value in period_values)
 
 
-@gin.configurable
+@gin.configurable(denylist=["train", "test", "seed"])
 def by_attribute(train: Manifest, test: Manifest, seed: int, *, attribute: str = "domain",
                  max_experiences: int | None = None) -> Scenario:
     """One experience per contiguous run of `attribute` along the train records' time order.

@@ -65,7 +65,7 @@ def build_class_incremental(data: ScenarioData, name: str, *, num_tasks: int,
                     num_classes=data.train.num_classes)
 
 
-@gin.configurable
+@gin.configurable(denylist=["train", "test", "seed"])
 def class_incremental(train: Manifest, test: Manifest, seed: int, *, num_tasks: int = 5,
                       class_order: Sequence[int] | None = None, shuffle_classes: bool = True,
                       shuffle_within_task: bool = True,

@@ -55,7 +55,7 @@ def _segment_stream(classes: Sequence[int], labels: np.ndarray, keys: Sequence[n
     return np.concatenate(runs)
 
 
-@gin.configurable
+@gin.configurable(denylist=["train", "test", "seed"])
 def class_sequential_runs(train: Manifest, test: Manifest, seed: int, *, num_tasks: int = 4,
                           run_length: int | None = None,
                           class_order: Sequence[int] | None = None,

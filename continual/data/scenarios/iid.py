@@ -15,7 +15,7 @@ from continual.data.scenarios.experience import Scenario, as_ids, chain_experien
 from continual.data.scenarios.inputs import positive_int, scenario_data, scenario_rng
 
 
-@gin.configurable
+@gin.configurable(denylist=["train", "test", "seed"])
 def iid(train: Manifest, test: Manifest, seed: int, *, num_tasks: int = 5) -> Scenario:
     """`num_tasks` experiences of shuffled train records; the first ones hold one extra record
     when `num_tasks` does not divide the record count."""

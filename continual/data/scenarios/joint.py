@@ -18,7 +18,7 @@ from continual.data.scenarios.experience import Experience, Scenario, as_ids
 from continual.data.scenarios.inputs import scenario_data, scenario_rng
 
 
-@gin.configurable
+@gin.configurable(denylist=["train", "test", "seed"])
 def joint(train: Manifest, test: Manifest, seed: int, *, num_tasks: int = 5,
           class_order: Sequence[int] | None = None, shuffle_classes: bool = True,
           classes_per_task: Sequence[int] | None = None) -> Scenario:

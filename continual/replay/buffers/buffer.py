@@ -20,7 +20,7 @@ from continual.replay.buffers.samplers import make_sampler
 from continual.replay.buffers.storage import BufferStorage
 
 
-@gin.configurable
+@gin.configurable(denylist=["num_classes"])
 class EpisodicBuffer(tf.Module):
     """A replay memory of `capacity` items over `num_classes` classes.
 

@@ -58,7 +58,7 @@ def cbrs_slots(labels, memory, class_seen, size, draws):
     return slots, class_seen
 
 
-@gin.configurable
+@gin.configurable(denylist=["num_classes"])
 class ClassBalancedReservoirPolicy(BufferPolicy):
     """CBRS; its state is n_c, the items of each class seen (a checkpointed variable)."""
 

@@ -14,7 +14,7 @@ from continual.replay.buffers.policies.base import BufferPolicy
 from continual.replay.buffers.storage import BufferStorage
 
 
-@gin.configurable
+@gin.configurable(denylist=["num_classes"])
 class FifoPolicy(BufferPolicy):
     """Keep the `capacity` most recent stream items."""
 

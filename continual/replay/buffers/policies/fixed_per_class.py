@@ -29,7 +29,7 @@ def seeded_choice(rows: np.ndarray, count: int, seed: int, label: int) -> np.nda
     return np.sort(rows[np.argsort(keys.numpy(), kind="stable")[:count]])
 
 
-@gin.configurable
+@gin.configurable(denylist=["num_classes"])
 class FixedPerClassPolicy(BufferPolicy):
     """n_per_class items of each class, chosen when the class first appears."""
 

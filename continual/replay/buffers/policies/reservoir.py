@@ -26,7 +26,7 @@ def position_draws(seed, positions) -> tf.Tensor:
     return tf.map_fn(draw, positions, fn_output_signature=tf.int64)
 
 
-@gin.configurable
+@gin.configurable(denylist=["num_classes"])
 class ReservoirPolicy(BufferPolicy):
     """Every item seen so far is in memory with probability capacity / seen."""
 

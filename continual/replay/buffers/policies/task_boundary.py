@@ -30,7 +30,7 @@ def equal_shares(capacity: int, classes: np.ndarray) -> np.ndarray:
     return shares
 
 
-@gin.configurable
+@gin.configurable(denylist=["num_classes"])
 class TaskBoundaryRandomPolicy(BufferPolicy):
     """Random class-balanced memory rebuilt at every experience boundary."""
 
