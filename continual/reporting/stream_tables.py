@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from continual.metrics.accuracy_matrix import last_record_per_experience, stream_metrics
+from continual.reporting.tables import format_cell, markdown_table, percent
 
 log = logging.getLogger(__name__)
 
@@ -85,24 +86,6 @@ def experience_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
     return rows
 
 
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{100.0 * value:.1f}"
-
-
-def _cell(column: str, value) -> str:
-    if column in PERCENT_COLUMNS:
-        return _percent(value)
-    if column == "images_per_sec" and value is not None:
-        return f"{float(value):.1f}"
-    return "" if value is None else str(value)
-
-
-def _markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in body]
-    return "\n".join(lines) + "\n"
-
-
 def _experience_label(experience: int) -> str:
     return "random init" if experience == -1 else str(experience)
 
@@ -112,10 +95,10 @@ def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
     if not rows:
         return "# Results\n\nNo evaluations recorded yet.\n"
     columns = stream_columns(rows)
-    summary = [[_cell(c, row.get(c)) for c in columns] for row in rows]
+    summary = [[format_cell(c, row.get(c), PERCENT_COLUMNS) for c in columns] for row in rows]
     per_experience = [[row["experiment"], _experience_label(row["experience"]),
-                       _percent(row["accuracy"]),
-                       " / ".join(_percent(v) or "–" for v in row["accuracy_row"])]
+                       percent(row["accuracy"]),
+                       " / ".join(percent(v) or "–" for v in row["accuracy_row"])]
                       for row in evaluations]
     return (
         "# Results\n\n## Stream experiments\n\nIn percent: accuracy from the accuracy matrix "
@@ -123,10 +106,10 @@ def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
         "amca (class-mean accuracy averaged over evaluations)"
         + ("; intransigence against the linked joint run (Chaudhry: per task; _last: RM's, "
            "overall accuracy)" if len(columns) > len(STREAM_COLUMNS) else "") + ".\n\n"
-        + _markdown_table(columns, summary)
+        + markdown_table(columns, summary)
         + "\n## Every experience\n\nOverall accuracy after each experience and its R row "
         "(accuracy on each experience's test data), in percent.\n\n"
-        + _markdown_table(("experiment", "experience", "accuracy", "R row"), per_experience)
+        + markdown_table(("experiment", "experience", "accuracy", "R row"), per_experience)
     )
 
 

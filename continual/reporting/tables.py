@@ -75,19 +75,21 @@ def with_delta_joint(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """A fraction as a percentage with one decimal; blank for a missing value."""
     return "" if value is None else f"{100.0 * value:.1f}"
 
 
-def _cell(column: str, value) -> str:
-    if column in MIOU_COLUMNS:
-        return _percent(value)
+def format_cell(column: str, value, percent_columns: Sequence[str] = MIOU_COLUMNS) -> str:
+    """One markdown cell: fractions of `percent_columns` in percent, images/s to 0.1."""
+    if column in percent_columns:
+        return percent(value)
     if column == "images_per_sec" and value is not None:
         return f"{float(value):.1f}"
     return "" if value is None else str(value)
 
 
-def _markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return "\n".join(lines) + "\n"
@@ -114,7 +116,7 @@ def final_step_table(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
     body = []
     for (test, setup), cells in groups.items():
         body.append([test, setup] + [
-            " / ".join(_percent(cells[m][k]) or "–" for k in ("miou_all_bg", "miou_old",
+            " / ".join(percent(cells[m][k]) or "–" for k in ("miou_all_bg", "miou_old",
                                                                   "miou_new"))
             if m in cells else "" for m in methods])
     return ["test", "setup", *methods], body
@@ -125,14 +127,14 @@ def summary_markdown(rows: Sequence[dict]) -> str:
     if not rows:
         return "# Results\n\nNo evaluations recorded yet.\n"
     header, body = final_step_table(rows)
-    per_step = [[_cell(column, row[column]) for column in SUMMARY_COLUMNS] for row in rows]
+    per_step = [[format_cell(column, row[column]) for column in SUMMARY_COLUMNS] for row in rows]
     return (
         "# Results\n\n## Final step\n\nmIoU in percent after the last step: "
         "all classes with background / old (step-0 classes) / new (classes added later).\n\n"
-        + _markdown_table(header, body)
+        + markdown_table(header, body)
         + "\n## Every step\n\nmIoU in percent; old = step-0 classes, new = classes added "
         "after step 0, all = foreground seen so far, all_bg = with background.\n\n"
-        + _markdown_table(SUMMARY_COLUMNS, per_step)
+        + markdown_table(SUMMARY_COLUMNS, per_step)
     )
 
 
