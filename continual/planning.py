@@ -6,7 +6,6 @@ them change when, and only when, something that affects the artefact changes.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import os
@@ -14,7 +13,7 @@ from typing import Any
 
 import gin
 
-from continual.data.manifest import sha256_file
+from continual.data.manifest import sha256_cached
 
 # Bump the version of a stage when its code changes what it produces.
 STAGE_VERSIONS = {"model_step0": 1, "model_incremental": 1, "evaluation": 1, "inpainted": 1}
@@ -141,15 +140,8 @@ def file_fingerprint(path: str | None) -> str | None:
                                 "checkpoint prefix or folder; fix the binding or set it to None")
     digest = hashlib.sha256()
     for name in files:
-        stat = os.stat(name)
-        digest.update(_file_sha256(name, stat.st_size, stat.st_mtime_ns).encode())
+        digest.update(sha256_cached(name).encode())
     return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=64)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    """sha256 of a file, hashed once per (path, size, mtime): every experiment's plan asks."""
-    return sha256_file(path)
 
 
 def _weight_files(path: str) -> list[str]:

@@ -9,6 +9,7 @@ or identify it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -35,6 +36,18 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_cached(path: str | os.PathLike) -> str:
+    """sha256 of a file, hashed once per process and file state (path, size, mtime): every
+    experiment of a suite opens the same record sets and weights."""
+    stat = os.stat(path)
+    return _sha256_of_state(os.fspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sha256_of_state(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,15 +108,23 @@ class Manifest:
         return {int(k): int(v) for k, v in self.data["class_counts"].items()}
 
     def verify_shards(self) -> None:
-        """Check every shard exists and matches its sha256; raise naming the bad shard."""
+        """Check every shard exists and matches its manifest's sha256 (cached per file state);
+        raise naming the bad shard. Keys trust `content_hash`, so no set is used unverified."""
         for shard, path in zip(self.data["shards"], self.shard_paths(), strict=True):
             if not path.exists():
-                raise ManifestError(f"{self.path}: shard {path} is missing; rebuild the record set")
-            if sha256_file(path) != shard["sha256"]:
-                raise ManifestError(
-                    f"{self.path}: shard {path} does not match its sha256 (changed or truncated); "
-                    "rebuild the record set"
-                )
+                raise ManifestError(f"{self.path}: shard {path} is missing; "
+                                    f"{self.rebuild_hint()}")
+            if sha256_cached(path) != shard["sha256"]:
+                raise ManifestError(f"{path} does not match its manifest {self.path} (sha256 "
+                                    f"differs: the shard was changed or truncated); "
+                                    f"{self.rebuild_hint()}")
+
+    def rebuild_hint(self) -> str:
+        """What to do about a bad set: rebuild it with what its manifest says made it."""
+        made_by = ", ".join(f"{k}={v}" for k, v in sorted(self.source.items())
+                            if isinstance(v, (str, int, float)))[:200]
+        return ("rebuild the record set with the converter that wrote it"
+                + (f" (its manifest records: {made_by})" if made_by else ""))
 
 
 def content_hash(name: str, shards: list[dict]) -> str:

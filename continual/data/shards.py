@@ -192,5 +192,8 @@ def iterate_records(manifest: Manifest) -> Iterator[Record]:
 
 
 def open_record_set(directory: str | os.PathLike, name: str) -> Manifest:
-    """The manifest of a complete record set `name` in `directory`."""
-    return read_manifest(manifest_path(directory, name))
+    """The manifest of a complete record set `name` in `directory`, its shards verified
+    against their sha256 (once per process and file state)."""
+    manifest = read_manifest(manifest_path(directory, name))
+    manifest.verify_shards()
+    return manifest

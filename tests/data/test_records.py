@@ -1,8 +1,10 @@
+import dataclasses
 import io
 import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from continual.data.manifest import ManifestError, read_manifest
@@ -70,7 +72,7 @@ def test_corrupt_shard_named_in_error(tmp_path):
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
-    with pytest.raises(ManifestError, match="does not match its sha256"):
+    with pytest.raises(ManifestError, match="train-00000.tfrecord does not match its manifest"):
         manifest.verify_shards()
     with pytest.raises(RecordError, match=r"train-00000.tfrecord record \d"):
         load_serialized(manifest)
@@ -111,3 +113,16 @@ def test_serialisation_is_identical_across_processes():
                                                "PYTHONHASHSEED": str(seed)}).stdout
                for seed in (1, 2, 3)}
     assert len(outputs) == 1
+
+
+def test_a_tampered_shard_with_valid_crcs_is_refused_when_the_set_is_opened(tmp_path):
+    with RecordWriter(tmp_path, "train", records_per_shard=10) as w:
+        for i in range(3):
+            w.write(_record(i))
+    shard = open_record_set(tmp_path, "train").shard_paths()[0]
+    with tf.io.TFRecordWriter(str(shard)) as writer:  # same ids, other content, valid CRCs
+        for i in range(3):
+            tampered = dataclasses.replace(_record(i), classes=(1,) if i else (2,))
+            writer.write(encode_record(tampered))
+    with pytest.raises(ManifestError, match="does not match its manifest .* rebuild the record"):
+        open_record_set(tmp_path, "train")
