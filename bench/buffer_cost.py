@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run standalone from anywhere
 
 import numpy as np  # noqa: E402
+from minred_cost import minred_rows  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from continual.replay.buffers import EpisodicBuffer  # noqa: E402
 
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replay_batch", type=int, default=32)
     parser.add_argument("--calls", type=int, default=200, help="timed observe / sample calls")
     parser.add_argument("--boundary_calls", type=int, default=5, help="timed end_experience")
+    parser.add_argument("--minred_capacity", type=int, default=16384,
+                        help="MinRed rows (see minred_cost.py): capacity; 0 = no MinRed rows")
     args = parser.parse_args(argv)
     last = f"t{args.tasks}"
     rows = [f"| capacity | policy | buffer MiB | observe ms t1 | {last} | x | sample ms t1 | "
@@ -156,6 +159,9 @@ def main(argv: list[str] | None = None) -> None:
           f"batch {args.replay_batch}; medians of {args.calls} calls "
           f"({args.boundary_calls} for end_experience); x = {last} / t1\n")
     print("\n".join(rows))
+    if args.minred_capacity:
+        print("\nMinRed (continuous SSL): one step = insert 64, one step's features, remove 64\n")
+        print(minred_rows(args.minred_capacity, args.feature_dim, 64, steps=5, original_steps=1))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

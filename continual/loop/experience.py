@@ -121,7 +121,8 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
 
 def _make_batch(method, phase, table, ids, settings, seed, state) -> StreamBatch:
     images, labels = table.gather(ids)
-    batch = StreamBatch(images=images, labels=labels, ids=tf.constant(ids, tf.int64))
+    batch = StreamBatch(images=images, labels=labels, ids=tf.constant(ids, tf.int64),
+                        source=table)
     buffer = getattr(method, "buffer", None)
     if method.uses_buffer and phase.kind != "memory" and buffer is not None and buffer.size > 0:
         sample = buffer.sample(settings.replay_batch_size,

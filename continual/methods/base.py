@@ -49,6 +49,8 @@ class StreamBatch:
     replay_slots: tf.Tensor | None = None
     epoch: int = 0                  # epoch of the phase (online phases: always 0)
     phase: str = "online"           # kind of the phase: online, offline, memory
+    source: object | None = None    # the ImageTable the rows come from (for hooks that read
+                                    # other rows, e.g. a memory sweep)
 
     @property
     def first_sight(self) -> bool:
@@ -80,6 +82,10 @@ class StreamMethod:
     def predict(self, images: tf.Tensor) -> tf.Tensor:
         """Logits [B, num_classes] of uint8 images, in inference mode."""
         raise NotImplementedError
+
+    def check_stream(self, scenario, loop) -> None:
+        """Raise ValueError before any training when the scenario's experiences or the loop's
+        settings (`ExperienceLoop`) break the method's rules; called once the method is built."""
 
     def key_values(self) -> dict:
         """Values that define the method beyond its gin bindings (rarely needed)."""

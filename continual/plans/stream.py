@@ -33,7 +33,8 @@ from continual.replay import buffers  # noqa: F401, E402
 
 log = logging.getLogger(__name__)
 
-STAGE_VERSIONS = {"stream_init": 1, "stream_experience": 1, "stream_evaluation": 1}
+STAGE_VERSIONS = {"stream_init": 1, "stream_experience": 1, "stream_evaluation": 1,
+                  "linear_probe": 1}
 # Configurables whose bindings never change what a stream stage computes (the runner, data
 # generation, reporting names); every other binding enters the keys.
 NOT_IN_KEYS = ("Suite", "TrainManager", "StreamPlan", "generate_synthetic", "generate_stream_set",
@@ -56,7 +57,9 @@ class StreamPlan:
     `StreamPlan.scenario` (@class_incremental, @blurry, ...), `StreamPlan.method` (@FineTuning,
     @ExperienceReplay, ...), `StreamPlan.buffer` (@EpisodicBuffer or None), `StreamPlan.name`
     (how tables name the method), `StreamPlan.joint_experiment` (the suite experiment whose
-    accuracies intransigence is measured against; None = not measured)."""
+    accuracies intransigence is measured against; None = not measured),
+    `StreamPlan.evaluation_kind` (the stage kind of each evaluation: 'stream_evaluation', or
+    'linear_probe' for self-supervised methods, registered by `continual.plans.probe_stage`)."""
 
     kind = "stream"
     evaluation_kinds = ("stream_evaluation",)
@@ -64,7 +67,8 @@ class StreamPlan:
     def __init__(self, manager, *, data_dir: str = "data/stream", train_split: str = "train",
                  test_split: str = "test", scenario=None, method=None, buffer=None,
                  name: str | None = None, joint_experiment: str | None = None,
-                 evaluate_random_init: bool = True, eval_batch_size: int = 256):
+                 evaluate_random_init: bool = True, eval_batch_size: int = 256,
+                 evaluation_kind: str = "stream_evaluation"):
         if scenario is None or method is None:
             raise ValueError("a stream experiment needs StreamPlan.scenario (e.g. "
                              "@class_incremental) and StreamPlan.method (e.g. @FineTuning)")
@@ -78,6 +82,11 @@ class StreamPlan:
                                                         evaluate_random_init)
         self.eval_batch_size = planning.check_int("StreamPlan.eval_batch_size",
                                                   eval_batch_size, minimum=1)
+        if evaluation_kind not in STAGE_VERSIONS or evaluation_kind in ("stream_init",
+                                                                         "stream_experience"):
+            raise ValueError(f"StreamPlan.evaluation_kind = {evaluation_kind!r} is not an "
+                             "evaluation stage; use 'stream_evaluation' or 'linear_probe'")
+        self.evaluation_kinds = (evaluation_kind,)
         self._scenario = None
 
     # ----------------------------------------------------------------------------------------
@@ -148,7 +157,7 @@ class StreamPlan:
                   "eval_rows": _rows_hash(experience.eval_ids) if experience else None,
                   "batch_size": self.eval_batch_size, **self._isolation()}
         name = "eval_init" if experience is None else f"eval{index}"
-        return self._step(name, "stream_evaluation", inputs, experience, (model.name,))
+        return self._step(name, self.evaluation_kinds[0], inputs, experience, (model.name,))
 
     def _isolation(self) -> dict:
         return {} if self.manager.share_artifacts else {"isolated_to": self.manager.test_name}

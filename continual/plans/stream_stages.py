@@ -41,6 +41,9 @@ def make_method(plan, image_shape, num_classes: int, seed: int, strategy=None):
                                   "ExperienceLoop.replay_batch_size")
     with (strategy or tf.distribute.get_strategy()).scope():
         method.build(tuple(image_shape), num_classes, buffer, seed)
+    scenario = getattr(plan, "_scenario", None)
+    if scenario is not None:
+        method.check_stream(scenario, ExperienceLoop())
     return method
 
 

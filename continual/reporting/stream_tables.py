@@ -25,7 +25,11 @@ STREAM_COLUMNS = ("experiment", "method", "scenario", "final_accuracy",
                   "images_per_sec")
 INTRANSIGENCE_COLUMNS = ("intransigence", "intransigence_last")
 PERCENT_COLUMNS = ("final_accuracy", "average_incremental_accuracy", "forgetting", "bwt",
-                   "fwt", "amca", "accuracy", *INTRANSIGENCE_COLUMNS)
+                   "fwt", "amca", "accuracy", "probe_accuracy", "mean_class_accuracy_final",
+                   *INTRANSIGENCE_COLUMNS)
+# Time-ordered domain streams (SSLAD: `by_attribute`) report AMCA with the final class-mean
+# accuracy beside it, under its own name.
+CLASS_MEAN_SCENARIOS = ("by_attribute",)
 
 
 def _joint_name(records: Sequence[dict]) -> str | None:
@@ -47,9 +51,15 @@ def _joint_records(name: str, records: Sequence[dict],
 
 
 def stream_columns(rows: Sequence[dict]) -> tuple[str, ...]:
-    """STREAM_COLUMNS, plus the intransigence columns when some experiment has a joint run."""
+    """STREAM_COLUMNS, plus `probe_accuracy` when some experiment is evaluated by linear
+    probes (the final probe's top-1), plus the intransigence columns when some experiment has
+    a joint run, plus `mean_class_accuracy_final` when some experiment streams by attribute."""
     linked = any(row.get("joint_experiment") for row in rows)
-    return STREAM_COLUMNS + (INTRANSIGENCE_COLUMNS if linked else ())
+    probed = any(row.get("probe_accuracy") is not None for row in rows)
+    class_mean = any(row.get("scenario") in CLASS_MEAN_SCENARIOS for row in rows)
+    return (STREAM_COLUMNS + (("probe_accuracy",) if probed else ())
+            + (("mean_class_accuracy_final",) if class_mean else ())
+            + (INTRANSIGENCE_COLUMNS if linked else ()))
 
 
 def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
@@ -66,6 +76,8 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
                "joint_experiment": _joint_name(records) if joint else None}
         last = records[-1]
         row.update(method=last.get("method"), scenario=last.get("scenario"))
+        if last.get("probe_accuracy") is not None:
+            row["probe_accuracy"] = last["probe_accuracy"]
         if name in joint_runs or last.get("scenario") == "joint":
             row["average_incremental_accuracy"] = None
         rows.append(row)
@@ -105,7 +117,7 @@ def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
         "R[i, j] (task j after experience i); forgetting (Chaudhry), bwt and fwt (GEM), "
         "amca (class-mean accuracy averaged over evaluations)"
         + ("; intransigence against the linked joint run (Chaudhry: per task; _last: RM's, "
-           "overall accuracy)" if len(columns) > len(STREAM_COLUMNS) else "") + ".\n\n"
+           "overall accuracy)" if INTRANSIGENCE_COLUMNS[0] in columns else "") + ".\n\n"
         + markdown_table(columns, summary)
         + "\n## Every experience\n\nOverall accuracy after each experience and its R row "
         "(accuracy on each experience's test data), in percent.\n\n"

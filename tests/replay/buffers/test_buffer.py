@@ -21,7 +21,7 @@ def test_capacity_and_replay_batch_are_validated_with_their_bindings():
 
 def test_unknown_policy_lists_the_registered_names():
     with pytest.raises(ValueError, match="Unknown EpisodicBuffer.policy 'lifo'.*'fifo', "
-                       "'fixed_per_class', 'reservoir', 'task_boundary_random'"):
+                       "'fixed_per_class'.*'reservoir', 'task_boundary_random'"):
         EpisodicBuffer(10, policy="lifo", num_classes=2)
 
 

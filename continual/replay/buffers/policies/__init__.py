@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from continual.replay.buffers.policies.base import BufferPolicy
+from continual.replay.buffers.policies.boundary import RandomSubsetPolicy
 from continual.replay.buffers.policies.class_balanced import ClassBalancedReservoirPolicy
 from continual.replay.buffers.policies.fifo import FifoPolicy
 from continual.replay.buffers.policies.fixed_per_class import FixedPerClassPolicy
+from continual.replay.buffers.policies.herding import HerdingPolicy
+from continual.replay.buffers.policies.rainbow import RainbowPolicy
 from continual.replay.buffers.policies.reservoir import ReservoirPolicy
 from continual.replay.buffers.policies.task_boundary import TaskBoundaryRandomPolicy
+from continual.replay.buffers.policies.uncertainty import UncertaintyPolicy
 
 POLICIES: dict[str, type[BufferPolicy]] = {
     "class_balanced_reservoir": ClassBalancedReservoirPolicy,
     "fifo": FifoPolicy,
     "fixed_per_class": FixedPerClassPolicy,
+    "herding": HerdingPolicy,
+    "rainbow": RainbowPolicy,
+    "random_subset": RandomSubsetPolicy,
     "reservoir": ReservoirPolicy,
     "task_boundary_random": TaskBoundaryRandomPolicy,
+    "uncertainty": UncertaintyPolicy,
 }
 
 

@@ -1,0 +1,147 @@
+"""SODA10M / SSLAD-2D labelled objects as the SSLAD Track 3A classification stream (§2.1).
+
+    python -m continual.data.sslad --root DIR --out DIR [--size 64]
+
+Reads `DIR/annotations/instance_val.json` (the annotations with timestamps) and the frames
+under `DIR/val/`; writes `OUT/train` (the stream) and `OUT/test` (the evaluation set) as
+classification record sets with 7 classes (ids 1..6: Pedestrian, Cyclist, Car, Truck,
+Tram (Bus), Tricycle; id 0 never occurs, as in the original's 7-output head).
+
+- Object filter: bbox area >= 1024 px and `occluded` != 0 (objects with 0 are dropped).
+- Crop: a square centred on the bbox, side 2 * (max(w, h) // 2 + 5), half-side clamped to
+  539, shifted to stay inside the 1920 x 1080 frame; resized to `size` x `size`.
+- Stream: the objects of the six (date, period) experiences, sorted by timestamp, then video
+  id, then sequence id (the ids are strings from the old file name, so they sort
+  lexicographically: errata S3). `time` is the rank, `domain` 0 daytime / 1 night, `group`
+  the experience's index; `by_attribute` cuts a new experience at each day/night switch.
+- Evaluation: the split's other objects, except those of 2019-11-21 at night.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from continual.data.classification import ClassificationSample, write_classification_set
+
+CLASS_NAMES = ["(none)", "Pedestrian", "Cyclist", "Car", "Truck", "Tram (Bus)", "Tricycle"]
+PERIODS = {"Daytime": 0, "Night": 1}
+EXPERIENCES = (("20191111", "Daytime"), ("20191111", "Night"), ("20191117", "Daytime"),
+               ("20191117", "Night"), ("20191120", "Daytime"), ("20191121", "Night"))
+EXCLUDED_FROM_EVALUATION = (("20191121", "Night"),)
+FRAME = (1920, 1080)
+MIN_AREA, PADDING, MAX_HALF_SIDE = 1024, 5, 539
+IMAGE_FIELDS = ("date", "time", "period", "file_name")
+
+
+def square_crop(bbox, frame=FRAME) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the challenge's square crop around bbox [x, y, w, h]."""
+    x, y, w, h = (int(v) for v in bbox)
+    half = min(max(w, h) // 2 + PADDING, MAX_HALF_SIDE)
+    box = [x + w // 2 - half, y + h // 2 - half, x + w // 2 + half, y + h // 2 + half]
+    for low, high, limit in ((0, 2, frame[0]), (1, 3, frame[1])):
+        if box[low] < 0:
+            box[high] -= box[low]
+            box[low] = 0
+        if box[high] >= limit:
+            box[low] -= box[high] - (limit - 1)
+            box[high] = limit - 1
+    return box[0], box[1], box[2], box[3]
+
+
+def _image_meta(image: dict, where: str) -> dict:
+    missing = [field for field in IMAGE_FIELDS if field not in image]
+    if missing or str(image["period"]).strip() not in PERIODS:
+        raise ValueError(f"{where}: image {image.get('id')} lacks {missing or ['period']} (or "
+                         f"its period is not one of {list(PERIODS)}); use the annotation files "
+                         "with timestamps")
+    date, clock = str(image["date"]).strip().replace("-", ""), str(image["time"]).strip()
+    try:
+        stamp = datetime.datetime.strptime(date + clock.replace(":", ""), "%Y%m%d%H%M%S")
+    except ValueError as err:
+        raise ValueError(f"{where}: image {image['id']} has date {image['date']!r} time "
+                         f"{image['time']!r}; expected yyyymmdd and hhmmss") from err
+    name = Path(str(image.get("file_name_old", image["file_name"]))).name
+    numbers = re.findall(r"\d+", name) + ["", ""]
+    return {"date": date, "period": str(image["period"]).strip(), "stamp": stamp,
+            "video": numbers[0], "sequence": numbers[1], "file_name": image["file_name"]}
+
+
+def kept_objects(annotations: dict, where: str) -> list[tuple[dict, dict]]:
+    """(object, image meta) of every object passing the filter; labels checked."""
+    images = {image["id"]: image for image in annotations["images"]}
+    kept = []
+    for obj in annotations["annotations"]:
+        if obj["area"] < MIN_AREA or obj.get("occluded", 1) == 0:
+            continue
+        if not 1 <= int(obj["category_id"]) < len(CLASS_NAMES):
+            raise ValueError(f"{where}: object {obj['id']} has category_id "
+                             f"{obj['category_id']}, outside the head's classes 1..6")
+        kept.append((obj, _image_meta(images[obj["image_id"]], where)))
+    return kept
+
+
+def _samples(objects, root: Path, split: str, size: int, with_time: bool
+             ) -> Iterator[ClassificationSample]:
+    for rank, (obj, meta) in enumerate(objects):
+        with Image.open(root / split / meta["file_name"]) as frame:
+            crop = frame.convert("RGB").crop(square_crop(obj["bbox"]))
+            image = np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        pair = (meta["date"], meta["period"])
+        yield ClassificationSample(
+            image, int(obj["category_id"]), f"{split}_{obj['id']}", where=f"object {obj['id']}",
+            time=rank if with_time else None, domain=PERIODS[meta["period"]],
+            group=EXPERIENCES.index(pair) if with_time else None)
+
+
+def convert(root, out, *, split: str = "val", size: int = 64) -> dict[str, int]:
+    """Write OUT/train (the stream) and OUT/test; returns the number of records of each."""
+    root = Path(root)
+    path = root / "annotations" / f"instance_{split}.json"
+    if not path.exists():
+        raise ValueError(f"--root {root}: {path} does not exist; point --root at the SSLAD-2D "
+                         "labelled folder (annotations/, train/, val/)")
+    objects = kept_objects(json.loads(path.read_text()), str(path))
+    stream = sorted((o for o in objects if (o[1]["date"], o[1]["period"]) in EXPERIENCES),
+                    key=lambda o: (o[1]["stamp"], o[1]["video"], o[1]["sequence"], o[0]["id"]))
+    evaluation = [o for o in objects if (o[1]["date"], o[1]["period"]) not in
+                  EXPERIENCES + EXCLUDED_FROM_EVALUATION]
+    if not stream or not evaluation:
+        raise ValueError(f"{path}: {len(stream)} stream and {len(evaluation)} evaluation "
+                         "objects after the filter; both must be non-empty")
+    for name, rows, with_time in (("train", stream, True), ("test", evaluation, False)):
+        write_classification_set(out, name, _samples(rows, root, split, size, with_time),
+                                 num_classes=len(CLASS_NAMES), class_names=CLASS_NAMES,
+                                 source={"dataset": "sslad_2d", "split": split, "size": size})
+    return {"train": len(stream), "test": len(evaluation)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; prints `error: ...` and returns 2 on bad input."""
+    parser = argparse.ArgumentParser(prog="python -m continual.data.sslad", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--size", type=int, default=64)
+    args = parser.parse_args(argv)
+    try:
+        counts = convert(args.root, args.out, split=args.split, size=args.size)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"train (stream): {counts['train']} objects; test: {counts['test']} objects -> "
+          f"{args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Linear probe of a frozen self-supervised backbone (continuous SSL, reference section 4.4).
+
+The backbone runs in inference mode; its pooled features are L2-normalised once; a linear
+layer (weights N(0, 0.01), bias 0) is trained on them with cross-entropy by SGD (momentum 0.9,
+no weight decay) wrapped in LARC (trust 0.001, no clipping), the lr following a cosine per
+epoch. Deviation: features are computed once without the original's crop-and-flip
+augmentation of the probe's training images (a frozen backbone makes this cheap and exact).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import gin
+import keras
+import numpy as np
+import tensorflow as tf
+
+from continual.optim.lars import LARS
+from continual.optim.schedules import make_schedule
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class LinearProbe:
+    """Probe settings (gin: `LinearProbe.*`); paper: ImageNet lr 3.0, 10 epochs, batch 1024."""
+
+    learning_rate: float = 3.0
+    epochs: int = 10
+    batch_size: int = 1024
+    trust: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"LinearProbe.{name} must be an integer >= 1, got {value!r}")
+        for name in ("learning_rate", "trust"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"LinearProbe.{name} must be > 0, got {getattr(self, name)}")
+
+
+def probe_features(features: Callable, table, ids: np.ndarray, batch_size: int) -> np.ndarray:
+    """float32 [len(ids), D] features of the rows `ids`, in batches."""
+    parts = [np.asarray(features(table.gather(ids[i:i + batch_size])[0]))
+             for i in range(0, len(ids), batch_size)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def train_linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int,
+                       probe: LinearProbe, seed: int) -> keras.layers.Dense:
+    """A linear classifier on fixed `features`; deterministic given `seed`."""
+    head = keras.layers.Dense(
+        num_classes, kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01, seed=seed),
+        bias_initializer="zeros", dtype="float32", name="probe")
+    head.build((None, features.shape[1]))
+    steps = math.ceil(len(features) / probe.batch_size)
+    schedule = make_schedule("cosine", base_lr=probe.learning_rate, total=probe.epochs,
+                             steps_per_epoch=steps)
+    optimizer = LARS(learning_rate=schedule, momentum=probe.momentum,
+                     weight_decay=probe.weight_decay, eta=probe.trust, clip_lr=False,
+                     exclude_bias_n_norm=False)
+    optimizer.build(head.trainable_variables)
+
+    rows, starts = _batch_rows(len(features), probe, seed)
+    _fit(head, optimizer, tf.constant(features), tf.constant(labels, tf.int32),
+         tf.constant(rows), tf.constant(starts))
+    return head
+
+
+def _batch_rows(count: int, probe: LinearProbe, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every epoch's seeded permutation, concatenated, and each batch's start in it (the last
+    batch of an epoch may be smaller)."""
+    rows = np.concatenate([np.random.default_rng([seed, epoch]).permutation(count)
+                           for epoch in range(probe.epochs)])
+    starts = [epoch * count + start for epoch in range(probe.epochs)
+              for start in range(0, count, probe.batch_size)]
+    ends = [*[s for s in starts[1:]], probe.epochs * count]
+    ends = [min(end, (start // count + 1) * count) for start, end in zip(starts, ends, strict=True)]
+    return rows.astype(np.int32), np.stack([starts, ends], axis=1).astype(np.int32)
+
+
+@tf.function(reduce_retracing=True)
+def _fit(head, optimizer, features, labels, rows, bounds) -> None:
+    """All probe steps in one graph: batch i reads rows[bounds[i, 0]:bounds[i, 1]]."""
+    for i in tf.range(tf.shape(bounds)[0]):
+        batch = rows[bounds[i, 0]:bounds[i, 1]]
+        with tf.GradientTape() as tape:
+            logits = head(tf.gather(features, batch))
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                tf.gather(labels, batch), logits, from_logits=True))
+        grads = tape.gradient(loss, head.trainable_variables)
+        optimizer.apply_gradients(zip(grads, head.trainable_variables, strict=True))

@@ -1,0 +1,228 @@
+"""Rainbow Memory (Bang et al., CVPR 2021; reference §3, errata R6-R12, DEC7, DEC8).
+
+Per task: the classifier head is re-initialised (a fresh Linear, old weights not copied, B8)
+and the optimiser's momentum and step count reset (`--init_opt`); the classes exposed so far
+are those seen in the stream (blurry: all classes from task 0, as RM's `n_init_cls`). Then
+- online: one pass over the task's stream at warm_start_factor * lr, each step a stream batch
+  plus a memory batch (`ExperienceLoop.stream_batch_size` / `replay_batch_size`, RM: 8 + 8);
+  the memory update; `memory_epochs` epochs over the memory alone (batch
+  `stream_batch_size`, RM: B // 2 = 8), lr per epoch: 0.1 lr, lr, then warm-restart cosine
+  (T_0 1, T_mult 2, eta_min 0.01 lr);
+- offline: `offline_epochs` epochs of stream + memory batches under that per-epoch schedule,
+  then the memory update.
+The memory update is the buffer's policy: 'rainbow' (RM's uncertainty manager: 12 perturbation
+votes, k per class, stride over the certainty ranking), 'random_subset', 'herding' (RM's
+`prototype`), or an online policy ('reservoir') that sees each stream row once after its step.
+
+A head smaller than the label space is a full-size head whose unexposed logits are masked
+(-1e9) in training and prediction: the same softmax over the exposed classes as RM's
+`Linear(d, n_exposed)`, without changing the checkpointed variables between tasks.
+Deviations: task 0's online batches have `stream_batch_size` rows (RM: B, as its memory is
+empty); the best-epoch test accuracy (B1) is not measured (the stream reports last epoch).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import gin
+import keras
+import numpy as np
+import tensorflow as tf
+from keras.optimizers.schedules import LearningRateSchedule
+
+from continual import planning
+from continual.data.views import standardize
+from continual.methods.base import Phase, StreamBatch, StreamMethod
+from continual.methods.rainbow_memory import augment, perturb
+from continual.models.classifiers import build_classifier, build_head
+from continual.optim.schedules import make_schedule
+from continual.optim.sgd import TorchSGD
+from continual.replay.buffers.policies.boundary import BoundarySelection
+
+log = logging.getLogger(__name__)
+STREAMS = ("online", "offline")
+ONLINE_POLICIES = ("reservoir",)
+MASKED = -1e9
+SCORE_BATCH = 256
+
+
+@gin.configurable
+class RainbowMemory(StreamMethod):
+    """Args:
+      stream: 'online' (one pass, then memory-only epochs) or 'offline' (epochs per task).
+      memory_epochs: memory-only epochs per task in online mode (paper CIFAR: 256).
+      offline_epochs: epochs over stream + memory per task in offline mode.
+      warm_start_factor: lr factor of the online pass and of each schedule's epoch 0.
+      eta_min_factor: the cosine's floor, as a fraction of the base lr.
+      transforms: extra train augmentations ('cutout', 'cutmix'); see `augment`.
+      uncertainty_metric: the perturbation set of the uncertainty votes ('vr').
+    The base lr, momentum, Nesterov and weight decay are `TorchSGD.*` bindings.
+    """
+
+    name = "rainbow_memory"
+    uses_buffer = True
+
+    def __init__(self, *, stream: str = "online", memory_epochs: int = 256,
+                 offline_epochs: int = 256, warm_start_factor: float = 0.1,
+                 eta_min_factor: float = 0.01, transforms: Sequence[str] = ("cutmix",),
+                 uncertainty_metric: str = "vr"):
+        owner = "RainbowMemory"
+        self.stream = planning.check_choice(f"{owner}.stream", stream, STREAMS)
+        self.memory_epochs = planning.check_int(f"{owner}.memory_epochs", memory_epochs, 1)
+        self.offline_epochs = planning.check_int(f"{owner}.offline_epochs", offline_epochs, 1)
+        self.warm_start_factor = planning.check_float(f"{owner}.warm_start_factor",
+                                                      warm_start_factor)
+        self.eta_min_factor = planning.check_float(f"{owner}.eta_min_factor", eta_min_factor,
+                                                   positive=False)
+        self.transforms = augment.resolve_transforms(transforms, f"{owner}.transforms")
+        self.perturbations = perturb.check_metric(uncertainty_metric,
+                                                  f"{owner}.uncertainty_metric")
+        log.info("RainbowMemory transforms: crop(pad 4), hflip, %s; uncertainty: %s",
+                 list(self.transforms), list(self.perturbations))
+
+    # ---------------------------------------------------------------- build and state
+    def build(self, input_shape, num_classes, buffer, seed) -> None:
+        self.buffer, self.seed, self.num_classes = buffer, int(seed), int(num_classes)
+        self._check_policy(buffer)
+        self.model = build_classifier(input_shape=tuple(input_shape), num_classes=num_classes,
+                                      seed=seed)
+        self.optimizer = TorchSGD()
+        if isinstance(self.optimizer._learning_rate, LearningRateSchedule):
+            raise ValueError("RainbowMemory sets the lr per epoch itself: bind "
+                             "TorchSGD.learning_rate to a number (the base lr)")
+        self.base_lr = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+        self.optimizer.build(self.model.trainable_variables)
+        self.exposed = tf.Variable(tf.zeros([num_classes]), trainable=False, name="exposed")
+        self.schedule = make_schedule("cosine_warm_restarts", base_lr=self.base_lr, t_0=1,
+                                      t_mult=2, eta_min=self.eta_min_factor * self.base_lr,
+                                      warm_start_factor=self.warm_start_factor)
+        self._step = tf.function(self._train_step, reduce_retracing=True)
+        self._logits = tf.function(self._masked_logits, reduce_retracing=True)
+
+    def _check_policy(self, buffer) -> None:
+        policy = buffer.policy
+        if not isinstance(policy, BoundarySelection) and policy.name not in ONLINE_POLICIES:
+            raise ValueError(f"RainbowMemory: EpisodicBuffer.policy = {policy.name!r} is not a "
+                             "memory manager of RM; use 'rainbow' (RM), 'random_subset', "
+                             "'herding' (prototype) or 'reservoir'")
+
+    def trackables(self) -> dict:
+        return {"model": self.model, "optimizer": self.optimizer, "buffer": self.buffer,
+                "exposed": self.exposed}
+
+    def check_stream(self, scenario, loop) -> None:
+        classes = max(len(e.seen_classes) for e in scenario.experiences)
+        if self.buffer.capacity // classes < 1:
+            raise ValueError(f"EpisodicBuffer.capacity = {self.buffer.capacity} leaves a "
+                             f"per-class budget of 0 for {classes} classes; raise it")
+
+    def phases(self, experience) -> list[Phase]:
+        if self.stream == "online":
+            return [Phase("online"), Phase("memory", self.memory_epochs)]
+        return [Phase("offline", self.offline_epochs)]
+
+    # ---------------------------------------------------------------- training
+    def _masked_logits(self, images, training):
+        logits = tf.cast(self.model(standardize(images), training=training), tf.float32)
+        masked = tf.where(self.exposed[None] > 0, logits, MASKED)
+        return tf.cond(tf.reduce_sum(self.exposed) > 0, lambda: masked, lambda: logits)
+
+    def _train_step(self, images, labels, lr, seed):
+        images = augment.train_views(images, seed, self.transforms)
+        labels_b, lam = labels, tf.constant(1.0)
+        if "cutmix" in self.transforms:
+            images, labels_b, lam = augment.cutmix(images, labels, seed + 101)
+        self.optimizer.learning_rate = lr
+        with tf.GradientTape() as tape:
+            logits = self._masked_logits(images, True)
+            loss = (lam * _cross_entropy(labels, logits)
+                    + (1.0 - lam) * _cross_entropy(labels_b, logits))
+        variables = self.model.trainable_variables
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return {"loss": loss, "lr": lr}
+
+    def learning_rate(self, phase: str, epoch: int) -> float:
+        """The lr of an epoch: the online pass at warm_start_factor * lr; offline and memory
+        epochs under the warm-start + warm-restart cosine, stepped once per epoch."""
+        if phase == "online":
+            return self.warm_start_factor * self.base_lr
+        return float(self.schedule(epoch))
+
+    def train_step(self, batch: StreamBatch, step) -> dict:
+        images, labels = batch.images, batch.labels
+        if batch.replay_images is not None:
+            images = tf.concat([images, batch.replay_images], 0)
+            labels = tf.concat([labels, batch.replay_labels], 0)
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
+        lr = tf.constant(self.learning_rate(batch.phase, batch.epoch), tf.float32)
+        return self._step(images, labels, lr, seed)
+
+    def predict(self, images):
+        return self._logits(images, False)
+
+    # ---------------------------------------------------------------- hooks
+    def begin_experience(self, experience, table) -> None:
+        """Expose the classes seen so far, re-initialise the head, reset the optimiser."""
+        exposed = np.zeros(self.num_classes, np.float32)
+        exposed[list(experience.seen_classes)] = 1.0
+        self.exposed.assign(np.maximum(self.exposed.numpy(), exposed))
+        fresh = build_head(self.model.feature_dim, self.num_classes,
+                           seed=self.seed * 100 + experience.index + 1)
+        for target, value in zip(self.model.head.weights, fresh.weights, strict=True):
+            target.assign(value)
+        optimizer = self.optimizer
+        for variable in [optimizer.iterations, *optimizer.momentums, *optimizer.started]:
+            variable.assign(tf.zeros_like(variable))
+
+    def after_step(self, batch: StreamBatch, step, outputs) -> None:
+        if batch.first_sight and not isinstance(self.buffer.policy, BoundarySelection):
+            self.buffer.observe(batch.ids, batch.labels, step=step,
+                                seed=tf.constant(self.seed, tf.int64))
+
+    def end_phase(self, phase: Phase, experience, table) -> None:
+        if phase.kind != "memory" and isinstance(self.buffer.policy, BoundarySelection):
+            self.update_memory(experience, table)
+
+    def update_memory(self, experience, table) -> None:
+        """RM's memory update over memory ∪ the task's stream (the buffer policy decides)."""
+        policy, storage = self.buffer.policy, self.buffer.storage
+        ids = np.asarray(experience.train_ids, np.int64)
+        labels = table.labels_of(ids)
+        kind = policy.score_kind(experience.index)
+        values = None
+        if kind is not None:
+            candidates, _ = policy.candidates(storage, ids, labels)
+            values = (self.uncertainty(candidates, table, experience.index)
+                      if kind == "uncertainty" else self.features(candidates, table))
+        classes = np.flatnonzero(self.exposed.numpy() > 0)
+        policy.rebuild(storage, ids, labels, task=experience.index, seed=self.seed,
+                       classes=classes, values=values)
+
+    def uncertainty(self, ids: np.ndarray, table, task: int) -> np.ndarray:
+        """u = 1 - max_c S_c / T over the perturbation votes, in inference mode."""
+        votes = []
+        for index, name in enumerate(self.perturbations):
+            predictions = []
+            for start in range(0, len(ids), SCORE_BATCH):
+                images, _ = table.gather(ids[start:start + SCORE_BATCH])
+                seed = tf.constant([self.seed * 7919 + task, index * 100_003 + start], tf.int64)
+                images = perturb.perturb(tf.cast(images, tf.float32), name, seed)
+                predictions.append(tf.argmax(self._logits(images, False), -1, tf.int32))
+            votes.append(tf.concat(predictions, 0))
+        return perturb.vote_uncertainty(tf.stack(votes)).numpy()
+
+    def features(self, ids: np.ndarray, table) -> np.ndarray:
+        """Backbone features [N, D] in inference mode (herding)."""
+        rows = []
+        for start in range(0, len(ids), SCORE_BATCH):
+            images, _ = table.gather(ids[start:start + SCORE_BATCH])
+            rows.append(self.model.features(standardize(images), training=False).numpy())
+        return np.concatenate(rows)
+
+
+def _cross_entropy(labels, logits):
+    return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+        labels, logits, from_logits=True))

@@ -1,0 +1,56 @@
+"""The `linear_probe` stage: evaluate a self-supervised stream model by a linear probe.
+
+`StreamPlan.evaluation_kind = 'linear_probe'` makes every evaluation of a stream plan (after
+each experience, and of the initial state) such a stage, keyed like `stream_evaluation`. It
+restores the method's state, trains a linear probe (`LinearProbe`) on the frozen backbone's
+features of the train split with its labels, and scores the test split as `stream_evaluation`
+does: one row of the accuracy matrix (per segment of a class-sequential stream: the
+forgetting per split D_i), overall, per-class and top-5 accuracy, plus `probe_accuracy`.
+Probes after experiences that end at 25 / 50 / 75 / 100 % of the stream are the paper's
+accuracy-over-progress numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from continual.data.atomic import write_json_atomic
+from continual.data.image_table import image_table
+from continual.loop.evaluation import evaluate_experience
+from continual.loop.experience import LoopState
+from continual.loop.linear_probe import LinearProbe, probe_features, train_linear_probe
+from continual.plans.stream_stages import build_method, restore_state
+from continual.stages import StageContext, register_stage, stage_seed
+
+log = logging.getLogger(__name__)
+
+
+@register_stage("linear_probe")
+def linear_probe(ctx: StageContext, plan_step, folder: Path) -> dict:
+    """Probe accuracy of the model step this evaluation depends on."""
+    plan, probe = ctx.manager.planner, LinearProbe()
+    method = build_method(ctx, ctx.manager.seed)
+    if not hasattr(method, "probe_features"):
+        raise ValueError(f"StreamPlan.evaluation_kind = 'linear_probe' needs a method with "
+                         f"probe_features (e.g. SimSiamStream); {type(method).__name__} has none")
+    restore_state(ctx, ctx.plan[plan_step.depends[0]], method, LoopState())
+    train = image_table(ctx.train_set)
+    stream_ids = {i for e in plan.scenario.experiences for i in e.train_ids}
+    ids = np.arange(train.num_records, dtype=np.int64)
+    overlap = int(np.isin(ids, list(stream_ids)).sum())
+    if overlap:
+        log.warning("linear probe: %d of its %d training records are also stream records "
+                    "(their labels are read by the probe only, never by the SSL method)",
+                    overlap, len(ids))
+    features = probe_features(method.probe_features, train, ids, plan.eval_batch_size)
+    head = train_linear_probe(features, train.labels_of(ids), train.num_classes, probe,
+                              stage_seed(ctx.manager.seed, plan_step))
+    metrics = evaluate_experience(lambda images: head(method.probe_features(images)),
+                                  image_table(ctx.record_set("test")), plan.scenario,
+                                  plan_step.step, plan.eval_batch_size)
+    metrics["probe_accuracy"] = metrics["accuracy"]
+    write_json_atomic(folder / "metrics.json", metrics)
+    return {"metrics": metrics}

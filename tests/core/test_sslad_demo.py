@@ -1,0 +1,158 @@
+"""SSLAD Track 3A end to end through main.py: the demo's claim on a short run (the full
+method at least 5 AMCA points above fine-tuning), the same AMCA and memory after a SIGKILL
+mid-experience and a rerun, and bad input refused with `error: ...` before training."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import main
+from continual.metrics import stream_metrics
+
+ROOT = Path(main.__file__).resolve().parent
+DEMO = "config/ports/sslad/demo.gin"
+# A small stream for the resume and bad-input tests: 6 experiences of ~20 frames.
+TINY = ["generate_stream_set.size = 12", "generate_stream_set.train_per_class = 60",
+        "generate_stream_set.test_per_class = 4", "generate_stream_set.run_length = 4",
+        "EpisodicBuffer.capacity = 20", "UncertaintyGuidedReplay.sweep_size = 10",
+        "UncertaintyGuidedReplay.sweep_every = 8", "UncertaintyGuidedReplay.votes = 3",
+        "LR_MILESTONES = [6, 10]", "UncertaintyGuidedReplay.soft_label_milestones = [8, 10, 11]",
+        "ExperienceLoop.checkpoint_every = 2"]
+
+
+def sslad_args(tmp: Path, *extra: str, only: str | None = None) -> list[str]:
+    params = [f"Suite.stream_data_dir = '{tmp / 'data'}'",
+              f"StreamPlan.data_dir = '{tmp / 'data'}'",
+              f"TrainManager.checkpoint_dir = '{tmp / 'ckpt'}'", *extra]
+    args = ["--gin_file", DEMO, "--workdir", str(tmp / "runs")]
+    if only:
+        args += ["--only", only]
+    for param in params:
+        args += ["--gin_param", param]
+    return args
+
+
+def records(tmp: Path, name: str) -> list[dict]:
+    path = tmp / "runs" / "experiments" / name / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_full_method_beats_fine_tuning_by_5_amca_points(tmp_path):
+    experiments = ("Suite.experiments = ['config/ports/sslad/FINETUNE.gin', "
+                   "'config/ports/sslad/FULL.gin']")
+    assert main.main(sslad_args(tmp_path, experiments)) == 0
+    finetune, full = (stream_metrics(records(tmp_path, n)) for n in ("FINETUNE", "FULL"))
+    assert [r["experience"] for r in records(tmp_path, "FULL")] == [-1, 0, 1, 2, 3, 4, 5]
+    assert full["amca"] >= finetune["amca"] + 0.05, (full["amca"], finetune["amca"])
+    summary = (tmp_path / "runs" / "summary.md").read_text()
+    assert "| amca |" in summary and "| mean_class_accuracy_final |" in summary
+
+
+def _run(tmp: Path) -> subprocess.Popen:
+    args = sslad_args(tmp, *TINY, only="FULL")
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _mid_experience(root: Path) -> bool:
+    """An experience after the first has saved a mid-experience checkpoint and not finished."""
+    done = list(root.glob("*/COMPLETE.json"))
+    for index in root.glob("*/ckpt/checkpoint"):
+        folder = index.parent.parent
+        text = index.read_text()
+        number = int(text.split('"')[1].rsplit("-", 1)[1]) if '"' in text else 0
+        if done and not (folder / "COMPLETE.json").exists() and number >= 2:
+            return True
+    return False
+
+
+def _buffer(tmp: Path) -> dict[str, np.ndarray]:
+    info = records(tmp, "FULL")[-1]
+    folder = tmp / "ckpt" / "stream_experience" / info["model_key"] / "state" / "state"
+    reader = tf.train.load_checkpoint(str(folder))
+    names = sorted(n for n in reader.get_variable_to_shape_map()
+                   if n.startswith("buffer/") and "OPTIMIZER" not in n)
+    return {n: reader.get_tensor(n) for n in names}
+
+
+def test_sigkill_mid_experience_then_rerun_gives_the_same_amca_and_memory(tmp_path):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    assert _run(reference).wait(timeout=600) == 0
+    proc = _run(killed)
+    deadline, cut = time.time() + 300, False
+    while time.time() < deadline and proc.poll() is None:
+        if _mid_experience(killed / "ckpt" / "stream_experience"):
+            cut = True
+            break
+        time.sleep(0.02)
+    assert cut, "the run never reached a mid-experience checkpoint of experience 1 or later"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _run(killed).wait(timeout=600) == 0
+    want, got = records(reference, "FULL"), records(killed, "FULL")
+    assert stream_metrics(got)["amca"] == stream_metrics(want)["amca"]
+    assert [r["eval_key"] for r in got] == [r["eval_key"] for r in want]
+    memory, expected = _buffer(killed), _buffer(reference)
+    assert memory.keys() == expected.keys() and any("logits" in n for n in memory)
+    for name in expected:  # ids, labels, insertion steps, size: exact
+        if expected[name].dtype.kind == "f":  # logits: a retraced forward may round apart
+            np.testing.assert_allclose(memory[name], expected[name], rtol=1e-5, atol=1e-6,
+                                       err_msg=name)
+        else:
+            np.testing.assert_array_equal(memory[name], expected[name], err_msg=name)
+
+
+@pytest.mark.parametrize("binding, message", [
+    ("ExperienceLoop.stream_batch_size = 16", "ExperienceLoop.stream_batch_size = 16 breaks"),
+    ("UncertaintyGuidedReplay.epochs = 2", "one pass"),
+    ("UncertaintyGuidedReplay.sweep_size = 20", "UncertaintyGuidedReplay.sweep_size"),
+    ("ExperienceLoop.replay_batch_size = 12", "ExperienceLoop.replay_batch_size = 12"),
+    ("EpisodicBuffer.capacity = 5", "EpisodicBuffer.capacity"),
+    ("UncertaintyGuidedReplay.votes = 1", "UncertaintyGuidedReplay.votes"),
+    ("UncertaintyGuidedReplay.temperature = 0.0", "UncertaintyGuidedReplay.temperature"),
+    ("UncertaintyGuidedReplay.class_balanced_beta = 1.5", "class_balanced_beta"),
+    ("UncertaintyGuidedReplay.supcon_weight = -1.0", "supcon_weight"),
+    ("LR_MILESTONES = [10, 6]", "UncertaintyGuidedReplay.lr_milestones"),
+    ("UncertaintyGuidedReplay.soft_label_weights = [1.0]", "soft_label_weights"),
+    ("EpisodicBuffer.logits_dim = 3", "EpisodicBuffer.logits_dim = 6"),
+    ("generate_stream_set.train_per_class = 6", "fewer than one batch"),
+])
+def test_bad_input_fails_before_training(tmp_path, capsys, binding, message):
+    extra = [*TINY, binding]
+    if "train_per_class = 6" in binding:  # 36 frames in 6 experiences of ~6 < 10
+        extra += ["generate_stream_set.imbalance = 1.0", "generate_stream_set.run_length = 1"]
+    assert main.main(sslad_args(tmp_path, *extra, only="FULL")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err
+    assert not list((tmp_path / "ckpt").rglob("COMPLETE.json"))
+
+
+def test_records_without_time_metadata_are_refused(tmp_path, capsys):
+    from continual.data.classification import ClassificationSample, write_classification_set
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 60), ("test", 12)):
+        samples = [ClassificationSample(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8),
+                                        i % 6, f"{split}{i}") for i in range(count)]
+        write_classification_set(tmp_path / "bare", split, samples, num_classes=6)
+    args = sslad_args(tmp_path, *TINY, f"StreamPlan.data_dir = '{tmp_path / 'bare'}'",
+                      only="FULL")
+    assert main.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "time" in err, err
+
+
+def test_soft_labels_that_could_never_start_warn_in_the_dry_run(tmp_path, capsys):
+    args = sslad_args(tmp_path, *TINY, "UncertaintyGuidedReplay.soft_label_milestones = "
+                      "[500, 600, 700]", only="FULL")
+    with pytest.warns(UserWarning, match="soft-label retrospection never runs"):
+        assert main.main([*args, "--dry_run"]) == 0
