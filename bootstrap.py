@@ -23,8 +23,11 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("RECALL_VENV", ROOT / ".venv"))
 LOCK = ROOT / "Pipfile.lock"
 # The embedded default: each demo suite with its results folder, run in this order.
-DEMOS = (("config/demo.gin", "runs/demo"),                        # RECALL
-         ("config/ports/baselines/demo.gin", "runs/baselines"))   # fine-tuning, ER, joint
+DEMOS = (("config/demo.gin", "runs/demo"),                                   # RECALL
+         ("config/ports/baselines/demo.gin", "runs/baselines"),              # FT, ER, joint
+         ("config/ports/rainbow_memory/demo.gin", "runs/rainbow_memory"),
+         ("config/ports/sslad/demo.gin", "runs/sslad"),
+         ("config/ports/continuous_ssl/demo.gin", "runs/continuous_ssl"))
 
 
 def requirements(sections: list[str]) -> str:

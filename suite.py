@@ -24,6 +24,7 @@ from pathlib import Path
 import gin
 import keras
 
+from continual.bindings import OWNERS, explain_refused_binding, supplied_configurable
 from continual.data.synthetic import generate_synthetic
 from continual.data.synthetic_stream import generate_stream_set
 from continual.replay.standins import build_standins
@@ -37,10 +38,12 @@ ROOT = Path(__file__).resolve().parent
 
 # The embedded default's data, sized by `generate_synthetic.*` bindings in gin.
 generate_synthetic = gin.external_configurable(generate_synthetic,
-                                               module="continual.data.synthetic")
+                                               module="continual.data.synthetic",
+                                               denylist=["out_dir"])
+OWNERS["generate_synthetic.out_dir"] = "Suite.synthetic_data_dir"
 
 
-@gin.configurable
+@supplied_configurable(root="Suite.replay_standins_dir")
 def prepare_replay_standins(root: str, *, size: int = 64, seed: int = 0,
                             web_per_class: int = 40, web_size: int = 80) -> dict:
     """Offline stand-ins with the real interfaces: a BigGAN-signature generator and an image
@@ -149,7 +152,10 @@ def parse_gin(files: list[str], params: list[str]) -> None:
     """Clear gin, then parse `files` in order and `params` last (includes resolve from the repo)."""
     gin.clear_config()
     _add_search_path_once()
-    gin.parse_config_files_and_bindings([resolve_gin_file(f) for f in files], params)
+    try:
+        gin.parse_config_files_and_bindings([resolve_gin_file(f) for f in files], params)
+    except ValueError as err:  # a refused binding names the one to use instead
+        raise explain_refused_binding(err) from err
 
 
 def file_role(path: str) -> str:

@@ -16,10 +16,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import gin
-
 from continual import planning
 from continual.artifacts import ArtifactStore, PlanStep
+from continual.bindings import supplied_configurable
 from continual.data import splits
 from continual.data.pipeline import DEFAULT_MEAN_BGR
 from continual.plans.segmentation import SegmentationPlan
@@ -30,7 +29,8 @@ log = logging.getLogger(__name__)
 REPLAY_SOURCES = (None, "gan", "flickr")
 
 
-@gin.configurable
+@supplied_configurable(test_type="Suite.tests (or pass it: TrainManager(test_type=...))",
+                       replay_source="Suite.sources (or pass it: TrainManager(replay_source=...))")
 class TrainManager:
     """The plan of one experiment. Arguments are gin bindings; defaults are the paper's."""
 
@@ -39,10 +39,11 @@ class TrainManager:
                  helper_decoders_one_class: bool = False,
                  base_folder_path: str = ".", validate: bool = True,
                  data_dir: str = "data/voc", checkpoint_dir: str = "checkpoints",
-                 pretrained_encoder: str | None = None,
+                 pretrained_encoder: str | None = "checkpoints/encoders/pretrained",
                  batch_size: int = 4, n_classes: int = 21,
                  dataset_mean: tuple = DEFAULT_MEAN_BGR, train_image_size: int = 321,
-                 eval_pad_to: int = 512, eval_batch_size: int = 1,
+                 eval_pad_to: int | None = None, eval_batch_size: int = 1,
+                 labelling_padded: bool = False,
                  momentum: float = 0.9, start_decay_step: int = 0, decay_power: float = 0.9,
                  l2_decay: float = 1e-4,
                  dataset_type_first_step: str = "sequential",
@@ -92,6 +93,8 @@ class TrainManager:
         self.replay_source = replay_source
         self.test_name = test_name or self.test_type
         self.validate = planning.check_bool("TrainManager.validate", validate)
+        self.labelling_padded = planning.check_bool("TrainManager.labelling_padded",
+                                                    labelling_padded)
         self.train_encoder_incremental = planning.check_bool(
             "TrainManager.train_encoder_incremental", train_encoder_incremental)
         if any(v is not None for v in (parameters_common_index, parameters_fs_index,
@@ -106,15 +109,22 @@ class TrainManager:
                 log.info("TrainManager.%s is accepted for compatibility; the poly horizon is "
                          "the stage's iteration count", name)
         self.data_dir = base / data_dir
+        # The paper starts step 0 from ImageNet weights; random initialisation only when the
+        # binding says None explicitly (the demo's tiny encoder does).
         self.pretrained_encoder = (str(base / pretrained_encoder)
-                                   if pretrained_encoder else None)
+                                   if pretrained_encoder is not None else None)
+        if pretrained_encoder is None:
+            log.warning("TrainManager.pretrained_encoder = None: step 0 starts from random "
+                        "initialisation, not from the paper's ImageNet-pretrained encoder")
         self.common = planning.common_values(
             batch_size=batch_size, n_classes=n_classes, dataset_mean=dataset_mean,
             train_image_size=train_image_size, momentum=momentum, decay_power=decay_power,
             l2_decay=l2_decay, start_decay_step=start_decay_step,
             mixed_precision=mixed_precision)
-        self.eval_values = {"pad_to": planning.check_int("TrainManager.eval_pad_to",
-                                                         eval_pad_to, minimum=1),
+        # None: every validation image at its own size (the original's protocol); an integer
+        # pads to a fixed square (fixed shapes for XLA), which shifts SAME-padded feature grids.
+        self.eval_values = {"pad_to": None if eval_pad_to is None else planning.check_int(
+                                "TrainManager.eval_pad_to", eval_pad_to, minimum=1),
                             "batch_size": planning.check_int("TrainManager.eval_batch_size",
                                                              eval_batch_size, minimum=1)}
         first = splits.resolve_setup(dataset_type_first_step)

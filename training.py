@@ -43,12 +43,18 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
 class Training:
     """Walks the plan of `manager` (a train_manager.TrainManager; not imported here: the
     arrows point from train_manager.py to training.py); `experiment_dir` receives metrics,
-    TensorBoard and gin config."""
+    TensorBoard and gin config.
 
-    def __init__(self, manager, experiment_dir: str | Path, name: str):
+    `Training(manager).train()` runs as the original README writes it: the name defaults to the
+    manager's test name and the directory to `<base folder>/runs/<name>`.
+    """
+
+    def __init__(self, manager, experiment_dir: str | Path | None = None,
+                 name: str | None = None):
         self.manager = manager
-        self.name = name
-        self.experiment_dir = Path(experiment_dir)
+        self.name = name or manager.test_name or "experiment"
+        self.experiment_dir = Path(experiment_dir if experiment_dir is not None
+                                   else Path(manager.base_folder) / "runs" / self.name)
         self.record_sets = manager.planner.record_sets()
         self.plan = manager.plan({name: manifest.content_hash
                                   for name, manifest in self.record_sets.items()})

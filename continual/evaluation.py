@@ -1,8 +1,11 @@
 """Evaluation of a segmenter: one confusion matrix over a whole validation set.
 
-Batches come from `eval_dataset` (padded to a fixed size, padding labelled 255), so the
-compiled evaluation function is traced once. Pixels whose label is not a seen class are
-dropped; predictions may be any of the model's channels (recall.md section 11).
+Batches come from `eval_dataset`: each image at its own size by default (as the original
+evaluates: batch 1, full resolution), or padded to a fixed size (padding labelled 255). The
+evaluation function is compiled once for the dataset's element spec, whose height and width
+are unknown at native size, so it never retraces per image size. Pixels whose label is not a
+seen class are dropped; predictions may be any of the model's channels (RECALL's
+`Model._get_confusion_matrix`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ def evaluate(forward: Callable[[tf.Tensor], tf.Tensor], dataset: tf.data.Dataset
         loss_sum, count = masked_cross_entropy(labels, logits, valid_table)
         return cm, loss_sum, count
 
-    @tf.function
+    distributed = strategy.experimental_distribute_dataset(dataset)
+
+    @tf.function(input_signature=[distributed.element_spec])
     def step(batch):
         cm, loss_sum, count = strategy.run(replica_step, args=batch)
         total = [strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)
@@ -41,7 +46,7 @@ def evaluate(forward: Callable[[tf.Tensor], tf.Tensor], dataset: tf.data.Dataset
 
     cm_total = np.zeros((num_classes, num_classes), np.int64)
     loss_total, count_total = 0.0, 0.0
-    for batch in tqdm(strategy.experimental_distribute_dataset(dataset), total=num_batches,
+    for batch in tqdm(distributed, total=num_batches,
                       desc=desc, unit="batch", leave=False):
         cm, loss_sum, count = step(batch)
         cm_total += cm.numpy().astype(np.int64)

@@ -98,7 +98,7 @@ def replay_values(ratio_old, ratio_new, mix_labels, images_per_class, source, se
                          "0: an incremental step needs new data, replay or both")
     mix = check_bool("TrainManager.mix_labels", mix_labels) and setup != "sequential"
     if source is None:
-        ratio_old = 0  # no replay source: new data only (RECALL's defect 13 fixed)
+        ratio_old = 0  # no replay source: new data only (continual/plans/RECALL.md, defect 13)
     if images_per_class is not None:
         check_int("TrainManager.replay_images_per_class", images_per_class, minimum=1)
     return {"ratio_old": ratio_old, "ratio_new": ratio_new, "mix_labels": mix,
@@ -106,9 +106,12 @@ def replay_values(ratio_old, ratio_new, mix_labels, images_per_class, source, se
 
 
 def method_name(test_type: str, source: str | None, incremental: dict) -> str:
-    """How results tables name the experiment's method."""
+    """How results tables name the experiment's method: by what runs. A replay source with
+    `interleave_ratio_old = 0` (a fine-tuning config) replays nothing, so it is not RECALL."""
     if test_type == "joint":
         return "joint"
+    if incremental["ratio_old"] == 0:
+        source = None
     if source == "gan":
         return "RECALL-GAN"
     if source == "flickr":
@@ -136,8 +139,11 @@ def file_fingerprint(path: str | None) -> str | None:
         return None
     files = sorted(_weight_files(path))
     if not files:
-        raise FileNotFoundError(f"TrainManager.pretrained_encoder = {path!r}: no such file, "
-                                "checkpoint prefix or folder; fix the binding or set it to None")
+        raise FileNotFoundError(
+            f"TrainManager.pretrained_encoder = {path!r}: no such file, checkpoint prefix or "
+            "folder. The paper starts step 0 from a DeepLab-v2 ResNet-101 (resnet_v1_101) "
+            "checkpoint: put one there (see checkpoints/README.md) or bind the path to yours; "
+            "set it to None only to train from random initialisation")
     digest = hashlib.sha256()
     for name in files:
         digest.update(sha256_cached(name).encode())

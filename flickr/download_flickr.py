@@ -1,6 +1,6 @@
 """Download RECALL's Flickr web replay images: one folder of JPEGs + manifest per VOC class.
 
-    python flickr/download_flickr.py --out data/replay_web/flickr [--classes aeroplane cat ...]
+    python flickr/download_flickr.py --out data/replay_images/flickr [--classes aeroplane cat ...]
         [--per_class 1000] [--keywords keywords.json | cat=kitten ...] [--key_file keys.json]
 
 Keys: FLICKR_API_KEY / FLICKR_API_SECRET or --key_file (see flickr/README.md). A rerun resumes:
@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     count, number = positive(int), positive(float)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add = parser.add_argument
-    add("--out", required=True, type=Path, help="root of the class folders")
+    add("--out", type=Path, default=Path("data/replay_images/flickr"),
+        help="root of the class folders (default: WebReplay.folder's default)")
     add("--classes", nargs="+", default=list(RECALL_KEYWORDS),
         help="VOC class names (default: all 20, VOC order)")
     add("--per_class", type=count, default=1000, help="images per class")
@@ -60,9 +61,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--rest_url", default=FLICKR_REST_URL, help="Flickr REST endpoint")
     add("--license", nargs="+", type=int, help="keep only these Flickr licence ids")
     add("--safe_search", type=int, choices=(1, 2, 3), help="Flickr safe search level")
-    add("--keep_duplicates", dest="dedup", action="store_false",
-        help="keep byte-identical images (default: drop them by content hash)")
-    add("--min_side", type=count, default=64, help="smallest width/height kept")
+    add("--dedup", action="store_true",
+        help="drop byte-identical images (default: keep them, as the original does)")
+    add("--min_side", type=count, default=1,
+        help="smallest width/height kept (default 1: no rejection, as the original)")
+    add("--jpeg_only", action="store_true", help="reject images that are not JPEG")
     add("--max_pixels", type=count, default=40_000_000,
         help="largest width*height accepted (checked before decoding)")
     add("--per_page", type=count, default=50, help="search results per page (max 500)")
@@ -106,6 +109,7 @@ def download(args: argparse.Namespace) -> list[str]:
                                 count=args.per_class, out_folder=args.out, license=args.license,
                                 safe_search=args.safe_search, dedup=args.dedup,
                                 min_side=args.min_side, max_pixels=args.max_pixels,
+                                jpeg_only=args.jpeg_only,
                                 per_page=args.per_page, policy=policy,
                                 progress_bar=not args.no_progress)
         count = read_class_manifest(folder)["count"]

@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--batch", type=int, default=5, help="generator batch size (RECALL: 5)")
     gen.add_argument("--mapping", help="class-mapper JSON: VOC name -> ImageNet id")
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--out", required=True, help="output folder of the class folders")
+    gen.add_argument("--out", default="data/replay_images/gan",
+                     help="output folder of the class folders (GanReplay.folder points here)")
     gen.set_defaults(run=run_generate)
     mapper = sub.add_parser("map", help="map VOC classes to generator classes with a classifier")
     mapper.add_argument("--classifier", default=hub_models.DEFAULT_CLASSIFIER)

@@ -10,8 +10,9 @@ statistics (2 images instead of 4), which would make the runs differ for a legit
 RECALL never trains with batch statistics, so neither case here does:
 - "decoder": the tiny encoder is frozen (`train_encoder=False`, the incremental step), so its
   BN runs in inference mode and only the decoder (no BN) trains;
-- "encoder+decoder": a small DeepLab-v2 ResNet, whose BN is frozen by design (recall.md 4.3),
-  trained with its decoder as in step 0; this checks the encoder's gradients are summed too.
+- "encoder+decoder": a small DeepLab-v2 ResNet, whose BN is frozen by design
+  (continual/plans/RECALL.md), trained with its decoder as in step 0; this checks the encoder's
+  gradients are summed too.
 """
 
 from __future__ import annotations

@@ -105,9 +105,9 @@ def test_write_summary_files(tmp_path):
         "miou_by_step.png", "per_class_iou.png", "summary.csv", "summary.md"]
     markdown = paths["summary_md"].read_text()
     assert "| gan-15-5 | recall_gan | 15-5 | overlapped | 1 | 16-20 | 70.0 | 50.0 | 65.0 | 66.0 " \
-           "| -5.0 | 9.9 |" in markdown  # delta_joint: 66.0 - joint's 71.0
+           "| -5.0 | -5.0 | 9.9 |" in markdown  # delta_joint: 66.0 - joint's 71.0, twice
     assert "| joint | joint | JOINT | sequential | 0 | 1-20 | 70.0 |  | 69.0 | 71.0 | 0.0 " \
-           "| 12.3 |" \
+           "| 0.0 | 12.3 |" \
         in markdown
     # final-step table: methods as columns, 'all-with-bg / old / new' per cell
     assert "| test | setup | joint | recall_gan | fine_tuning |" in markdown
@@ -161,3 +161,13 @@ def test_tensorboard_logger_writes_scalars(tmp_path):
     assert _read_scalars(tmp_path / "tb") == {("eval/miou_all", 3): 0.5, ("loss", 4): 1.25,
                                            ("eval/miou_old", 4): 0.25}
 
+
+def test_delta_against_the_suites_joint_and_the_originals_71():
+    """Issue 12 item 8: both Δ columns, the original's one even without a joint run."""
+    rows = summary_rows({"joint": [{"step": 0, "method": "joint", "miou_all_bg": 0.650}],
+                         "r": [{"step": 1, "method": "RECALL-GAN", "miou_all_bg": 0.600}]})
+    assert rows[1]["delta_joint"] == pytest.approx(-0.050)
+    assert rows[1]["delta_joint_original"] == pytest.approx(-0.110)
+    alone = summary_rows({"r": [{"step": 1, "method": "RECALL-GAN", "miou_all_bg": 0.600}]})
+    assert alone[0]["delta_joint"] is None
+    assert alone[0]["delta_joint_original"] == pytest.approx(-0.110)

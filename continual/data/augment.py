@@ -1,5 +1,5 @@
-"""Training augmentation of RECALL (recall.md 5.2), stateless so a sample is a pure function
-of its key.
+"""Training augmentation of RECALL (the original's `preprocessing.preprocess_training_op`),
+stateless so a sample is a pure function of its key.
 
 Steps, in the original order (`preprocess_training_op`): random scale s ~ U[lo, hi) for both
 axes (image bilinear, label nearest-neighbour so no interpolated class ids appear), horizontal
@@ -9,7 +9,7 @@ cheaper: the crop window is cut before padding (padding is only bottom/right, so
 always has crop offset 0), and the mean is subtracted from the crop window instead of the whole
 image (bilinear resizing is affine, so this differs only by float rounding). Every random draw
 comes from `tf.random.stateless_*` ops seeded by a per-sample key, so a resumed run sees
-exactly the crops an uninterrupted run would have seen (recall.md 14, #18).
+exactly the crops an uninterrupted run would have seen (continual/plans/RECALL.md, defect 18).
 """
 
 from __future__ import annotations
@@ -58,13 +58,15 @@ def random_flip(image: tf.Tensor, label: tf.Tensor, key: tf.Tensor):
                    lambda: (image, label))
 
 
-def pad_bottom_right(image: tf.Tensor, label: tf.Tensor, height: int, width: int):
-    """Pad at the bottom and right to at least height x width: image with 0, label with 255."""
+def pad_bottom_right(image: tf.Tensor, label: tf.Tensor, height: int, width: int,
+                     label_value: int = IGNORE_LABEL):
+    """Pad at the bottom and right to at least height x width: image with 0, label with
+    `label_value` (255, ignored, unless a stage says otherwise)."""
     shape = tf.shape(image)
     paddings = [[0, tf.maximum(height - shape[0], 0)], [0, tf.maximum(width - shape[1], 0)],
                 [0, 0]]
     image = tf.pad(image, paddings, constant_values=0.0)
-    label = tf.pad(label, paddings, constant_values=IGNORE_LABEL)
+    label = tf.pad(label, paddings, constant_values=tf.cast(label_value, label.dtype))
     return image, label
 
 
@@ -82,10 +84,12 @@ def crop_window(image: tf.Tensor, label: tf.Tensor, crop_size: int, key: tf.Tens
 
 
 def augment_for_training(image: tf.Tensor, label: tf.Tensor, *, crop_size: int, scale_range,
-                         normalize, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                         normalize, key: tf.Tensor,
+                         crop_pad_label: int = IGNORE_LABEL) -> tuple[tf.Tensor, tf.Tensor]:
     """Scale, flip, crop, normalise and pad one decoded image ([H,W,3]) and its label ([H,W,1]).
 
-    `normalize` maps RGB pixels to model inputs (`pipeline.normalize_image` with the mean).
+    `normalize` maps RGB pixels to model inputs (`pipeline.normalize_image` with the mean);
+    `crop_pad_label` labels the padding of a crop larger than the scaled image.
     Returns image float32 [crop, crop, 3] and label int32 [crop, crop].
     """
     scale_key, flip_key, crop_key = tf.unstack(
@@ -93,6 +97,7 @@ def augment_for_training(image: tf.Tensor, label: tf.Tensor, *, crop_size: int, 
     image, label = random_scale(tf.cast(image, tf.float32), label, scale_range, scale_key)
     image, label = random_flip(image, label, flip_key)
     image, label = crop_window(image, label, crop_size, crop_key)
-    image, label = pad_bottom_right(normalize(image), label, crop_size, crop_size)
+    image, label = pad_bottom_right(normalize(image), label, crop_size, crop_size,
+                                    crop_pad_label)
     return (tf.ensure_shape(image, [crop_size, crop_size, 3]),
             tf.ensure_shape(tf.cast(label[..., 0], tf.int32), [crop_size, crop_size]))

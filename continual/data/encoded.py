@@ -1,9 +1,9 @@
 """Record sets held in memory as their serialised, still-compressed bytes.
 
 Pipelines shuffle integer indices and gather these bytes, then decode and augment in parallel
-(recall.md 5.3, defect #10): host memory is the compressed size of the data, never a buffer of
-decoded float crops. The bytes live in a `tf.Variable` on the CPU, which tf.data map functions
-capture by reference, so sets over 2 GB do not hit the graph-constant limit.
+(continual/plans/RECALL.md, defect 10): host memory is the compressed size of the data, never a
+buffer of decoded float crops. The bytes live in a `tf.Variable` on the CPU, which tf.data map
+functions capture by reference, so sets over 2 GB do not hit the graph-constant limit.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Mixing the new step's stream with the replay stream (recall.md 9).
+"""Mixing the new step's stream with the replay stream (the original's
+`data_loader.interleave_datasets`).
 
 RECALL's rule (`data_loader.interleave_datasets`): the sample sequence is `ratio_new` new
 samples, then `ratio_old` replay samples, repeated, cut into batches of `batch_size`. With the
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import math
 
-import gin
 import tensorflow as tf
+
+from continual.bindings import supplied_configurable
 
 MODES = ("alternate", "mixed")
 
@@ -42,7 +44,10 @@ def source_pattern(batch_size: int, ratio_new: int, ratio_old: int, mode: str) -
     return [0] * new_per_batch + [1] * (batch_size - new_per_batch)
 
 
-@gin.configurable
+@supplied_configurable(new=None, replay=None, start_batch=None,
+                       batch_size="TrainManager.batch_size",
+                       ratio_new="TrainManager.interleave_ratio_new",
+                       ratio_old="TrainManager.interleave_ratio_old")
 def mix_streams(new: tf.data.Dataset, replay: tf.data.Dataset | None, *, batch_size: int = 4,
                 ratio_new: int = 4, ratio_old: int = 4, mode: str = "alternate",
                 start_batch: int = 0) -> tf.data.Dataset:

@@ -1,10 +1,11 @@
 """Incremental splits of RECALL: which classes, images and labels each step uses.
 
-A `Scenario` (test type + data setups) lists its `Step`s (reference section 3.1). The functions
-below turn a step and the per-record class lists of a record set (`Manifest.record_classes()`)
-into the indices of the records the step trains or is evaluated on, and into 256-entry lookup
-tables that remap raw label values. Rules (reference 2.2, 2.5, 6), for a step with new classes
-C, old classes O (learned before it) and future classes F (learned after it):
+A `Scenario` (test type + data setups) lists its `Step`s (the original README's TEST 0-7). The
+functions below turn a step and the per-record class lists of a record set
+(`Manifest.record_classes()`) into the indices of the records the step trains or is evaluated on,
+and into 256-entry lookup tables that remap raw label values. Rules (ILT / MiB protocol, as the
+paper), for a step with new classes C, old classes O (learned before it) and future classes F
+(learned after it):
 
 | Setup        | Training images                | O pixels | F pixels | 0 / 255 / 21..254 |
 |--------------|--------------------------------|----------|----------|-------------------|
@@ -14,8 +15,8 @@ C, old classes O (learned before it) and future classes F (learned after it):
 | validation   | >= 1 object, all in O + C (**) | kept     | 255      | 0 / 255 / 255     |
 | helper       | the step's training images     | 0        | 0        | 0 / 0 / 0         |
 
-(*) cannot occur in these images; mapped to ignore defensively. (**) the union val_1..val_b of
-reference 2.5, b = the step's last class. C pixels are always kept (a helper decoder maps its
+(*) cannot occur in these images; mapped to ignore defensively. (**) the union of the original's
+val_1..val_b files, b = the step's last class. C pixels are always kept (a helper decoder maps its
 j-th class to j + 1).
 
 Step 0 uses 'sequential' (given 'disjoint', it is the same thing with no old classes) or
@@ -197,7 +198,8 @@ def step_images(step: Step, record_classes: Sequence[Sequence[int]]) -> list[int
 def val_images(step: Step, record_classes: Sequence[Sequence[int]]) -> list[int]:
     """Sorted indices of validation records whose foreground classes are all seen at this step.
 
-    This is the union val_1..val_b of reference 2.5: a record needs at least one foreground class.
+    This is the union of the original's val_1..val_b files: a record needs at least one
+    foreground class.
     """
     seen = set(step.seen_classes)
     chosen = [i for i, classes in enumerate(record_classes)

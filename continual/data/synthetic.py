@@ -249,8 +249,14 @@ def format_summary(summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, help="data directory to write train/ and val/")
+    parser = argparse.ArgumentParser(
+        prog="python -m continual.data.synthetic", description=__doc__.split("\n")[0],
+        epilog="Writes two record sets into --out: train-NNNNN.tfrecord shards with "
+               "train.manifest.json, and val-NNNNN.tfrecord with val.manifest.json (JPEG image, "
+               "PNG label, id, size and classes per record); the TrainManager.data_dir of the "
+               "demo.")
+    parser.add_argument("--out", required=True,
+                        help="data directory that receives the train and val record sets")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--num_train", type=int, default=1200)
     parser.add_argument("--num_val", type=int, default=300)

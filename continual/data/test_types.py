@@ -1,9 +1,9 @@
 """RECALL's incremental tests and data setups, by name.
 
 A test type is the structure of an experiment: how many classes step 0 learns and how many each
-incremental step adds, in VOC id order (reference section 3). Names are accepted in our canonical
-form ('15-1x5'), RECALL's original form ('ADD_ONE_FIVE_TIMES'), the paper's short form ('15-1'),
-the fully written structure ('15-1-1-1-1-1') and with the '×' sign, in any case.
+incremental step adds, in VOC id order (the original README's TEST 0-7). Names are accepted in
+our canonical form ('15-1x5'), RECALL's original form ('ADD_ONE_FIVE_TIMES'), the paper's short
+form ('15-1'), the fully written structure ('15-1-1-1-1-1') and with the '×' sign, in any case.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
     python -m continual.data.voc --voc_root <VOCdevkit/VOC2012> [--sbd_root <SBD dir>] \\
         --out <data dir> [--skip_bad] [--records_per_shard 500]
 
-Images and labels are paired by id, never by listing order (defect 1 of the original), and ids
-are written in sorted order. Palette labels are read as indices and re-encoded as grayscale PNGs,
-because `tf.io.decode_png` would return the palette colours. Every pair is checked first; a bad
-one stops the run (or, with `--skip_bad`, is skipped and reported), and a failed run leaves no
+Images and labels are paired by id, never by listing order (continual/plans/RECALL.md, defect 1),
+and ids are written in sorted order. Palette labels are read as indices and re-encoded as grayscale
+PNGs, because `tf.io.decode_png` would return the palette colours. Every pair is checked first; a
+bad one stops the run (or, with `--skip_bad`, is skipped and reported), and a failed run leaves no
 record set behind.
 """
 
@@ -66,16 +66,25 @@ def plan_splits(voc_root: Path, sbd_root: Path | None) -> list[SplitPlan]:
     if sbd_root is None:
         train_list = seg_lists / "train.txt"
         train_ids = read_id_list(train_list, "VOC's train ids, one per line")
+        _refuse_val_ids(train_ids, val_ids, train_list)
         return [SplitPlan("train", _nonempty(train_ids, train_list), train_list, voc_labels), val]
     require_dir(sbd_root, "the SBD folder holding train_aug.txt and SegmentationClassAug")
     aug_labels = require_dir(sbd_root / "SegmentationClassAug",
                              "SBD-augmented grayscale label PNGs, <id>.png")
     aug_list = sbd_root / "train_aug.txt"
     aug_ids = _nonempty(read_id_list(aug_list, "the SBD-augmented train list"), aug_list)
-    train_ids = sorted(set(aug_ids) - set(val_ids))
-    _nonempty(train_ids, aug_list, "lists only VOC val ids, which are excluded from train")
-    excluded = len(aug_ids) - len(train_ids)
-    return [SplitPlan("train", train_ids, aug_list, aug_labels, excluded), val]
+    _refuse_val_ids(aug_ids, val_ids, aug_list)
+    return [SplitPlan("train", sorted(set(aug_ids)), aug_list, aug_labels), val]
+
+
+def _refuse_val_ids(train_ids: list[str], val_ids: list[str], train_list: Path) -> None:
+    """A train list holding validation ids would leak evaluation images into training."""
+    leaked = sorted(set(train_ids) & set(val_ids))
+    if leaked:
+        shown = ", ".join(leaked[:5]) + (", ..." if len(leaked) > 5 else "")
+        raise VocError(train_list, f"lists {len(leaked)} VOC val id(s) ({shown}); validation "
+                       "images must not be trained on: remove them from the train list (the "
+                       "paper's SBD list train_aug.txt holds 10 582 ids and none of val)")
 
 
 def _source(plan: SplitPlan, voc_root: Path, sbd_root: Path | None) -> dict:
@@ -185,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip bad image/label pairs and report them instead of stopping")
     parser.add_argument("--records_per_shard", type=_positive_int, default=500)
     args = parser.parse_args(argv)
+    if args.sbd_root is None:
+        print("warning: no --sbd_root: the train set is VOC's own 1 464-image list, not the "
+              "paper's 10 582-image SBD-augmented list (give --sbd_root to build that)",
+              file=sys.stderr)
     try:
         result = convert_voc(args.voc_root, args.out, sbd_root=args.sbd_root,
                              skip_bad=args.skip_bad, records_per_shard=args.records_per_shard)

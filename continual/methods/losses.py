@@ -19,7 +19,8 @@ def masked_cross_entropy(labels: tf.Tensor, logits: tf.Tensor,
                          valid_table: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Sum of per-pixel cross-entropy over pixels whose label is valid, and their count.
 
-    Pixels labelled 255 or with a class not in the table are dropped (recall.md section 6).
+    Pixels labelled 255 or with a class not in the table are dropped (the original's masked
+    cross-entropy).
     Returning the sum and the count (not the mean) lets replicas of a distributed step
     normalise by the global count.
     """

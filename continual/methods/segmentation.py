@@ -1,7 +1,8 @@
 """How one segmentation stage trains (step 0, joint, helper decoder, incremental step).
 
 The stage trains the decoder, or encoder and decoder, with SGD + momentum and a clean
-polynomial schedule whose horizon is the stage's iteration count (recall.md section 7.2). It
+polynomial schedule whose horizon is the stage's iteration count (continual/plans/RECALL.md,
+defect 6). It
 checkpoints model, optimizer and iteration with `tf.train.CheckpointManager`; all data and
 augmentation randomness is stateless, keyed by (seed, sample position), so the iteration
 counter is the whole RNG state and a killed stage resumes exactly where it stopped.

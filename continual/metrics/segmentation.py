@@ -1,8 +1,8 @@
 """Segmentation metrics: a confusion matrix accumulated over a whole validation set.
 
 Dataset-level IoU, as in RECALL: one confusion matrix per evaluation gives per-class IoU,
-precision, recall and the mIoU splits of recall.md section 11, so any of them can be
-recomputed from the saved matrix.
+precision, recall and the mIoU splits of the original's `metrics.py` /
+`run_resultssummary.py`, so any of them can be recomputed from the saved matrix.
 """
 
 from __future__ import annotations

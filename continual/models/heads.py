@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import gin
 import keras
 from keras import ops
 
+from continual.bindings import supplied_configurable
 
-@gin.configurable
+
+@supplied_configurable(in_channels=None, num_classes="TrainManager.n_classes")
 def aspp_v2(*, in_channels: int, num_classes: int = 21, rates: Sequence[int] = (6, 12, 18, 24),
             name: str = "decoder") -> keras.Model:
     """Sum of one 3x3 conv (in_channels -> num_classes, with bias) per dilation rate.
@@ -70,7 +71,7 @@ class ImagePooling(keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters}
 
 
-@gin.configurable
+@supplied_configurable(in_channels=None, num_classes="TrainManager.n_classes")
 def aspp_v3(*, in_channels: int, num_classes: int = 21, rates: Sequence[int] = (6, 12, 18),
             filters: int = 256, name: str = "decoder") -> keras.Model:
     """DeepLab-v3 ASPP: 1x1, one 3x3 atrous per rate and image pooling, each BN+ReLU;

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import gin
 import keras
 
+from continual.bindings import supplied_configurable
 from continual.models.frozen_bn import FrozenBatchNormalization
 
 RESNET101_UNITS = (3, 4, 23, 3)
-BLOCK_STRIDES = (1, 2, 1, 1)
-BLOCK_DILATIONS = (1, 1, 2, 4)
+# output stride -> (strides, dilations) of blocks 1-4: DeepLab-v2 runs at 8 (RECALL);
+# DeepLab-v3 at 16 (block4 atrous), where its ASPP rates 6/12/18 are defined.
+BLOCK_LAYOUTS = {8: ((1, 2, 1, 1), (1, 1, 2, 4)), 16: ((1, 2, 2, 1), (1, 1, 1, 2))}
 BN_EPSILON = 1e-3
 
 
@@ -48,23 +49,30 @@ def bottleneck(x, depth_out: int, depth: int, *, stride: int, dilation: int, pro
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
-@gin.configurable
+@supplied_configurable(input_channels="build_encoder.input_channels",
+                       bn_affine_trainable="build_encoder.bn_affine_trainable")
 def resnet101_v2(*, input_channels: int = 3, bn_affine_trainable: bool = False,
                  units: Sequence[int] = RESNET101_UNITS, base_depth: int = 64,
-                 name: str = "encoder") -> keras.Model:
-    """Build the encoder; images [B, H, W, input_channels] -> features [B, H/8, W/8, 32*base_depth].
+                 output_stride: int = 8, name: str = "encoder") -> keras.Model:
+    """Build the encoder; images [B, H, W, C] -> features [B, H/os, W/os, 32*base_depth].
 
     Args:
       units: bottleneck units per block; (3, 4, 23, 3) is ResNet-101. Tests use (1, 1, 1, 1).
       base_depth: stem width; block b has bottleneck depth base_depth * 2**b and outputs 4x that.
       bn_affine_trainable: train BN gamma/beta (statistics stay frozen); off as in the paper.
+      output_stride: 8 (DeepLab-v2, the paper's) or 16 (DeepLab-v3); same variables either way,
+        so one pretrained checkpoint serves both.
     """
     if len(units) != 4 or min(units) < 1:
         raise ValueError(f"resnet101_v2.units must be four positive counts, got {tuple(units)}.")
+    if output_stride not in BLOCK_LAYOUTS:
+        raise ValueError(f"resnet101_v2.output_stride = {output_stride!r}; expected one of "
+                         f"{sorted(BLOCK_LAYOUTS)} (8: DeepLab-v2, 16: DeepLab-v3)")
+    strides, dilations = BLOCK_LAYOUTS[output_stride]
     images = keras.Input((None, None, input_channels), name="images")
     x = conv_bn(images, base_depth, 7, "conv1", strides=2, affine_trainable=bn_affine_trainable)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
-    blocks = zip(units, BLOCK_STRIDES, BLOCK_DILATIONS, strict=True)
+    blocks = zip(units, strides, dilations, strict=True)
     for b, (count, stride, dilation) in enumerate(blocks):
         depth = base_depth * 2**b
         for u in range(1, count + 1):

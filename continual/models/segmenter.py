@@ -12,6 +12,7 @@ import gin
 import keras
 import tensorflow as tf
 
+from continual.bindings import supplied_configurable
 from continual.models.checkpoints import (  # noqa: F401  (re-exported for training code)
     CheckpointMismatchError,
     decoder_checkpoint,
@@ -40,9 +41,12 @@ def _lookup(registry: dict, key: str, binding: str) -> Callable[..., keras.Model
 
 
 @gin.configurable
-def build_encoder(backbone: str = "tiny", *, bn_affine_trainable: bool = False,
+def build_encoder(backbone: str = "resnet101_v2", *, bn_affine_trainable: bool = False,
                   input_channels: int = 3, **kwargs) -> keras.Model:
     """Encoder by name: images [B, H, W, input_channels] (any size) -> features at stride 8.
+
+    The default is the paper's DeepLab-v2 ResNet-101, so a config without model bindings (every
+    original RECALL config) trains the paper's model; 'tiny' is the demo's.
 
     Extra kwargs go to the backbone builder (e.g. `units`, `base_depth`, `widths`); its own gin
     bindings (`resnet101_v2.units`, `tiny_encoder.widths`) apply too.
@@ -52,7 +56,7 @@ def build_encoder(backbone: str = "tiny", *, bn_affine_trainable: bool = False,
                    **kwargs)
 
 
-@gin.configurable
+@supplied_configurable(num_classes="TrainManager.n_classes", in_channels=None)
 def build_decoder(head: str = "aspp_v2", *, num_classes: int = 21, in_channels: int,
                   **kwargs) -> keras.Model:
     """Decoder by name: features [B, h, w, in_channels] -> logits [B, h, w, num_classes].
@@ -105,7 +109,7 @@ class Segmenter:
         return self.logits_from_features(feats, self.decoder, _spatial_size(images), training)
 
 
-@gin.configurable
+@supplied_configurable(num_classes="TrainManager.n_classes")
 def build_segmenter(num_classes: int = 21) -> Segmenter:
     """`build_encoder()` plus `build_decoder()` on its output channels, both as bound in gin."""
     encoder = build_encoder()

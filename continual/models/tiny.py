@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import gin
 import keras
+
+from continual.bindings import supplied_configurable
 
 # (width index, stride, dilation) of each layer; three stride-2 layers give output stride 8.
 LAYOUT = ((0, 2, 1), (1, 2, 1), (1, 1, 1), (2, 2, 1), (2, 1, 2))
 
 
-@gin.configurable
+@supplied_configurable(input_channels="build_encoder.input_channels",
+                       bn_affine_trainable="build_encoder.bn_affine_trainable")
 def tiny_encoder(*, input_channels: int = 3, bn_affine_trainable: bool = False,
                  widths: Sequence[int] = (16, 32, 64), bn_momentum: float = 0.9,
                  name: str = "encoder") -> keras.Model:

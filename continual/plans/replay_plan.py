@@ -21,7 +21,7 @@ from continual.data import splits
 from continual.data.classes import VOC_CLASSES
 from continual.replay.standins import STANDIN_FILE
 
-VERSIONS = {"class_mapping": 1, "replay_images": 1, "helper_decoder": 1, "replay_labels": 1}
+VERSIONS = {"class_mapping": 1, "replay_images": 1, "helper_decoder": 2, "replay_labels": 1}
 BIGGAN_DEEP_512 = "https://tfhub.dev/deepmind/biggan-deep-512/1"
 EFFICIENTNET_B2 = "https://tfhub.dev/google/efficientnet/b2/classification/1"
 
@@ -29,7 +29,8 @@ EFFICIENTNET_B2 = "https://tfhub.dev/google/efficientnet/b2/classification/1"
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class GanReplay:
-    """BigGAN-deep replay (recall.md 10.1): generator, class-mapper classifier and sampling."""
+    """BigGAN-deep replay (the original README's GAN section): generator, class-mapper
+    classifier and sampling."""
 
     generator_handle: str = BIGGAN_DEEP_512
     classifier_handle: str = EFFICIENTNET_B2
@@ -39,6 +40,10 @@ class GanReplay:
     mapper_batch_size: int = 16
     overrides: tuple = ()          # (("person", 1234), ...): user choices win over the mapper
     seed: int = 0
+    # A GAN set made beforehand (gan/generate_gan.py, or the original generator's folders via
+    # `python -m continual.replay.import_folders gan`): class folders with manifests; no class
+    # mapping and no generation run, and the results still say GAN.
+    folder: str | None = None
 
 
 @gin.configurable
@@ -47,6 +52,12 @@ class WebReplay:
     """Web replay: a folder of class folders written by flickr/download_flickr.py."""
 
     folder: str = "data/replay_images/flickr"
+
+
+GAN_FOLDER_HINT = ("python gan/generate_gan.py --mapping mapping.json --out {folder}` or "
+                   "`python -m continual.replay.import_folders gan ... --out {folder}")
+WEB_FOLDER_HINT = ("python flickr/download_flickr.py --classes {name} --out {folder}` or "
+                   "`python -m continual.replay.import_folders flickr ... --out {folder}")
 
 
 def handle_fingerprint(handle: str) -> dict:
@@ -70,18 +81,22 @@ def handle_fingerprint(handle: str) -> dict:
     return {"files": digest.hexdigest()}
 
 
-def web_class_folder(web: WebReplay, cls: int) -> Path:
+def web_class_folder(web: WebReplay | GanReplay, cls: int) -> Path:
+    """The class folder of a replay set made beforehand (web crawl, or a GAN set)."""
     return Path(web.folder) / VOC_CLASSES[cls]
 
 
-def web_fingerprint(web: WebReplay, cls: int) -> str:
+def web_fingerprint(web: WebReplay | GanReplay, cls: int) -> str:
     """sha256 of the class folder's manifest (which lists every image's sha256)."""
     manifest = web_class_folder(web, cls) / "manifest.json"
     if not manifest.exists():
+        gan = isinstance(web, GanReplay)
+        hint = (GAN_FOLDER_HINT if gan else WEB_FOLDER_HINT).format(
+            name=VOC_CLASSES[cls], folder=web.folder)
         raise FileNotFoundError(
-            f"{manifest} does not exist: no complete web replay set for class "
-            f"{VOC_CLASSES[cls]!r}. Crawl it with `python flickr/download_flickr.py --classes "
-            f"{VOC_CLASSES[cls]} --out {web.folder}` or point WebReplay.folder at one")
+            f"{manifest} does not exist: no complete {'GAN' if gan else 'web'} replay set for "
+            f"class {VOC_CLASSES[cls]!r}. Make it with `{hint}`, or point "
+            f"{'GanReplay' if gan else 'WebReplay'}.folder at one")
     return hashlib.sha256(manifest.read_bytes()).hexdigest()
 
 
@@ -116,19 +131,24 @@ class ReplayPlanner:
         group = self.scenario.labeller_of(cls)
         labeller = self.step0 if group is None else self.helper(group)
         inputs = {**self.base, "class": cls, "images": images.key, "labeller": labeller.key,
-                  "dataset_mean": self.manager.common["dataset_mean"]}
+                  "dataset_mean": self.manager.common["dataset_mean"],
+                  "padded": self.manager.labelling_padded}
         return self._add(name, "replay_labels", inputs, self.step_of(cls),
                          (images.name, labeller.name))
 
     def images(self, cls: int) -> PlanStep:
         source, limit = self.manager.replay_source, self.manager.replay_images_per_class
         inputs = {**self.shared, "replay_source": source, "class": cls, "limit": limit}
-        if source == "gan":
+        if source == "gan" and GanReplay().folder is not None:
+            inputs.update(gan_manifest=web_fingerprint(GanReplay(), cls))
+            depends = ()
+        elif source == "gan":
             mapping = self.mapping(self.step_of(cls))
             gan = dataclasses.asdict(GanReplay())
             inputs.update(mapping=mapping.key,
                           generator=handle_fingerprint(gan["generator_handle"]),
-                          gan={k: v for k, v in gan.items() if "handle" not in k})
+                          gan={k: v for k, v in gan.items()
+                               if "handle" not in k and k != "folder"})
             depends = (mapping.name,)
         else:
             web = WebReplay()
@@ -142,14 +162,24 @@ class ReplayPlanner:
                   "train_data": self.train_hash, "overrides": [list(o) for o in gan.overrides],
                   "classifier": handle_fingerprint(gan.classifier_handle),
                   "batch_size": gan.mapper_batch_size}
+        mapper = gin.get_bindings("map_classes")  # image_size, background_slot
+        if mapper:  # keys of runs without these bindings stay as they were
+            inputs["mapper"] = mapper
         return self._add(f"map{step.index}", "class_mapping", inputs, step)
 
     def helper(self, group: tuple[int, ...]) -> PlanStep:
         values = self.manager.helper_values
-        step = dataclasses.replace(self.step_of(group[0]), new_classes=tuple(group),
+        owner = self.step_of(group[0])
+        # A one-class helper trains on the images its step uses with its class as the only
+        # new one: the step's other classes may be present (the original's per-class files).
+        others = tuple(c for c in owner.new_classes if c not in group)
+        step = dataclasses.replace(owner, new_classes=tuple(group),
+                                   old_classes=owner.old_classes + others,
                                    setup=values["setup"])
         inputs = {**self.shared, "encoder": self.step0.key, "classes": list(group),
                   "stage": values, "train_data": self.train_hash,
                   "common": self.manager.common, "model": self.manager.model_values()}
+        if others:  # one-class helpers: the step's other classes are allowed in its images
+            inputs["step_classes"] = list(owner.new_classes)
         label = f"{group[0]}-{group[-1]}" if len(group) > 1 else f"{group[0]}"
         return self._add(f"helper{label}", "helper_decoder", inputs, step, (self.step0.name,))

@@ -60,7 +60,9 @@ def replay_images(ctx, plan_step, folder: Path) -> dict:
     """Unlabelled replay images of one class, packed as a record set."""
     cls = plan_step.inputs["class"]
     name = VOC_CLASSES[cls]
-    if ctx.manager.replay_source == "gan":
+    if ctx.manager.replay_source == "gan" and GanReplay().folder is not None:
+        class_dir = web_class_folder(GanReplay(), cls)   # a GAN set made beforehand
+    elif ctx.manager.replay_source == "gan":
         gan = GanReplay()
         mapping_step = _upstream(ctx, plan_step, "class_mapping")
         mapping = read_mapping(ctx.manager.store.path(mapping_step.kind, mapping_step.key)
@@ -99,8 +101,11 @@ def helper_decoder(ctx, plan_step, folder: Path) -> dict:
                            seen_classes=range(len(group) + 1), schedule=schedule,
                            strategy=ctx.strategy)
     indices = splits.step_images(step, ctx.train_set.record_classes())
+    # Crop padding is background for a helper, as in the original (its label map, applied
+    # after augmentation there, sends everything outside the helper's classes to 0).
     make = stages.new_data(ctx, stages.records_of(ctx.train_set), indices,
-                           splits.helper_label_map(group), seed, ratio_new=1)
+                           splits.helper_label_map(group), seed, ratio_new=1,
+                           crop_pad_label=0)
     with TensorBoardLogger(folder / "tensorboard") as board:
         info = trainer.train(make, folder, ctx.manager.common["batch_size"],
                              desc=f"{plan_step.name} (classes {group})",
@@ -135,11 +140,12 @@ def _labeller(ctx, labeller_step):
 def _predictions(ctx, predict, channels, ids, manifest, indices, desc):
     def labels(images):
         return labelling.restricted_argmax(predict(images), channels, ids)
-    heights = [r["height"] for r in manifest.data["records"]]
-    widths = [r["width"] for r in manifest.data["records"]]
+    pad_to = None  # native size, as the original labels and inpaints (batch 1, no resize)
+    if ctx.manager.labelling_padded:
+        pad_to = labelling.pad_size([r["height"] for r in manifest.data["records"]],
+                                    [r["width"] for r in manifest.data["records"]])
     return labelling.predictions(
-        labels, EncodedRecords.from_manifest(manifest), indices,
-        pad_to=labelling.pad_size(heights, widths),
+        labels, EncodedRecords.from_manifest(manifest), indices, pad_to=pad_to,
         mean_bgr=tuple(ctx.manager.common["dataset_mean"]), desc=desc)
 
 

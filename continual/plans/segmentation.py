@@ -60,11 +60,13 @@ class SegmentationPlan:
         return list(steps.values())
 
     def _inpaint_step(self, step, previous: PlanStep, train_hash: str) -> PlanStep:
-        """The step's data with background from the previous model (recall.md 8.4)."""
+        """The step's data with background from the previous model (the original's
+        `Training.mix_label`)."""
         inputs = {"test": self.manager.test_type, "replay_source": self.manager.replay_source,
                   "step": step.index, "classes": list(step.new_classes), "setup": step.setup,
                   "previous": previous.key, "train_data": train_hash,
                   "dataset_mean": self.manager.common["dataset_mean"], "seed": self.manager.seed,
+                  "padded": self.manager.labelling_padded,
                   "code": planning.STAGE_VERSIONS["inpainted"], **self.manager.isolation()}
         return PlanStep(f"inpaint{step.index}", "inpainted", artifact_key("inpainted", inputs),
                         inputs, step, (previous.name,))

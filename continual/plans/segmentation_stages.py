@@ -73,17 +73,19 @@ def mixing_mode() -> str:
 
 
 def new_data(ctx: StageContext, records, indices, label_lut, seed: int, ratio_new: int,
-             replay=None, ratio_old: int = 0):
+             replay=None, ratio_old: int = 0, crop_pad_label: int = 255):
     """Function start_batch -> batches of new data, mixed with replay when it is given.
 
     `replay` is (records, indices, label_lut); the two streams are seeded apart and each
     resumes at the sample position the mixer had reached before `start_batch`.
+    `crop_pad_label` labels crop padding (255 ignored; 0 for helper decoders).
     """
     common = ctx.manager.common
     mix = {"batch_size": common["batch_size"], "ratio_new": ratio_new,
            "ratio_old": ratio_old if replay else 0}
     stream = functools.partial(train_stream, crop_size=common["train_image_size"],
-                               mean_bgr=tuple(common["dataset_mean"]))
+                               mean_bgr=tuple(common["dataset_mean"]),
+                               crop_pad_label=crop_pad_label)
 
     def make(start_batch: int) -> tf.data.Dataset:
         new_start, replay_start = stream_positions(start_batch, **mix, mode=mixing_mode(),

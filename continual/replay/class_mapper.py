@@ -1,4 +1,5 @@
-"""Class mapper: which generator (ImageNet) class stands for each VOC class (recall.md 10.1).
+"""Class mapper: which generator (ImageNet) class stands for each VOC class (the original
+README's GAN section).
 
 As RECALL's README describes: run an ImageNet classifier on the training images whose label
 contains the VOC class, average the softmax over those images and take the class with the
@@ -14,11 +15,11 @@ import json
 import os
 from pathlib import Path
 
-import gin
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from continual.bindings import supplied_configurable
 from continual.data.classes import VOC_CLASSES, class_id
 from continual.data.manifest import Manifest, write_json_atomic
 from continual.data.pipeline import EncodedRecords, decode_image_and_label
@@ -94,7 +95,9 @@ def _entry(voc: str, probs: np.ndarray | None, override: int | None) -> dict:
             "override": override is not None}
 
 
-@gin.configurable(denylist=["classifier", "records", "record_classes", "voc_classes"])
+@supplied_configurable(classifier=None, records=None, record_classes=None, voc_classes=None,
+                       generator_classes=None, batch_size="GanReplay.mapper_batch_size",
+                       overrides="GanReplay.overrides")
 def map_classes(classifier, records: EncodedRecords | Manifest, record_classes=None,
                 voc_classes=None, *, batch_size: int = 16, image_size=None,
                 overrides: dict[str, int] | None = None, background_slot: bool | None = None,

@@ -179,32 +179,34 @@ def _search_page(client: flickrapi.FlickrAPI, params: dict, page: int, policy: R
 
 def class_parameters(client: flickrapi.FlickrAPI, *, keyword: str, count: int,
                      license: Sequence[int] | None, safe_search: int | None, dedup: bool,
-                     min_side: int, max_pixels: int) -> dict:
+                     min_side: int, max_pixels: int, jpeg_only: bool) -> dict:
     """What decides which images a class folder holds (its manifest's `parameters`)."""
     return {"keyword": keyword, "per_class": count, "sort": "relevance", "size": "url_c",
             "license": sorted(int(v) for v in license) if license else None,
             "safe_search": safe_search, "dedup": dedup, "min_side": min_side,
-            "max_pixels": max_pixels, "rest_host": rest_host(client)}
+            "max_pixels": max_pixels, "jpeg_only": jpeg_only, "rest_host": rest_host(client)}
 
 
 def download_class(client: flickrapi.FlickrAPI, *, voc_class: str, keyword: str, count: int,
                    out_folder: str | os.PathLike, license: Sequence[int] | None = None,
-                   safe_search: int | None = None, dedup: bool = True, min_side: int = 64,
-                   max_pixels: int = 40_000_000, per_page: int = 50,
+                   safe_search: int | None = None, dedup: bool = False, min_side: int = 1,
+                   max_pixels: int = 40_000_000, jpeg_only: bool = False, per_page: int = 50,
                    policy: RequestPolicy | None = None, progress_bar: bool = True) -> Path:
     """Download up to `count` validated images for `voc_class` into `out_folder/voc_class`.
 
     Returns the class folder, complete (manifest written) even when the search ran out before
     `count` (the manifest's `count` says how many; a warning names the shortfall). A complete
     folder with the same parameters is returned without any request; a partial one resumes.
-    License filter, safe search and exact-duplicate removal are off by default, as in RECALL.
+    Only what the original keeps is kept by default (every downloaded image that decodes):
+    licence filter, safe search, exact-duplicate removal (`dedup`), the small-image rejection
+    (`min_side`) and the JPEG-only rejection (`jpeg_only`) are options, off by default.
     """
     _check_settings(count=count, per_page=per_page, min_side=min_side, max_pixels=max_pixels)
     policy = policy or RequestPolicy()
     folder = Path(out_folder) / voc_class
     parameters = class_parameters(client, keyword=keyword, count=count, license=license,
                                   safe_search=safe_search, dedup=dedup, min_side=min_side,
-                                  max_pixels=max_pixels)
+                                  max_pixels=max_pixels, jpeg_only=jpeg_only)
     if _already_complete(folder, parameters):
         return folder
     progress = ClassProgress.open(folder, parameters)
@@ -280,7 +282,8 @@ class _ClassCrawl:
             data = fetch_image(session, url, policy=self.policy, limiter=self.limiter,
                                what=f"photo {photo_id}")
             validate_image(data, min_side=self.parameters["min_side"],
-                           max_pixels=self.parameters["max_pixels"])
+                           max_pixels=self.parameters["max_pixels"],
+                           jpeg_only=self.parameters["jpeg_only"])
         except ImageRejected as err:
             self.skipped["rejected"] += 1
             LOG.warning("photo %s rejected: %s", photo_id, err)

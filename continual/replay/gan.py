@@ -1,4 +1,5 @@
-"""GAN replay: images of one ImageNet class from a class-conditional generator (recall.md 10.1).
+"""GAN replay: images of one ImageNet class from a class-conditional generator (the
+original's gan/generate_gan.py).
 
 As in RECALL: z = truncation * truncated_normal([batch, z_dim]) (a standard normal cut at
 +-2 sigma), y one-hot, images (x + 1) / 2 -> uint8. Ours: the noise of batch b comes from a
@@ -14,12 +15,12 @@ import json
 import os
 from pathlib import Path
 
-import gin
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
+from continual.bindings import supplied_configurable
 from continual.replay.folders import (
     MANIFEST,
     finish_class,
@@ -105,7 +106,10 @@ def _write_batches(generator, folder: Path, parameters: dict, label: str) -> Non
             write_file_atomic(folder / image_name(index), to_jpeg(images[row]))
 
 
-@gin.configurable(denylist=["generator", "imagenet_class", "out_folder", "voc_class", "handle"])
+@supplied_configurable(generator=None, imagenet_class=None, out_folder=None, voc_class=None,
+                       handle=None, count="GanReplay.images_per_class",
+                       truncation="GanReplay.truncation", batch_size="GanReplay.batch_size",
+                       seed="GanReplay.seed")
 def generate_class(generator, *, imagenet_class: int, count: int, out_folder: str | os.PathLike,
                    truncation: float = 1.0, batch_size: int = 5, seed: int = 0,
                    voc_class: str | None = None, handle: str | None = None) -> Path:

@@ -1,7 +1,9 @@
 """Labelling with a frozen model: pseudo-labels for replay images, background inpainting.
 
-Both run a model over full-resolution images (the same normalisation as training, padded to a
-fixed size), take the argmax over the classes that model has learned only (recall.md 8.3),
+Both run a model over full-resolution images (the same normalisation as training), each at its
+own size as the original does (batch 1, no resize), or padded to a fixed size when asked; they
+take the argmax over the classes that model has learned only (a documented change: the
+original's `_get_helper_argmax_output` and `Training.mix_label` let an unseen channel win),
 crop back to the image size, and write new records that keep the original image bytes.
 """
 
@@ -41,10 +43,16 @@ def pad_size(heights: Sequence[int], widths: Sequence[int], multiple: int = 8) -
 
 
 def predictions(predict: Callable[[tf.Tensor], tf.Tensor], records: EncodedRecords,
-                indices: Sequence[int], *, pad_to: int, mean_bgr, batch_size: int = 1,
+                indices: Sequence[int], *, pad_to: int | None = None, mean_bgr,
+                batch_size: int = 1,
                 desc: str = "labelling") -> Iterator[tuple[Record, np.ndarray]]:
-    """(source record, predicted label ids cropped to the image) for each index, in order."""
-    compiled = tf.function(predict)
+    """(source record, predicted label ids cropped to the image) for each index, in order.
+
+    `pad_to` None runs each image at its own size through one compiled function (traced once:
+    its signature leaves height and width open); an integer pads every image to it.
+    """
+    compiled = tf.function(predict, input_signature=[
+        tf.TensorSpec([None, pad_to, pad_to, 3], tf.float32)])
     data = decode_for_inference(records, indices, pad_to=pad_to, mean_bgr=mean_bgr,
                                 batch_size=batch_size)
     with tqdm(total=len(indices), desc=desc, unit="img", leave=False) as bar:

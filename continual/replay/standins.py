@@ -1,4 +1,5 @@
-"""Offline stand-ins for the TF-Hub models of the GAN replay source (recall.md 10.1).
+"""Offline stand-ins for the TF-Hub models of the GAN replay source (the original README's
+GAN section).
 
 No network here, so the embedded default replaces BigGAN-deep and the ImageNet classifier with
 small SavedModels that this module builds, with the same interfaces, and that go through the

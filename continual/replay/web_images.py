@@ -177,8 +177,10 @@ def _read_limited(response: requests.Response, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def validate_image(data: bytes, *, min_side: int, max_pixels: int) -> tuple[int, int]:
-    """(width, height) of a fully decodable JPEG within the size limits, else `ImageRejected`.
+def validate_image(data: bytes, *, min_side: int, max_pixels: int,
+                   jpeg_only: bool = False) -> tuple[int, int]:
+    """(width, height) of a fully decodable image within the size limits, else `ImageRejected`
+    (with `jpeg_only`, a JPEG).
 
     The pixel count is checked from the header before anything is decoded; PIL's own
     decompression-bomb limits stay as they are.
@@ -191,7 +193,7 @@ def validate_image(data: bytes, *, min_side: int, max_pixels: int) -> tuple[int,
                                     "(decompression-bomb guard)")
             if min(width, height) < min_side:
                 raise ImageRejected(f"{width}x{height} is below min_side={min_side}")
-            if image.format != "JPEG":
+            if jpeg_only and image.format != "JPEG":
                 raise ImageRejected(f"a {image.format} image, not a JPEG")
             image.load()
     except Image.DecompressionBombError as err:

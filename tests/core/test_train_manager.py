@@ -123,3 +123,45 @@ def test_original_index_bindings_are_accepted_and_ignored(caplog):
     assert other == base
     assert "parameters_*_index bindings are ignored" in caplog.text
     gin.clear_config()
+
+
+def test_an_original_config_plans_the_papers_model_and_needs_its_pretrained_encoder(tmp_path):
+    """Issue 12, items 7 and 10: no model bindings = ResNet-101 from ImageNet weights."""
+    from continual.models.segmenter import build_encoder
+    original = tmp_path / "DISJOINT.gin"   # an original config: TrainManager bindings only
+    original.write_text("TrainManager.dataset_type_incremental = 'disjoint'\n"
+                        "TrainManager.mix_labels = True\n")
+    gin.parse_config_files_and_bindings([str(original)], [])
+    with pytest.raises(FileNotFoundError, match=r"'checkpoints/encoders/pretrained'.*"
+                       r"resnet_v1_101.*None only to train from random initialisation"):
+        TrainManager(test_type="ADD_FIVE_ONE_TIME").plan(HASHES)
+    assert build_encoder().count_params() > 40_000_000   # DeepLab-v2 ResNet-101
+
+
+def test_random_initialisation_only_when_bound_explicitly_and_logged(caplog):
+    with caplog.at_level(logging.WARNING):
+        plan("FINE_TUNING", "15-5")
+    assert "pretrained_encoder = None: step 0 starts from random initialisation" in caplog.text
+
+
+def test_methods_are_named_by_what_runs():
+    """Issue 12 item 13: a fine-tuning config with a replay source replays nothing."""
+    def method(config, source):
+        parse_gin([f"config/{config}.gin"], TINY)
+        return TrainManager(test_type="15-5", replay_source=source).method
+    assert method("FINE_TUNING_DISJOINT", "gan") == "inpainting-only"
+    assert method("FINE_TUNING_OVERLAPPED_NO_MIX", "flickr") == "fine-tuning"
+    assert method("DISJOINT", "gan") == "RECALL-GAN"
+    assert method("SEQUENTIAL", "flickr") == "RECALL-web"
+
+
+def test_a_one_class_helper_trains_on_its_steps_images_with_the_other_classes_allowed():
+    """Issue 12 item 3: as the original's per-class files (class c new, its step's others ok)."""
+    from continual.data.splits import step_images
+    steps = plan("DISJOINT", "10-5-5", "TrainManager.helper_decoders_one_class = True",
+                 "GanReplay.generator_handle = 'g'", "GanReplay.classifier_handle = 'c'",
+                 source="gan")
+    helper = steps["helper12"].step
+    assert helper.new_classes == (12,) and helper.future_classes == (16, 17, 18, 19, 20)
+    records = [(0, 12, 13), (0, 12), (0, 13), (0, 12, 17)]
+    assert step_images(helper, records) == [0, 1]   # 13 is allowed, 17 (a later step) is not

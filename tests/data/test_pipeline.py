@@ -220,3 +220,35 @@ def test_bad_arguments_name_the_binding(tmp_path):
         train_stream(records, [0], IDENTITY, scale_range=(0, 1))
     with pytest.raises(ValueError, match="label_lut must hold 256 values"):
         eval_dataset(records, [0], IDENTITY[:10], pad_to=32)
+
+
+def test_eval_dataset_keeps_each_image_at_its_own_size_by_default(tmp_path):
+    rng = np.random.default_rng(6)
+    sizes = [(20, 30), (40, 24), (20, 30), (33, 33)]
+    images = [random_image(rng, h, w) for h, w in sizes]
+    labels = [block_label(rng, h, w) for h, w in sizes]
+    records = write_records(tmp_path, "val", images, labels)
+    single = take(eval_dataset(records, [1, 3], IDENTITY), 2)
+    assert [tuple(label.shape) for _, label in single] == [(1, 40, 24), (1, 33, 33)]
+    np.testing.assert_array_equal(single[0][1][0], labels[1])
+    # batch 2 at native size: only images of one size share a batch, none is left out
+    batches = take(eval_dataset(records, [0, 1, 2, 3], IDENTITY, batch_size=2), 3)
+    shapes = sorted(tuple(label.shape) for _, label in batches)
+    assert shapes == [(1, 33, 33), (1, 40, 24), (2, 20, 30)]
+
+
+def test_helper_streams_label_crop_padding_as_background_as_the_original(tmp_path):
+    """Issue 12 item 2: a helper decoder's crop padding counts as background, not void."""
+    from continual.data.splits import helper_label_map
+    rng = np.random.default_rng(4)
+    label = np.full((20, 28), 7, np.uint8)
+    label[:4, :4] = 255
+    records = write_records(tmp_path, "t", [random_image(rng, 20, 28)], [label])
+    stream = train_stream(records, [0], helper_label_map((7,)), crop_size=48,
+                          scale_range=(1.0, 1.0), crop_pad_label=0)
+    _, helper = next(iter(stream))
+    assert set(np.unique(helper.numpy())) == {0, 1}            # void and padding are background
+    assert int(np.sum(helper.numpy() == 1)) == 20 * 28 - 16    # the class keeps its pixels
+    _, segmenter = next(iter(train_stream(records, [0], IDENTITY, crop_size=48,
+                                          scale_range=(1.0, 1.0))))
+    assert int(np.sum(segmenter.numpy() == 255)) == 48 * 48 - 20 * 28 + 16

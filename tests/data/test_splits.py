@@ -144,7 +144,7 @@ def test_validation_and_helper_label_maps():
         helper_label_map((16, 16))
 
 
-# New classes of every step, as (first, last), from reference section 3.1.
+# New classes of every step, as (first, last), from the original README's test list.
 STRUCTURE = {
     "19-1": [(1, 19), (20, 20)],
     "15-5": [(1, 15), (16, 20)],

@@ -165,20 +165,24 @@ SBD_LINE = "/JPEGImages/{id}.jpg /SegmentationClassAug/{id}.png"
 def test_sbd_train_list(voc, tmp_path, line_format):
     sbd = tmp_path / "sbd"
     (sbd / "SegmentationClassAug").mkdir(parents=True)
-    aug_ids = ["2007_000001", "2009_000005", "2008_000001"]  # the last one is a val id
+    aug_ids = ["2007_000001", "2009_000005"]
     save_jpeg(voc / "JPEGImages" / "2009_000005.jpg", 9)
     for image_id in aug_ids:  # grayscale labels with doubled class ids: not VOC's labels
         label = label_of(image_id)
         label = np.where(label == 255, label, label * 2).astype(np.uint8)
         Image.fromarray(label).save(sbd / "SegmentationClassAug" / f"{image_id}.png")
     (sbd / "train_aug.txt").write_text("".join(line_format.format(id=i) + "\n" for i in aug_ids))
-    result = convert_voc(voc, tmp_path / "data", sbd_root=sbd)
+    convert_voc(voc, tmp_path / "data", sbd_root=sbd)
     train = open_record_set(tmp_path / "data", "train")
     assert train.record_ids() == ["2007_000001", "2009_000005"]
-    assert train.source["excluded_val_ids"] == 1 and train.source["sbd_root"] == str(sbd.resolve())
-    assert result["splits"]["train"]["excluded_val_ids"] == 1
+    assert train.source["sbd_root"] == str(sbd.resolve())
     assert [r.classes for r in iterate_records(train)] == [(0, 2), (0, 10)]
     assert open_record_set(tmp_path / "data", "val").record_ids() == sorted(VAL_IDS)
+    # A train list holding a val id is refused (evaluation images would be trained on).
+    (sbd / "train_aug.txt").write_text("2007_000001\n2008_000001\n")
+    with pytest.raises(VocError, match=r"train_aug\.txt: lists 1 VOC val id\(s\) \(2008_000001\)"):
+        convert_voc(voc, tmp_path / "other", sbd_root=sbd)
+    assert_nothing_written(tmp_path / "other")
 
 
 def test_sbd_line_with_mismatched_ids_is_an_error(voc, tmp_path):
@@ -198,6 +202,7 @@ def test_cli_exit_codes(voc, tmp_path):
     good = run_cli("--voc_root", voc, "--out", tmp_path / "good")
     assert good.returncode == 0, good.stderr
     assert "train: 3 images" in good.stdout and "val: 2 images" in good.stdout
+    assert "not the paper's 10 582-image SBD-augmented list" in good.stderr
     jpeg = voc / "JPEGImages" / "2008_000001.jpg"
     jpeg.write_bytes(jpeg.read_bytes()[: jpeg.stat().st_size // 2])
     bad = run_cli("--voc_root", voc, "--out", tmp_path / "bad")

@@ -83,3 +83,21 @@ def test_bn_affine_trainable_adds_gamma_and_beta_only():
 def test_bad_units_are_rejected():
     with pytest.raises(ValueError, match="resnet101_v2.units"):
         build_encoder("resnet101_v2", units=(1, 1, 1))
+
+
+def test_deeplab_v3_config_runs_the_encoder_at_output_stride_16_with_its_head():
+    """Issue 12 item 4: DeepLab-v3 as defined; the same variables as at stride 8."""
+    import gin
+
+    from continual.models.segmenter import build_segmenter
+    gin.parse_config_files_and_bindings(
+        ["config/deeplab_v3.gin"], ["resnet101_v2.units = (1, 1, 1, 1)",
+                                    "resnet101_v2.base_depth = 4"])
+    model = build_segmenter(num_classes=21)
+    features = model.features(np.zeros((1, 65, 33, 3), np.float32))
+    assert tuple(features.shape) == (1, 5, 3, 128)                  # ceil(65/16), ceil(33/16)
+    assert any(layer.name == "aspp_pool" for layer in model.decoder.layers)
+    names = sorted(w.path for w in model.encoder.weights)
+    assert names == sorted(w.path for w in small().weights)         # one checkpoint fits both
+    with pytest.raises(ValueError, match="resnet101_v2.output_stride = 32"):
+        small(output_stride=32)

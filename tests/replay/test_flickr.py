@@ -82,8 +82,8 @@ def test_downloads_images_with_manifest_provenance_and_our_names(serve, tmp_path
     assert manifest["source"] == "flickr" and manifest["count"] == 5
     assert manifest["parameters"] == {
         "keyword": "airplane", "per_class": 5, "sort": "relevance", "size": "url_c",
-        "license": None, "safe_search": None, "dedup": True, "min_side": 64,
-        "max_pixels": 40_000_000, "rest_host": "127.0.0.1"}
+        "license": None, "safe_search": None, "dedup": False, "min_side": 1,
+        "max_pixels": 40_000_000, "jpeg_only": False, "rest_host": "127.0.0.1"}
     first = manifest["images"][0]
     assert (first["photo_id"], first["owner"], first["license"]) == ("p0", "owner0", "0")
     assert first["url"] == fake.image_url(fake.photos["airplane"][0])
@@ -148,7 +148,7 @@ def test_bad_images_are_rejected_and_reported(serve, tmp_path, fake_time, caplog
            ("html", "truncated", "bomb", "huge_bomb", "tiny", "png")]
     fake = serve(bad + good(2))
     with caplog.at_level(logging.INFO, logger="continual"):
-        folder = download(fake, tmp_path, fake_time, count=10)
+        folder = download(fake, tmp_path, fake_time, count=10, min_side=64, jpeg_only=True)
     assert [photo for _, photo, _ in kept(folder)] == ["p0", "p1"]
     reasons = {"html": "not an image", "truncated": "does not decode fully",
                "bomb": "9000x9000 pixels exceed max_pixels=40000000",
@@ -167,17 +167,25 @@ def test_no_usable_image_is_an_error_not_an_empty_set(serve, tmp_path, fake_time
     assert read_class_manifest(tmp_path / "aeroplane") is None
 
 
-def test_duplicates_removed_by_default_and_missing_url_skipped(serve, tmp_path, fake_time,
+def test_by_default_small_and_png_images_are_kept_as_the_original_keeps_them(
+        serve, tmp_path, fake_time):
+    """Issue 12 item 5: only images that do not decode (or are bombs) are rejected."""
+    fake = serve([FakePhoto(k, kind=k) for k in ("html", "tiny", "png")] + good(1))
+    folder = download(fake, tmp_path, fake_time, count=10)
+    assert [photo for _, photo, _ in kept(folder)] == ["tiny", "png", "p0"]
+
+
+def test_duplicates_removed_on_request_and_missing_url_skipped(serve, tmp_path, fake_time,
                                                                 caplog):
     photos = good(2) + [FakePhoto("d", same_bytes_as="p0"), FakePhoto("n", has_url_c=False),
                         FakePhoto("p2")]
     fake = serve(photos)
     with caplog.at_level(logging.INFO, logger="continual"):
-        folder = download(fake, tmp_path / "dedup", fake_time, count=5)
+        folder = download(fake, tmp_path / "dedup", fake_time, count=5, dedup=True)
     assert [photo for _, photo, _ in kept(folder)] == ["p0", "p1", "p2"]
     assert "photo d has the same bytes as photo p0; skipped" in caplog.text
     assert "photo n has no url_c; skipped" in caplog.text
-    folder = download(fake, tmp_path / "all", fake_time, count=5, dedup=False)
+    folder = download(fake, tmp_path / "all", fake_time, count=5)   # the default keeps all
     assert [photo for _, photo, _ in kept(folder)] == ["p0", "p1", "d", "p2"]
 
 
