@@ -1,4 +1,5 @@
-"""SimSiam's two-view augmentation (reference section 4.1), batched and stateless per sample.
+"""SimSiam's two-view augmentation, batched and stateless per sample (as Purushwalkam et al.,
+ECCV 2022, `senthilps8/continuous_ssl_problem`, use SimSiam's augmentations).
 
 Per image: random resized crop (area scale 0.2-1, aspect 3/4-4/3, back to the input size),
 colour jitter (brightness, contrast, saturation 0.4, hue 0.1) with probability 0.8, grayscale

@@ -1,4 +1,5 @@
-"""Linear probe of a frozen self-supervised backbone (continuous SSL, reference section 4.4).
+"""Linear probe of a frozen self-supervised backbone (continuous SSL: Purushwalkam et al.,
+ECCV 2022; the lincls script of `senthilps8/continuous_ssl_problem`).
 
 The backbone runs in inference mode; its pooled features are L2-normalised once; a linear
 layer (weights N(0, 0.01), bias 0) is trained on them with cross-entropy by SGD (momentum 0.9,

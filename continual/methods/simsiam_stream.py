@@ -1,7 +1,8 @@
 """Continuous self-supervised learning: SimSiam on a stream, with a FIFO or MinRed buffer.
 
 Purushwalkam, Morgado, Gupta, "The Challenges of Continuous Self-Supervised Learning"
-(ECCV 2022); reference section 4 and errata M1-M6, DEC1, DEC2.
+(ECCV 2022); the decisions on MinRed ties and timing are in
+`continual/replay/buffers/policies/minred.py`.
 
 The paper's buffered loop, mapped onto the experience loop: each `train_step` receives one
 stream batch; the method appends its ids to its own `ContinuousBuffer`; until the buffer is

@@ -2,11 +2,12 @@
 
 R[i, j] is the accuracy on experience j's test data after training experience i (0-based), a
 float array [n_evaluations, T]. Row i is the `accuracy_row` of the evaluation after experience
-i, stored whole (j > i included), so FWT can read the entries above the diagonal. Formulas:
-replay-methods.md section 1 (forgetting and intransigence: Chaudhry et al. 2018; BWT and FWT:
-Lopez-Paz & Ranzato 2017), 2.7 (AMCA, SSLAD Track 3A) and 3.5 (Rainbow Memory's I_last).
-A metric that is undefined (one evaluation for forgetting / BWT / FWT, no random-init row, no
-linked joint run, a missing entry) is None: never a number computed against 0 (errata B2).
+i, stored whole (j > i included), so FWT can read the entries above the diagonal. Formulas from
+the papers: forgetting and intransigence (Chaudhry et al., ECCV 2018), BWT and FWT (Lopez-Paz
+& Ranzato, NeurIPS 2017), AMCA (the SSLAD / CLAD-C benchmark, Verwimp et al.) and Rainbow
+Memory's I_last (Bang et al., CVPR 2021, its main.py). A metric that is undefined (one
+evaluation for forgetting / BWT / FWT, no random-init row, no linked joint run, a missing
+entry) is None: never a number computed against 0 (RM's joint_acc defaults to 0.0).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""SimSiam's projector and predictor (reference section 4.1) and its loss.
+"""SimSiam's projector and predictor and its loss (Chen & He, CVPR 2021; as
+`senthilps8/continuous_ssl_problem` builds them).
 
 Projector: Linear(d, d, no bias)-BN-ReLU-Linear(d, d, no bias)-BN-ReLU-Linear(d, D)-BN without
 affine. The original's last Linear keeps a frozen random bias (errata M5), which the affine-free

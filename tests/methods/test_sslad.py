@@ -60,9 +60,10 @@ def test_challenge_rules_and_short_experiences_are_refused():
 
 def test_soft_labels_that_never_start_give_a_warning():
     method = UncertaintyGuidedReplay()  # patience 1700 iterations
-    with pytest.warns(UserWarning, match="1700, but the stream has only 20 iterations"):
+    with pytest.warns(UserWarning, match="1700, but the stream has only 20 iterations") as seen:
         method.check_stream(_scenario(100, 100), ExperienceLoop(stream_batch_size=10,
                                                                replay_batch_size=6))
+    assert len(seen) == 1
 
 
 @pytest.mark.parametrize("bindings, message", [

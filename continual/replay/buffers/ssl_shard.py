@@ -1,7 +1,7 @@
 """One shard of a continuous-SSL buffer: ids and per-item statistics in preallocated slots.
 
-The buffer of the continuous-SSL paper (reference section 4.2) holds dataset ids, not images:
-a replayed item is re-read and re-augmented. A shard has `capacity + slack` slots (a stream
+The buffer of the continuous-SSL paper (Purushwalkam et al., ECCV 2022) holds dataset ids, not
+images: a replayed item is re-read and re-augmented. A shard has `capacity + slack` slots (a stream
 batch is appended before the buffer shrinks back to `capacity`). Per slot: id, label (for
 diagnostics only), insertion order (the stream position; the tie-break of errata M1/M4/DEC2),
 insertion step, lifespan (stream batches since insertion), `seen`, the feature

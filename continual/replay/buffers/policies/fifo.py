@@ -2,7 +2,7 @@
 
 Every offered item enters, so item n of the stream (n = storage.seen before it) goes to slot
 n mod capacity: the ring position needs no state of its own. Used by continuous SSL's FIFO
-buffer (replay-methods.md section 4: a deque of the capacity).
+buffer (as the continuous-SSL original's FIFO: a deque of the capacity).
 """
 
 from __future__ import annotations

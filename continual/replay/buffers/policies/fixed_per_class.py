@@ -1,6 +1,6 @@
 """Fixed per class: the first (or a seeded random) n items of each new class, never evicted.
 
-Kaizen's replay memory (replay-methods.md, Kaizen; errata D2): at the start of each experience,
+Kaizen's replay memory (as Kaizen / CaSSLe build it): at the start of each experience,
 each class not yet in memory adds `n_per_class` of its items (all of them if it has fewer) in
 stream order, `mode='first'` the first ones as the original does, `mode='random'` a seeded random
 choice keyed by (seed, class). Memory only grows; if the additions would not fit, nothing is

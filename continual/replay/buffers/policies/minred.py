@@ -1,4 +1,5 @@
-"""MinRed removal (minimum redundancy, continuous SSL, reference section 4.2, errata M1/M4/DEC2).
+"""MinRed removal (minimum redundancy; Purushwalkam et al., ECCV 2022,
+`senthilps8/continuous_ssl_problem` mysampler.py).
 
 When a buffer holds n_rm items too many, MinRed removes, one at a time, the item whose nearest
 neighbour among the items already seen is most similar (cosine of their stored features), ties
