@@ -6,7 +6,7 @@ import pytest
 
 import main
 from continual.metrics import stream_metrics
-from tests.core.test_stream_run import records
+from tests.core.stream_resume import records
 
 DEMO = "config/ports/baselines/demo.gin"
 

@@ -3,12 +3,9 @@ buffer keeps a more even class mix than FIFO (the paper's claim, visible early),
 mid-stream and a rerun give the same probe accuracies and buffer, bad input is refused."""
 
 import csv
-import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import main
+from tests.core.stream_resume import kill_mid_experience, records
 
 ROOT = Path(main.__file__).resolve().parent
 DEMO = "config/ports/continuous_ssl/demo.gin"
@@ -39,11 +37,6 @@ def short_args(tmp: Path, *extra: str, only: tuple[str, ...] = ("FIFO", "MINRED"
     for param in params:
         args += ["--gin_param", param]
     return args
-
-
-def records(tmp: Path, name: str) -> list[dict]:
-    path = tmp / "runs" / "experiments" / name / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def buffer_state(tmp: Path, name: str, experience: int) -> dict[str, np.ndarray]:
@@ -95,30 +88,10 @@ def _run(tmp: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _mid_stream(root: Path) -> bool:
-    """The second experience is running and has saved its 3rd checkpoint."""
-    done = list(root.glob("*/COMPLETE.json"))
-    for index in root.glob("*/ckpt/checkpoint"):
-        text = index.read_text()
-        number = int(text.split('"')[1].rsplit("-", 1)[1]) if '"' in text else 0
-        if done and not (index.parent.parent / "COMPLETE.json").exists() and number >= 3:
-            return True
-    return False
-
-
 def test_sigkill_mid_stream_then_rerun_gives_the_same_probes_and_buffer(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert _run(reference).wait(timeout=600) == 0
-    proc = _run(killed)
-    deadline, cut = time.time() + 300, False
-    while time.time() < deadline and proc.poll() is None:
-        if _mid_stream(killed / "ckpt" / "stream_experience"):
-            cut = True
-            break
-        time.sleep(0.02)
-    assert cut, "the run never reached a mid-stream checkpoint of experience 1 or later"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_mid_experience(lambda: _run(killed), killed / "ckpt", checkpoints=3)
     assert _run(killed).wait(timeout=600) == 0
 
     def probes(tmp):

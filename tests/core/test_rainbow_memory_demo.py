@@ -2,21 +2,18 @@
 run, bad input refused before training, and a SIGKILL mid-task resumed to the same numbers."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import main
 from continual.data.synthetic_stream import generate_stream_set
 from continual.metrics import stream_metrics
+from tests.core.stream_resume import final_buffer, kill_mid_experience, records
 from tests.core.test_stream_keys import plan_keys
-from tests.core.test_stream_run import _mid_experience, records
 
 ROOT = Path(main.__file__).resolve().parent
 DEMO = "config/ports/rainbow_memory/demo.gin"
@@ -100,31 +97,13 @@ def _numbers(tmp: Path) -> list[tuple]:
             for r in records(tmp, "RM")]
 
 
-def _buffer(tmp: Path) -> dict[str, np.ndarray]:
-    info = records(tmp, "RM")[-1]
-    folder = tmp / "ckpt" / "stream_experience" / info["model_key"] / "state" / "state"
-    reader = tf.train.load_checkpoint(str(folder))
-    names = sorted(n for n in reader.get_variable_to_shape_map()
-                   if n.startswith("buffer/") and "OPTIMIZER" not in n)
-    return {n: reader.get_tensor(n) for n in names}
-
-
 def test_sigkill_mid_task_then_rerun_gives_the_same_numbers_and_memory(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert _run(reference).wait(timeout=600) == 0
-    proc = _run(killed)
-    deadline, cut = time.time() + 300, False
-    while time.time() < deadline and proc.poll() is None:
-        if _mid_experience(killed / "ckpt" / "stream_experience"):
-            cut = True
-            break
-        time.sleep(0.02)
-    assert cut, "the run never reached a mid-task checkpoint of task 1 or later"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_mid_experience(lambda: _run(killed), killed / "ckpt")
     assert _run(killed).wait(timeout=600) == 0
     assert _numbers(killed) == _numbers(reference)
-    got, want = _buffer(killed), _buffer(reference)
+    got, want = final_buffer(killed, "RM"), final_buffer(reference, "RM")
     assert got.keys() == want.keys() and any("ids" in n for n in want)
     for name in want:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)

@@ -2,20 +2,17 @@
 method at least 5 AMCA points above fine-tuning), the same AMCA and memory after a SIGKILL
 mid-experience and a rerun, and bad input refused with `error: ...` before training."""
 
-import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import main
 from continual.metrics import stream_metrics
+from tests.core.stream_resume import final_buffer, kill_mid_experience, records
 
 ROOT = Path(main.__file__).resolve().parent
 DEMO = "config/ports/sslad/demo.gin"
@@ -40,9 +37,11 @@ def sslad_args(tmp: Path, *extra: str, only: str | None = None) -> list[str]:
     return args
 
 
-def records(tmp: Path, name: str) -> list[dict]:
-    path = tmp / "runs" / "experiments" / name / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
+def _run(tmp: Path) -> subprocess.Popen:
+    args = sslad_args(tmp, *TINY, only="FULL")
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_full_method_beats_fine_tuning_by_5_amca_points(tmp_path):
@@ -56,52 +55,15 @@ def test_full_method_beats_fine_tuning_by_5_amca_points(tmp_path):
     assert "| amca |" in summary and "| mean_class_accuracy_final |" in summary
 
 
-def _run(tmp: Path) -> subprocess.Popen:
-    args = sslad_args(tmp, *TINY, only="FULL")
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _mid_experience(root: Path) -> bool:
-    """An experience after the first has saved a mid-experience checkpoint and not finished."""
-    done = list(root.glob("*/COMPLETE.json"))
-    for index in root.glob("*/ckpt/checkpoint"):
-        folder = index.parent.parent
-        text = index.read_text()
-        number = int(text.split('"')[1].rsplit("-", 1)[1]) if '"' in text else 0
-        if done and not (folder / "COMPLETE.json").exists() and number >= 2:
-            return True
-    return False
-
-
-def _buffer(tmp: Path) -> dict[str, np.ndarray]:
-    info = records(tmp, "FULL")[-1]
-    folder = tmp / "ckpt" / "stream_experience" / info["model_key"] / "state" / "state"
-    reader = tf.train.load_checkpoint(str(folder))
-    names = sorted(n for n in reader.get_variable_to_shape_map()
-                   if n.startswith("buffer/") and "OPTIMIZER" not in n)
-    return {n: reader.get_tensor(n) for n in names}
-
-
 def test_sigkill_mid_experience_then_rerun_gives_the_same_amca_and_memory(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert _run(reference).wait(timeout=600) == 0
-    proc = _run(killed)
-    deadline, cut = time.time() + 300, False
-    while time.time() < deadline and proc.poll() is None:
-        if _mid_experience(killed / "ckpt" / "stream_experience"):
-            cut = True
-            break
-        time.sleep(0.02)
-    assert cut, "the run never reached a mid-experience checkpoint of experience 1 or later"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_mid_experience(lambda: _run(killed), killed / "ckpt", checkpoints=2)
     assert _run(killed).wait(timeout=600) == 0
     want, got = records(reference, "FULL"), records(killed, "FULL")
     assert stream_metrics(got)["amca"] == stream_metrics(want)["amca"]
     assert [r["eval_key"] for r in got] == [r["eval_key"] for r in want]
-    memory, expected = _buffer(killed), _buffer(reference)
+    memory, expected = final_buffer(killed, "FULL"), final_buffer(reference, "FULL")
     assert memory.keys() == expected.keys() and any("logits" in n for n in memory)
     for name in expected:  # ids, labels, insertion steps, size: exact
         if expected[name].dtype.kind == "f":  # logits: a retraced forward may round apart

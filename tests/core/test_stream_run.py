@@ -2,20 +2,17 @@
 reuse on rerun, resume after SIGKILL with the same metrics and buffer, and bad input refused
 before training."""
 
-import json
 import logging
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import main
+from tests.core.stream_resume import final_buffer, kill_mid_experience, records
 
 ROOT = Path(main.__file__).resolve().parent
 DEMO = "config/ports/baselines/demo.gin"
@@ -39,11 +36,6 @@ def stream_args(tmp: Path, *extra: str, only: str | None = None) -> list[str]:
     for param in params:
         args += ["--gin_param", param]
     return args
-
-
-def records(tmp: Path, name: str) -> list[dict]:
-    path = tmp / "runs" / "experiments" / name / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def markers(tmp: Path) -> dict[str, int]:
@@ -97,15 +89,6 @@ def test_one_stream_experiment_file_runs_alone(tmp_path, capsys):
     assert "FINETUNE" in out and "exp4" in out and "JOINT" not in out
 
 
-def _buffer(tmp: Path) -> dict[str, np.ndarray]:
-    info = records(tmp, "ER")[-1]
-    folder = tmp / "ckpt" / "stream_experience" / info["model_key"] / "state" / "state"
-    reader = tf.train.load_checkpoint(str(folder))
-    names = [n for n in reader.get_variable_to_shape_map() if n.startswith("buffer/")]
-    assert any("ids" in n for n in names), names
-    return {n: reader.get_tensor(n) for n in sorted(names) if "OPTIMIZER" not in n}
-
-
 def _run(tmp: Path) -> subprocess.Popen:
     args = stream_args(tmp, "ExperienceLoop.checkpoint_every = 2", "ExperienceReplay.epochs = 6",
                        only="ER")
@@ -119,34 +102,14 @@ def _accuracies(tmp: Path) -> list[tuple]:
             for r in records(tmp, "ER")]
 
 
-def _mid_experience(root: Path) -> bool:
-    """An experience after the first is running and has saved its 4th checkpoint."""
-    done = list(root.glob("*/COMPLETE.json"))
-    for index in root.glob("*/ckpt/checkpoint"):
-        folder = index.parent.parent
-        text = index.read_text()
-        number = int(text.split('"')[1].rsplit("-", 1)[1]) if '"' in text else 0
-        if done and not (folder / "COMPLETE.json").exists() and number >= 4:
-            return True
-    return False
-
-
 def test_sigkill_mid_experience_then_rerun_gives_the_same_metrics_and_buffer(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert _run(reference).wait(timeout=600) == 0
-    proc = _run(killed)
-    deadline, cut = time.time() + 300, False
-    while time.time() < deadline and proc.poll() is None:
-        if _mid_experience(killed / "ckpt" / "stream_experience"):
-            cut = True
-            break
-        time.sleep(0.02)
-    assert cut, "the run never reached a mid-experience checkpoint of experience 1 or later"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_mid_experience(lambda: _run(killed), killed / "ckpt")
     assert _run(killed).wait(timeout=600) == 0
     assert _accuracies(killed) == _accuracies(reference)
-    got, want = _buffer(killed), _buffer(reference)
+    got, want = final_buffer(killed, "ER"), final_buffer(reference, "ER")
+    assert any("ids" in name for name in want), sorted(want)
     assert got.keys() == want.keys()
     for name in want:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
