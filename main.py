@@ -45,12 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     try:  # every experiment's gin values, data and replay inputs, checked before training
         runner = suite.SuiteRunner.from_args(args.gin_file or [DEFAULT_GIN], args.gin_param,
                                              Path(args.workdir), args.only)
-        rows = runner.plan_rows()
+        rows, missing = runner.dry_run_rows() if args.dry_run else (runner.plan_rows(), [])
     except (ValueError, TypeError, FileNotFoundError) as err:  # our input errors subclass these
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.dry_run:
-        runner.print_plan(rows)
+        runner.print_plan(rows, missing)
         return 0
     runner.run()
     return 0

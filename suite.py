@@ -24,6 +24,7 @@ from pathlib import Path
 import gin
 import keras
 
+from continual import planning
 from continual.bindings import OWNERS, explain_refused_binding, supplied_configurable
 from continual.data.synthetic import generate_synthetic
 from continual.data.synthetic_stream import generate_stream_set
@@ -241,10 +242,18 @@ class SuiteRunner:
                     evaluation = step.kind in training.manager.planner.evaluation_kinds
                     action = "evaluate" if evaluation else "train"
                 rows.append({"experiment": experiment.name, "step": step.name,
+                             "model": training.manager.planner.model_summary(),
                              "kind": step.kind, "key": step.key, "action": action})
         return rows
 
-    def print_plan(self, rows: list[dict] | None = None) -> None:
+    def dry_run_rows(self) -> tuple[list[dict], list[str]]:
+        """The plan on a machine that may lack the data, weights or replay folders, and the
+        list of what is missing (keys that hash a missing input are placeholders)."""
+        with planning.inputs_may_be_missing() as missing:
+            rows = self.plan_rows()
+        return rows, list(dict.fromkeys(missing))
+
+    def print_plan(self, rows: list[dict] | None = None, missing: list[str] = ()) -> None:
         rows = self.plan_rows() if rows is None else rows
         print(f"# Plan of suite {self.suite.name!r}: {len(self.experiments)} experiments")
         if self.suite.note:
@@ -253,11 +262,16 @@ class SuiteRunner:
         for row in rows:
             if row["experiment"] != current:
                 current = row["experiment"]
-                print(f"\n{current}")
+                print(f"\n{current}  ({row['model']})")
             print(f"  {row['step']:<8} {row['kind']:<18} {row['key']}  {row['action']}")
         distinct = {(r["kind"], r["key"]) for r in rows}
         to_run = {(r["kind"], r["key"]) for r in rows if r["action"] in ("train", "evaluate")}
         print(f"\n{len(rows)} steps in all, {len(distinct)} distinct, {len(to_run)} to run now")
+        if missing:
+            print(f"\n{len(missing)} inputs are missing; the keys that depend on them are "
+                  "placeholders until they exist:")
+            for line in missing:
+                print(f"  - {line}")
 
     def run(self) -> dict[str, list[dict]]:
         if self.suite.note:

@@ -6,9 +6,13 @@ them change when, and only when, something that affects the artefact changes.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gin
@@ -22,6 +26,40 @@ STAGE_VERSIONS = {"model_step0": 1, "model_incremental": 1, "evaluation": 1, "in
 MODEL_CONFIGURABLES = ("build_encoder", "build_decoder", "build_segmenter", "tiny_encoder",
                        "resnet101_v2", "aspp_v2", "aspp_v3")
 PIPELINE_CONFIGURABLES = ("train_stream", "mix_streams")
+
+
+_missing_inputs: list[str] | None = None  # set while a dry run plans without its inputs
+
+
+@contextmanager
+def inputs_may_be_missing() -> Iterator[list[str]]:
+    """Plan (`--dry_run`) on a machine that lacks the data, weights or replay folders.
+
+    Inside, a missing input gets a placeholder key part (`missing:<path>`) instead of an error;
+    the yielded list collects what is missing and how to make it. Keys that hash a placeholder
+    are not the keys a real run will use: nothing is reused or written under them.
+    """
+    global _missing_inputs
+    outer, _missing_inputs = _missing_inputs, []
+    try:
+        yield _missing_inputs
+    finally:
+        _missing_inputs = outer
+
+
+def missing_input(path: Any, error: Exception) -> str:
+    """The placeholder key part for a missing input while planning only; else raise `error`."""
+    if _missing_inputs is None:
+        raise error
+    _missing_inputs.append(str(error))
+    return f"missing:{path}"
+
+
+@dataclasses.dataclass(frozen=True)
+class MissingRecordSet:
+    """Stands for a record set that is not on disk while a dry run plans."""
+
+    content_hash: str
 
 
 def check_bool(binding: str, value: Any) -> bool:
@@ -123,6 +161,14 @@ def _bindings(names: tuple[str, ...]) -> dict:
     return {name: gin.get_bindings(name) for name in names}
 
 
+def bound_value(configurable, argument: str) -> Any:
+    """What gin passes for `argument` of `configurable`: its binding, else its default."""
+    bindings = gin.get_bindings(configurable)
+    if argument in bindings:
+        return bindings[argument]
+    return inspect.signature(configurable).parameters[argument].default
+
+
 def model_bindings() -> dict:
     """The gin values that define the network (architecture, widths, rates, ...)."""
     return _bindings(MODEL_CONFIGURABLES)
@@ -139,11 +185,11 @@ def file_fingerprint(path: str | None) -> str | None:
         return None
     files = sorted(_weight_files(path))
     if not files:
-        raise FileNotFoundError(
+        return missing_input(path, FileNotFoundError(
             f"TrainManager.pretrained_encoder = {path!r}: no such file, checkpoint prefix or "
             "folder. The paper starts step 0 from a DeepLab-v2 ResNet-101 (resnet_v1_101) "
             "checkpoint: put one there (see checkpoints/README.md) or bind the path to yours; "
-            "set it to None only to train from random initialisation")
+            "set it to None only to train from random initialisation"))
     digest = hashlib.sha256()
     for name in files:
         digest.update(sha256_cached(name).encode())

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import gin
 
+from continual import planning
 from continual.artifacts import PlanStep, artifact_key
 from continual.data import splits
 from continual.data.classes import VOC_CLASSES
@@ -93,10 +94,10 @@ def web_fingerprint(web: WebReplay | GanReplay, cls: int) -> str:
         gan = isinstance(web, GanReplay)
         hint = (GAN_FOLDER_HINT if gan else WEB_FOLDER_HINT).format(
             name=VOC_CLASSES[cls], folder=web.folder)
-        raise FileNotFoundError(
+        return planning.missing_input(manifest, FileNotFoundError(
             f"{manifest} does not exist: no complete {'GAN' if gan else 'web'} replay set for "
             f"class {VOC_CLASSES[cls]!r}. Make it with `{hint}`, or point "
-            f"{'GanReplay' if gan else 'WebReplay'}.folder at one")
+            f"{'GanReplay' if gan else 'WebReplay'}.folder at one"))
     return hashlib.sha256(manifest.read_bytes()).hexdigest()
 
 

@@ -11,8 +11,9 @@ import logging
 
 from continual import planning
 from continual.artifacts import PlanStep, artifact_key
-from continual.data.manifest import Manifest
+from continual.data.manifest import Manifest, manifest_path
 from continual.data.shards import open_record_set
+from continual.models.segmenter import build_decoder, build_encoder
 from continual.plans import replay_stages, segmentation_stages  # noqa: F401 (register stages)
 from continual.plans.replay_plan import ReplayPlanner
 
@@ -30,7 +31,24 @@ class SegmentationPlan:
 
     def record_sets(self) -> dict[str, Manifest]:
         """The record sets the stages read: VOC-like "train" and "val"."""
-        return {name: open_record_set(self.manager.data_dir, name) for name in ("train", "val")}
+        return {name: self._record_set(name) for name in ("train", "val")}
+
+    def _record_set(self, name: str) -> Manifest | planning.MissingRecordSet:
+        path = manifest_path(self.manager.data_dir, name)
+        if path.exists():
+            return open_record_set(self.manager.data_dir, name)
+        error = FileNotFoundError(
+            f"{path} does not exist: TrainManager.data_dir = {str(self.manager.data_dir)!r} "
+            "holds no complete record set. Create it with `python -m continual.data.voc "
+            "--voc_root <VOC2012> --sbd_root <SBD> --out <data dir>`, "
+            "`python -m continual.data.recall_original --data <archive> --out <data dir>` or "
+            "`python -m continual.data.synthetic --out <data dir>`")
+        return planning.MissingRecordSet(planning.missing_input(path, error))
+
+    def model_summary(self) -> str:
+        """The network as bound in gin (defaults: the paper's DeepLab-v2 ResNet-101)."""
+        return (f"{planning.bound_value(build_encoder, 'backbone')} + "
+                f"{planning.bound_value(build_decoder, 'head')}")
 
     def steps(self, data_hashes: dict[str, str]) -> list[PlanStep]:
         """Every stage of the experiment in run order (dependencies first), with its key.

@@ -162,6 +162,9 @@ class StreamPlan:
     def _isolation(self) -> dict:
         return {} if self.manager.share_artifacts else {"isolated_to": self.manager.test_name}
 
+    def model_summary(self) -> str:
+        return self.method_name
+
     def describe(self) -> dict:
         return {"plan_kind": "stream", "method": self.method_name,
                 "scenario": self._scenario.name if self._scenario else None,

@@ -36,7 +36,7 @@ def test_a_recall_config_alone_runs_over_the_suite_tests_and_sources(tmp_path, c
     args = args[:only] + args[only + 2:]  # every experiment the files define
     assert main.main(["--gin_file", "config/DISJOINT.gin", *args, "--dry_run"]) == 0
     out = capsys.readouterr().out.split("# Plan of suite")[1]
-    names = [line for line in out.splitlines()
+    names = [line.split()[0] for line in out.splitlines()
              if line and not line.startswith((" ", "#", "'")) and "steps in all" not in line]
     assert names == [f"DISJOINT_{test}_{source}" for source in ("gan", "flickr")
                      for test in ("15-5", "15-1x5", "10-10")]
