@@ -1,12 +1,13 @@
 """Run a suite of continual-learning experiments defined in gin.
 
     python main.py [--gin_file F]... [--gin_param 'A.b = c']... [--workdir DIR]
-                   [--only GLOB]... [--dry_run]
+                   [--only GLOB]... [--dry_run] [--shard I/N]
 
 With no --gin_file it runs the full RECALL suite of config/suite.gin. Each experiment is one
 config file x one test type x one replay source; the gin config is cleared before each, then
 the experiment's file and the user's files and bindings are parsed in that order. Every step an
-earlier experiment (or an earlier run) already produced is reused by its content key.
+earlier experiment (or an earlier run) already produced is reused by its content key. Many
+processes may share one checkpoint store: each stage is trained by the one that claims its key.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="run only experiments whose name matches this glob (repeatable)")
     parser.add_argument("--dry_run", action="store_true",
                         help="print the plan (steps, keys, reuse) and train nothing")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="run only experiments I, I+N, ... of the suite (a job array's "
+                             "task I of N); the summary goes to WORKDIR/shard-I-of-N")
     return parser.parse_args(argv)
 
 
@@ -40,20 +44,50 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("tensorflow", "absl"):  # tf.data logs sharding details at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if Path(args.workdir).exists() and not Path(args.workdir).is_dir():
+        return fail(f"--workdir {args.workdir} is a file; pass a folder (it is created if "
+                    "missing)")
     import suite  # TensorFlow and every gin configurable load here, after argument parsing
 
     try:  # every experiment's gin values, data and replay inputs, checked before training
         runner = suite.SuiteRunner.from_args(args.gin_file or [DEFAULT_GIN], args.gin_param,
-                                             Path(args.workdir), args.only)
+                                             Path(args.workdir), args.only, shard=args.shard)
         rows, missing = runner.dry_run_rows() if args.dry_run else (runner.plan_rows(), [])
-    except (ValueError, TypeError, FileNotFoundError) as err:  # our input errors subclass these
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:  # re-raised unless the user's to fix
+        message = user_fault(err, planning=True)
+        if message is None:
+            raise
+        return fail(message)
     if args.dry_run:
         runner.print_plan(rows, missing)
         return 0
-    runner.run()
+    try:
+        runner.run()
+    except Exception as err:  # re-raised unless the user's to fix
+        message = user_fault(err, planning=False)
+        if message is None:
+            raise
+        return fail(message)
     return 0
+
+
+def user_fault(err: Exception, *, planning: bool) -> str | None:
+    """The message of an input or environment fault, or None for a bug (kept as a traceback).
+
+    While planning, every ValueError / TypeError / FileNotFoundError comes from checking the
+    user's bindings and files; while running, only the project's `InputError`s do.
+    """
+    from continual.errors import fault_message
+
+    if planning and isinstance(err, (ValueError, TypeError, FileNotFoundError)):
+        return str(err)
+    return fault_message(err)
+
+
+def fail(message: str) -> int:
+    """Report an input or environment fault the way every command of the project does."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ sources (without joint).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import fnmatch
 import functools
@@ -28,9 +29,11 @@ from continual import planning
 from continual.bindings import OWNERS, explain_refused_binding, supplied_configurable
 from continual.data.synthetic import generate_synthetic
 from continual.data.synthetic_stream import generate_stream_set
+from continual.errors import InputError
 from continual.replay.standins import build_standins
 from continual.replay.web_standin import write_web_standin
 from continual.reporting import write_summary
+from continual.store_lock import StageClaimed, hold
 from train_manager import TrainManager
 from training import Training
 
@@ -157,6 +160,10 @@ def parse_gin(files: list[str], params: list[str]) -> None:
         gin.parse_config_files_and_bindings([resolve_gin_file(f) for f in files], params)
     except ValueError as err:  # a refused binding names the one to use instead
         raise explain_refused_binding(err) from err
+    except SyntaxError as err:  # gin's parser reports the file (None: a --gin_param) and line
+        where = f"{err.filename}, line {err.lineno}" if err.filename else "--gin_param"
+        raise InputError(f"gin syntax error in {where}: {err.msg} ({(err.text or '').strip()!r})"
+                         "; fix that line") from err
 
 
 def file_role(path: str) -> str:
@@ -189,10 +196,12 @@ class SuiteRunner:
         self.suite, self.experiments = suite, experiments
         self.gin_files, self.gin_params = gin_files, gin_params
         self.workdir = Path(workdir)
+        self.summary_dir = self.workdir
 
     @classmethod
     def from_args(cls, gin_files, gin_params, workdir, only=(),
-                  default_suite: str = "config/suite.gin") -> SuiteRunner:
+                  default_suite: str = "config/suite.gin", shard: str | None = None
+                  ) -> SuiteRunner:
         suite_files, experiment_files = split_gin_files(list(gin_files), default_suite)
         parse_gin(suite_files, gin_params)
         suite = Suite()
@@ -208,13 +217,25 @@ class SuiteRunner:
             if not experiments:
                 raise ValueError(f"--only {list(only)} matches no experiment of suite "
                                  f"{suite.name!r}; names: {[e.name for e in suite.experiments()]}")
+        index, count = parse_shard(shard) if shard else (0, 1)
+        if count > len(experiments):
+            raise ValueError(f"--shard {shard!r}: the suite has {len(experiments)} experiments "
+                             f"(after --only), so shard {count - 1} of {count} would have "
+                             f"none; use at most {len(experiments)} shards")
+        experiments = experiments[index::count]  # round-robin over the suite's order
         if suite.synthetic_data_dir:
-            generate_synthetic(out_dir=suite.synthetic_data_dir)
+            with _preparing(suite.synthetic_data_dir):
+                generate_synthetic(out_dir=suite.synthetic_data_dir)
         if suite.replay_standins_dir:
-            prepare_replay_standins(suite.replay_standins_dir)
+            with _preparing(suite.replay_standins_dir):
+                prepare_replay_standins(suite.replay_standins_dir)
         if suite.stream_data_dir:
-            generate_stream_set(out_dir=suite.stream_data_dir)
-        return cls(suite, experiments, suite_files, gin_params, workdir)
+            with _preparing(suite.stream_data_dir):
+                generate_stream_set(out_dir=suite.stream_data_dir)
+        runner = cls(suite, experiments, suite_files, gin_params, workdir)
+        if shard:  # a shard's summary covers what it ran; rerun without --shard for the whole
+            runner.summary_dir = Path(workdir) / f"shard-{index}-of-{count}"
+        return runner
 
     def manager(self, experiment: Experiment) -> TrainManager:
         """The experiment's plan: its file, then the suite files, its bindings, the user's."""
@@ -276,14 +297,45 @@ class SuiteRunner:
     def run(self) -> dict[str, list[dict]]:
         if self.suite.note:
             log.info("suite %s: %s", self.suite.name, self.suite.note)
-        results = {}
-        for index, experiment in enumerate(self.experiments, 1):
-            log.info("experiment %d/%d: %s", index, len(self.experiments), experiment.name)
-            keras.backend.clear_session()
-            folder = self.experiment_dir(experiment)
-            training = Training(self.manager(experiment), folder, experiment.name)
-            results[experiment.name] = training.train()
-        paths = write_summary(self.workdir, results)
-        print((self.workdir / "summary.md").read_text())
+        results = self.train_in_turn()
+        paths = write_summary(self.summary_dir, results)
+        print((self.summary_dir / "summary.md").read_text())
         log.info("summary written: %s", ", ".join(str(p) for p in paths.values()))
         return results
+
+    def train_in_turn(self) -> dict[str, list[dict]]:
+        """Train every experiment. One whose next stage another process is training goes back
+        in the queue while others may run; when every queued one is blocked, it is waited for."""
+        queue, results, blocked = collections.deque(self.experiments), {}, 0
+        while queue:
+            experiment = queue.popleft()
+            log.info("experiment %d/%d: %s", self.experiments.index(experiment) + 1,
+                     len(self.experiments), experiment.name)
+            keras.backend.clear_session()
+            training = Training(self.manager(experiment), self.experiment_dir(experiment),
+                                experiment.name)
+            try:
+                results[experiment.name] = training.train(wait_for_claims=blocked >= len(queue))
+                blocked = 0
+            except StageClaimed as claim:
+                log.info("experiment %s waits: %s; another experiment runs first",
+                         experiment.name, claim)
+                queue.append(experiment)
+                blocked += 1
+        return {e.name: results[e.name] for e in self.experiments}
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """(I, N) of `--shard I/N`: this process runs the suite's experiments I, I+N, I+2N, ..."""
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise ValueError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. --shard 0/4 "
+                         "... --shard 3/4 for a job array of four")
+    return int(index), int(count)
+
+
+def _preparing(folder: str):
+    """A lock beside `folder` while it is generated, so processes started together take turns
+    (the first writes it, the others find it up to date)."""
+    path = Path(folder)
+    return hold(path.parent / f".{path.name}.lock", poll_seconds=1.0, what=f"preparing {path}")

@@ -7,6 +7,7 @@ one line, TensorBoard gets the metrics, and the log says how fast the stage trai
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import tensorflow as tf
 
 from continual import stages
 from continual.artifacts import PlanStep
+from continual.data.atomic import write_text_atomic
 from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
+from continual.store_lock import KeyLocks, hold
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +61,17 @@ class Training:
         self.record_sets = manager.planner.record_sets()
         self.plan = manager.plan({name: manifest.content_hash
                                   for name, manifest in self.record_sets.items()})
+        manager.planner.check_inputs(self.plan)  # before any stage trains
         self.strategy = make_strategy()
+        # A multi-worker group trains each stage together: its workers must not claim apart.
+        self.locks = None if _workers(self.strategy) > 1 else KeyLocks(manager.store.root)
 
-    def train(self) -> list[dict]:
-        """Run every stage that is not complete yet; returns the experiment's metrics records."""
+    def train(self, wait_for_claims: bool = True) -> list[dict]:
+        """Run every stage that is not complete yet; returns the experiment's metrics records.
+
+        A stage that another process is training (its key is claimed) is waited for, or, with
+        `wait_for_claims=False`, raises store_lock.StageClaimed so the caller can do other work.
+        """
         self.experiment_dir.mkdir(parents=True, exist_ok=True)
         if self.manager.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -72,32 +82,54 @@ class Training:
             context = stages.StageContext(self.manager, self.strategy, self.record_sets,
                                           {p.name: p for p in self.plan})
             for plan_step in self.plan:
-                self._run(context, plan_step)
+                self._run(context, plan_step, wait_for_claims)
         finally:
             keras.mixed_precision.set_global_policy(policy)
-        (self.experiment_dir / "operative_config.gin").write_text(gin.operative_config_str())
+        write_text_atomic(self.experiment_dir / "operative_config.gin",
+                          gin.operative_config_str())
         return read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
 
     @property
     def metrics_path(self) -> Path:
         return self.experiment_dir / "metrics.jsonl"
 
-    def _run(self, context: stages.StageContext, plan_step: PlanStep) -> None:
+    def _run(self, context: stages.StageContext, plan_step: PlanStep, wait: bool) -> None:
         store = self.manager.store
         if store.is_complete(plan_step.kind, plan_step.key):
             log.info("[%s] %s reused (%s/%s)", self.name, plan_step.name, plan_step.kind,
                      plan_step.key)
         else:
-            log.info("[%s] %s running (%s/%s)", self.name, plan_step.name, plan_step.kind,
-                     plan_step.key)
-            folder = store.prepare(plan_step.kind, plan_step.key, plan_step.inputs)
-            info = stages.run_stage(context, plan_step, folder)
-            store.complete(plan_step.kind, plan_step.key, info)
+            with self._claim(plan_step, wait):
+                self._run_claimed(context, plan_step)
         if plan_step.kind in self.manager.planner.evaluation_kinds:
             self._record_evaluation(context, plan_step)
 
+    def _claim(self, plan_step: PlanStep, wait: bool):
+        """The claim on the stage's key, so that no two processes train it."""
+        if self.locks is None:
+            return contextlib.nullcontext()
+        return self.locks.claim(plan_step.kind, plan_step.key, wait=wait)
+
+    def _run_claimed(self, context: stages.StageContext, plan_step: PlanStep) -> None:
+        """Train the stage, unless another process completed it while this one waited."""
+        store, where = self.manager.store, f"{plan_step.kind}/{plan_step.key}"
+        if store.is_complete(plan_step.kind, plan_step.key):
+            log.info("[%s] %s reused (%s, completed by another process)", self.name,
+                     plan_step.name, where)
+            return
+        log.info("[%s] %s running (%s)", self.name, plan_step.name, where)
+        folder = store.prepare(plan_step.kind, plan_step.key, plan_step.inputs)
+        info = stages.run_stage(context, plan_step, folder)
+        store.complete(plan_step.kind, plan_step.key, info)
+
     def _record_evaluation(self, context: stages.StageContext, plan_step: PlanStep) -> None:
-        """Append the evaluation's metrics record once (a rerun finds it by its key)."""
+        """Append the evaluation's metrics record once (a rerun, or another process running
+        the same experiment, finds it by its key: the check and the append are locked)."""
+        with hold(self.experiment_dir / "metrics.jsonl.lock", poll_seconds=0.5,
+                  what=str(self.metrics_path)):
+            self._append_evaluation(context, plan_step)
+
+    def _append_evaluation(self, context: stages.StageContext, plan_step: PlanStep) -> None:
         existing = read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
         if any(r.get("eval_key") == plan_step.key for r in existing):
             return
@@ -109,3 +141,12 @@ class Training:
             board.scalars(self.manager.planner.board_step(plan_step),
                           {k: v for k, v in record.items() if isinstance(v, float)},
                           prefix="eval/")
+
+
+def _workers(strategy: tf.distribute.Strategy) -> int:
+    """How many worker processes train together under `strategy` (1 unless multi-worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec()
+    return max(1, sum(spec.num_tasks(job) for job in spec.jobs if job in ("chief", "worker")))

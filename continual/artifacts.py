@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from continual.data.manifest import write_json_atomic
+from continual.data.stale_temps import refuse_temp_files, remove_stale_temp_files
+from continual.errors import InputError
 
 MARKER = "COMPLETE.json"
 KEY_LENGTH = 16
@@ -62,7 +64,11 @@ class ArtifactStore:
         return self.root / kind / key
 
     def is_complete(self, kind: str, key: str) -> bool:
-        return (self.path(kind, key) / MARKER).exists()
+        """Whether the marker exists; a marker that does not parse is an error naming it."""
+        if not (self.path(kind, key) / MARKER).exists():
+            return False
+        self.info(kind, key)
+        return True
 
     def info(self, kind: str, key: str) -> dict:
         """What the marker recorded (key inputs, results of the stage)."""
@@ -70,16 +76,25 @@ class ArtifactStore:
         if not marker.exists():
             raise FileNotFoundError(f"{marker}: artefact {kind}/{key} is not complete; "
                                     "run its stage first (python main.py resumes it)")
-        return json.loads(marker.read_text(encoding="utf-8"))["info"]
+        try:
+            return json.loads(marker.read_text(encoding="utf-8"))["info"]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+            raise InputError(f"{marker} is damaged ({type(err).__name__}: {err}): artefact "
+                             f"{kind}/{key} cannot be trusted; delete the folder "
+                             f"{marker.parent} and rerun to make it again") from err
 
     def prepare(self, kind: str, key: str, inputs: dict) -> Path:
-        """Create the artefact folder (kept if a partial run left one) and record its inputs."""
+        """Create the artefact folder (kept if a partial run left one) and record its inputs;
+        temporary files that killed writers left inside it are removed first."""
         folder = self.path(kind, key)
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(folder)
         write_json_atomic(folder / "key_inputs.json", {"kind": kind, "key": key,
                                                        "inputs": _canonical(inputs)})
         return folder
 
     def complete(self, kind: str, key: str, info: dict) -> None:
-        """Mark an artefact complete; call only after all its files are written."""
+        """Mark an artefact complete; call only after all its files are written (a temporary
+        file still inside raises `TempFileError` naming it)."""
+        refuse_temp_files(self.path(kind, key), f"artefact {kind}/{key}")
         write_json_atomic(self.path(kind, key) / MARKER, {"kind": kind, "key": key, "info": info})

@@ -47,6 +47,11 @@ def inputs_may_be_missing() -> Iterator[list[str]]:
         _missing_inputs = outer
 
 
+def planning_only() -> bool:
+    """True inside `inputs_may_be_missing` (a dry run): nothing is trained or downloaded."""
+    return _missing_inputs is not None
+
+
 def missing_input(path: Any, error: Exception) -> str:
     """The placeholder key part for a missing input while planning only; else raise `error`."""
     if _missing_inputs is None:

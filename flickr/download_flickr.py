@@ -4,7 +4,10 @@
         [--per_class 1000] [--keywords keywords.json | cat=kitten ...] [--key_file keys.json]
 
 Keys: FLICKR_API_KEY / FLICKR_API_SECRET or --key_file (see flickr/README.md). A rerun resumes:
-complete classes are skipped, partial ones continue. Exit code 2 on errors, with the reason.
+complete classes are skipped, partial ones continue. A photo whose download still fails after
+its retries is skipped for now; a class left short by such failures is not finished, the other
+classes go on, and the run ends with exit code 2 saying how many failed: rerun to retry them.
+Exit code 2 on errors, with the reason.
 """
 
 import os
@@ -21,16 +24,18 @@ from collections.abc import Callable  # noqa: E402
 
 from tqdm.contrib.logging import logging_redirect_tqdm  # noqa: E402
 
+from continual.errors import InputError, environment_message  # noqa: E402
 from continual.replay.flickr import (  # noqa: E402
     FLICKR_REST_URL,
     RECALL_KEYWORDS,
+    DownloadsFailed,
     FlickrDownloadError,
     class_keywords,
     download_class,
     load_keys,
     make_client,
 )
-from continual.replay.folders import ReplayFolderError, read_class_manifest  # noqa: E402
+from continual.replay.folders import read_class_manifest  # noqa: E402
 from continual.replay.web_images import RequestPolicy  # noqa: E402
 
 LOG = logging.getLogger("download_flickr")
@@ -74,6 +79,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--api_rps", type=number, default=1.0, help="max API calls per second")
     add("--download_rps", type=number, default=5.0, help="max image downloads per second")
     add("--no_progress", action="store_true", help="no progress bars")
+    add("--finish_despite_failures", action="store_true",
+        help="finish a class short of --per_class even when downloads failed (default: leave "
+             "it unfinished, so that a rerun retries them)")
     return parser.parse_args(argv)
 
 
@@ -97,25 +105,30 @@ def keyword_overrides(items: list[str]) -> dict[str, str]:
     return overrides
 
 
-def download(args: argparse.Namespace) -> list[str]:
-    """Download every class; returns one line per class that fell short of --per_class."""
+def download(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """Download every class; returns one line per class that the search left short of
+    --per_class, and one per class left unfinished by failed downloads."""
     keywords = class_keywords(args.classes, keyword_overrides(args.keywords))
     client = make_client(*load_keys(args.key_file), rest_url=args.rest_url)
     policy = RequestPolicy(timeout_s=args.timeout, max_retries=args.max_retries,
                            api_rps=args.api_rps, download_rps=args.download_rps)
-    shortfalls = []
+    shortfalls, unfinished = [], []
     for voc_class, keyword in keywords.items():
-        folder = download_class(client, voc_class=voc_class, keyword=keyword,
-                                count=args.per_class, out_folder=args.out, license=args.license,
-                                safe_search=args.safe_search, dedup=args.dedup,
-                                min_side=args.min_side, max_pixels=args.max_pixels,
-                                jpeg_only=args.jpeg_only,
-                                per_page=args.per_page, policy=policy,
-                                progress_bar=not args.no_progress)
+        try:
+            folder = download_class(
+                client, voc_class=voc_class, keyword=keyword, count=args.per_class,
+                out_folder=args.out, license=args.license, safe_search=args.safe_search,
+                dedup=args.dedup, min_side=args.min_side, max_pixels=args.max_pixels,
+                jpeg_only=args.jpeg_only, per_page=args.per_page, policy=policy,
+                progress_bar=not args.no_progress,
+                finish_despite_failures=args.finish_despite_failures)
+        except DownloadsFailed as err:
+            unfinished.append(str(err))
+            continue
         count = read_class_manifest(folder)["count"]
         if count < args.per_class:
             shortfalls.append(f"{voc_class}: {count} of {args.per_class} ({keyword!r})")
-    return shortfalls
+    return shortfalls, unfinished
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,15 +137,28 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("flickrapi").setLevel(logging.WARNING)  # one INFO line per API call
     try:
         with logging_redirect_tqdm():
-            shortfalls = download(args)
-    except (FlickrDownloadError, ReplayFolderError) as err:
+            shortfalls, unfinished = download(args)
+    except InputError as err:   # keys, API, replay folder, temporary files: the message says
         print(f"download_flickr: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        message = environment_message(err)   # a full or read-only disk; anything else is a bug
+        if message is None:
+            raise
+        print(f"download_flickr: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("download_flickr: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
     for line in shortfalls:
         LOG.warning("shortfall (search ran out) %s", line)
+    for line in unfinished:
+        print(f"download_flickr: error: {line}", file=sys.stderr)
+    if unfinished:
+        classes = f"{len(unfinished)} class{'es' if len(unfinished) > 1 else ''}"
+        print(f"download_flickr: {classes} under {args.out} unfinished because downloads "
+              "failed; rerun the same command to retry them", file=sys.stderr)
+        return 2
     print(f"download_flickr: {len(set(args.classes))} classes complete under {args.out}"
           + (f"; {len(shortfalls)} short of {args.per_class}" if shortfalls else ""))
     return 0

@@ -19,10 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run standalone from anywhere
 
-from continual.data.manifest import ManifestError  # noqa: E402
 from continual.data.shards import open_record_set  # noqa: E402
+from continual.errors import InputError  # noqa: E402
 from continual.replay import class_mapper, gan, hub_models, standins  # noqa: E402
-from continual.replay.folders import ReplayFolderError  # noqa: E402
 
 COMMANDS = ("generate", "map", "standins", "cache-path")
 
@@ -35,7 +34,7 @@ def resolve_targets(classes: list[str] | None, mapping_path: str | None,
                if mapping_path else None)
     if not classes:
         if mapping is None:
-            raise SystemExit("error: give --classes (ImageNet ids or VOC names) or --mapping "
+            raise InputError("give --classes (ImageNet ids or VOC names) or --mapping "
                              "(then every mapped class is generated)")
         classes = list(mapping)
     targets = {}
@@ -45,11 +44,11 @@ def resolve_targets(classes: list[str] | None, mapping_path: str | None,
                                                          "--classes")
             targets[gan.class_folder_name(imagenet_class)] = imagenet_class
         elif mapping is None:
-            raise SystemExit(f"error: --classes {token!r} is a class name, which needs "
+            raise InputError(f"--classes {token!r} is a class name, which needs "
                              "--mapping FILE (made by `generate_gan.py map`); or give the "
                              "ImageNet id")
         elif token not in mapping:
-            raise SystemExit(f"error: --classes {token!r} is not in {mapping_path} (it maps "
+            raise InputError(f"--classes {token!r} is not in {mapping_path} (it maps "
                              f"{', '.join(mapping)}); add it there or give the ImageNet id")
         else:
             targets[token] = int(mapping[token]["imagenet_class"])
@@ -66,6 +65,24 @@ def run_generate(args: argparse.Namespace) -> None:
                                    seed=args.seed)
     for label, folder in folders.items():
         print(f"{label:<12} ImageNet {targets[label]:>4}  {folder}")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse names the flag in its error)."""
+    if not text.strip().lstrip("+").isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
+    return int(text)
+
+
+def truncation(text: str) -> float:
+    """argparse type: BigGAN's truncation, in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is outside (0, 1] (RECALL: 1.0)")
+    return value
 
 
 def _override(text: str) -> tuple[str, int]:
@@ -114,9 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="generate replay images per class")
     gen.add_argument("--handle", default=hub_models.DEFAULT_GENERATOR, help="TF-Hub generator")
     gen.add_argument("--classes", nargs="+", help="ImageNet ids and/or VOC names (need --mapping)")
-    gen.add_argument("--per_class", type=int, default=500, help="images per class (RECALL: 500)")
-    gen.add_argument("--truncation", type=float, default=1.0)
-    gen.add_argument("--batch", type=int, default=5, help="generator batch size (RECALL: 5)")
+    gen.add_argument("--per_class", type=positive_int, default=500,
+                     help="images per class (RECALL: 500)")
+    gen.add_argument("--truncation", type=truncation, default=1.0, help="in (0, 1]")
+    gen.add_argument("--batch", type=positive_int, default=5,
+                     help="generator batch size (RECALL: 5)")
     gen.add_argument("--mapping", help="class-mapper JSON: VOC name -> ImageNet id")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", default="data/replay_images/gan",
@@ -131,15 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     mapper.add_argument("--override", type=_override, action="append", default=[],
                         metavar="NAME=ID", help="force a class's ImageNet id (repeatable)")
     mapper.add_argument("--out", required=True, help="mapping JSON to write")
-    mapper.add_argument("--batch", type=int, default=16)
-    mapper.add_argument("--image_size", type=int, help="resize to this square size first")
+    mapper.add_argument("--batch", type=positive_int, default=16)
+    mapper.add_argument("--image_size", type=positive_int,
+                        help="resize to this square size first")
     mapper.add_argument("--background_slot", choices=("auto", "yes", "no"), default="auto")
     mapper.add_argument("--outputs", choices=hub_models.OUTPUT_KINDS, default="logits")
     mapper.add_argument("--generator_classes", type=int, default=class_mapper.GENERATOR_CLASSES)
     mapper.set_defaults(run=run_map)
     stand = sub.add_parser("standins", help="build the offline stand-in generator + classifier")
     stand.add_argument("--out", required=True)
-    stand.add_argument("--size", type=int, default=64)
+    stand.add_argument("--size", type=positive_int, default=64)
     stand.add_argument("--seed", type=int, default=0)
     stand.add_argument("--background_slot", action="store_true", help="1001-output classifier")
     stand.add_argument("--tf1_generator", action="store_true", help="also a TF1 Hub-format one")
@@ -157,8 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (hub_models.HubModelError, class_mapper.ClassMappingError, standins.StandinError,
-            ReplayFolderError, ManifestError) as err:
+    except InputError as err:  # argparse exits 2 for bad flags; input errors exit 2 too
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from err
 

@@ -1,4 +1,9 @@
-"""Atomic file replacement: write under a temporary name in the same folder, then rename."""
+"""Atomic file replacement: write under a temporary name in the same folder, then rename.
+
+The temporary name (`.<stem>.tmp-<pid><suffix>`) holds the writer's process id, so that the file
+a killed writer leaves behind is recognised and removed by the next run
+(`continual.data.stale_temps`).
+"""
 
 from __future__ import annotations
 

@@ -16,12 +16,13 @@ import os
 from pathlib import Path
 
 from continual.data.atomic import write_json_atomic  # noqa: F401 (re-exported)
+from continual.errors import InputError
 
 FORMAT = "recall-records/1"
 MANIFEST_SUFFIX = ".manifest.json"
 
 
-class ManifestError(ValueError):
+class ManifestError(InputError):
     """A missing, corrupt or inconsistent manifest; the message names the file and the fix."""
 
 

@@ -29,12 +29,13 @@ from PIL import Image
 from continual.data.classes import IGNORE_LABEL
 from continual.data.records import Record, label_classes
 from continual.data.shards import RecordWriter
+from continual.errors import InputError, reports_input_errors
 
 TRAIN_FOLDERS = ("training_first_step", "training_incremental")
 VAL_FOLDER = "validation"
 
 
-class OriginalArchiveError(ValueError):
+class OriginalArchiveError(InputError):
     """A missing or inconsistent file of the original archive; names the file and the fix."""
 
 
@@ -130,6 +131,7 @@ def convert_original(data_dir: str | Path, out_dir: str | Path) -> dict:
             "val": write_set(out_dir, "val", val, val_files)}
 
 
+@reports_input_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m continual.data.recall_original",
                                      description=__doc__,
@@ -137,11 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="the original archive's data/ folder")
     parser.add_argument("--out", required=True, help="data folder for our train and val sets")
     args = parser.parse_args(argv)
-    try:
-        summary = convert_original(args.data, args.out)
-    except OriginalArchiveError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    summary = convert_original(args.data, args.out)
     for name, counts in summary.items():
         print(f"{name}: {counts['images']} images from {counts['files']} files")
     return 0

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from continual.data.classes import NUM_CLASSES
+from continual.errors import InputError
 
 FEATURE_SPEC = {
     "input": tf.io.FixedLenFeature([], tf.string),
@@ -36,7 +37,7 @@ FEATURE_SPEC = {
 METADATA = ("time", "domain", "group")
 
 
-class RecordError(ValueError):
+class RecordError(InputError):
     """A record that does not follow the format; the message names the file and record."""
 
 

@@ -2,7 +2,8 @@
 
 `RecordWriter` writes shards under temporary names, renames each when it is complete, and
 writes the manifest last (atomically), so a set counts as present only once all of it is on
-disk. A failure inside the `with` block removes everything it wrote.
+disk. A failure inside the `with` block removes everything it wrote; temporary shards that a
+killed writer of the same set left behind are removed when a new writer starts.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from continual.data.manifest import (
     write_json_atomic,
 )
 from continual.data.records import Record, RecordError, decode_record, encode_record
+from continual.data.stale_temps import refuse_temp_files, remove_stale_temp_files
 
 
 def shard_name(name: str, index: int) -> str:
@@ -62,6 +64,7 @@ class RecordWriter:
         self._tmp_paths: list[Path] = []
         self._final_paths: list[Path] = []
         self._closed = False
+        remove_stale_temp_files(self.directory, prefix=f".{name}", recursive=False)
 
     def __enter__(self) -> RecordWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -129,6 +132,8 @@ class RecordWriter:
             old.unlink()
         for tmp, shard in zip(self._tmp_paths, self._shards, strict=True):
             os.replace(tmp, self.directory / shard["file"])
+        refuse_temp_files(self.directory, f"record set {self.directory / self.name}",
+                          prefix=f".{self.name}-", recursive=False)
         write_json_atomic(target, {
             "format": FORMAT,
             "name": self.name,

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import io
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ from continual.data.shapes import (
     texture_pattern,
 )
 from continual.data.shards import RecordWriter
+from continual.errors import reports_input_errors
 
 GENERATOR_VERSION = 1  # bump whenever the drawing changes, so old sets are regenerated
 SPLITS = ("train", "val")
@@ -248,7 +250,8 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> dict:
+@reports_input_errors
+def main(argv: list[str] | None = None) -> dict | int:
     parser = argparse.ArgumentParser(
         prog="python -m continual.data.synthetic", description=__doc__.split("\n")[0],
         epilog="Writes two record sets into --out: train-NNNNN.tfrecord shards with "
@@ -272,4 +275,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if isinstance(main(), dict) else 2)

@@ -32,6 +32,7 @@ from continual.data.voc_checks import (
     read_id_list,
     require_dir,
 )
+from continual.errors import reports_input_errors
 
 __all__ = ["VocError", "convert_voc", "format_summary", "main"]
 
@@ -182,6 +183,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
+@reports_input_errors
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints the error (no traceback) and returns 2 on bad input."""
     parser = argparse.ArgumentParser(prog="python -m continual.data.voc", description=__doc__,
@@ -198,12 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: no --sbd_root: the train set is VOC's own 1 464-image list, not the "
               "paper's 10 582-image SBD-augmented list (give --sbd_root to build that)",
               file=sys.stderr)
-    try:
-        result = convert_voc(args.voc_root, args.out, sbd_root=args.sbd_root,
-                             skip_bad=args.skip_bad, records_per_shard=args.records_per_shard)
-    except VocError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    result = convert_voc(args.voc_root, args.out, sbd_root=args.sbd_root,
+                         skip_bad=args.skip_bad, records_per_shard=args.records_per_shard)
     print(format_summary(result))
     return 0
 

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from continual.data.classes import IGNORE_LABEL, NUM_CLASSES, is_valid_label_value
+from continual.errors import InputError
 
 # What PIL raises on a file it cannot decode (truncated, corrupt, not an image).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
@@ -21,7 +22,7 @@ _UNKNOWN_FORMAT = "not an image file PIL recognises"
 _LABEL_MODES = ("P", "L")
 
 
-class VocError(ValueError):
+class VocError(InputError):
     """A missing or bad VOC / SBD input; the message names the path and the fault."""
 
     def __init__(self, path: str | Path, fault: str):

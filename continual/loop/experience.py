@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from continual.loop.batches import phase_batches
 from continual.methods.base import StreamBatch, StreamMethod
+from continual.models.checkpoints import resume
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,7 @@ def run_experience(method: StreamMethod, experience, table, settings: Experience
     """Train `method` on one experience; resumes from `folder/ckpt` when a run was cut short."""
     checkpoint = make_checkpoint(method, state)
     manager = tf.train.CheckpointManager(checkpoint, str(folder / "ckpt"), max_to_keep=1)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    if resume(checkpoint, manager):
         log.info("resuming experience %d at phase %d, batch %d (global step %d)",
                  experience.index, int(state.phase), int(state.batch), int(state.global_step))
     if not bool(state.begun):

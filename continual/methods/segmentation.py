@@ -20,8 +20,9 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
+from continual import planning
 from continual.methods.losses import class_table, masked_cross_entropy
-from continual.models.checkpoints import model_checkpoint
+from continual.models.checkpoints import model_checkpoint, resume
 from continual.models.segmenter import kernel_l2, resize_logits
 
 
@@ -54,6 +55,12 @@ class LoopSettings:
     log_every: int = 20
     jit_compile: bool = False
     warmup_iterations: int = 2
+
+    def __post_init__(self):
+        planning.check_int("LoopSettings.checkpoint_every", self.checkpoint_every, minimum=1)
+        planning.check_int("LoopSettings.log_every", self.log_every, minimum=1)
+        planning.check_bool("LoopSettings.jit_compile", self.jit_compile)
+        planning.check_int("LoopSettings.warmup_iterations", self.warmup_iterations, minimum=0)
 
 
 class StageTrainer:
@@ -118,8 +125,7 @@ class StageTrainer:
         """Run (or resume) the stage; `make_dataset(start_batch)` gives batches from there on."""
         checkpoint = self.checkpoint()
         manager = tf.train.CheckpointManager(checkpoint, str(work_dir / "ckpt"), max_to_keep=2)
-        if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        resume(checkpoint, manager)
         start = int(self.iteration.numpy())
         total = self.schedule.iterations
         remaining = make_dataset(start).take(max(total - start, 0))

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import keras
 import tensorflow as tf
+
+from continual.artifacts import MARKER
+from continual.errors import InputError
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 # Bookkeeping entries written by tf.train.Checkpoint.save / CheckpointManager, not model weights.
@@ -21,7 +25,7 @@ BOOKKEEPING = ("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter" + VALUE_SUFFIX)
 MAX_LISTED = 12
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(InputError):
     """A checkpoint that does not fit the model; the message names both and the fix."""
 
 
@@ -86,18 +90,45 @@ def restore_weights(model: keras.Model, path: str | os.PathLike) -> str:
     checkpoint lacks a variable, holds one the model lacks, or has a different shape.
     """
     prefix = resolve_checkpoint(path, CheckpointMismatchError)
-    reader = tf.train.load_checkpoint(prefix)
-    stored = {
-        _unescape(key[: -len(VALUE_SUFFIX)]): key
-        for key in reader.get_variable_to_shape_map()
-        if key not in BOOKKEEPING and key.endswith(VALUE_SUFFIX)
-    }
-    assign_checked(
-        weights_by_path(model), reader, stored, checkpoint=prefix, model_name=model.name,
-        error=CheckpointMismatchError,
-        fix="build the model with the configuration the checkpoint was saved with (e.g. the "
-            "same num_classes, backbone and head), or restore the checkpoint saved for it.")
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        stored = {
+            _unescape(key[: -len(VALUE_SUFFIX)]): key
+            for key in reader.get_variable_to_shape_map()
+            if key not in BOOKKEEPING and key.endswith(VALUE_SUFFIX)
+        }
+        assign_checked(
+            weights_by_path(model), reader, stored, checkpoint=prefix, model_name=model.name,
+            error=CheckpointMismatchError,
+            fix="build the model with the configuration the checkpoint was saved with (e.g. "
+                "the same num_classes, backbone and head), or restore the checkpoint saved for "
+                "it.")
+    except (tf.errors.OpError, IndexError) as err:  # the reader raises IndexError on a short read
+        raise damaged(prefix, err) from err
     return prefix
+
+
+def damaged(prefix: str, err: Exception) -> CheckpointMismatchError:
+    """The error for a checkpoint whose files cannot be read (truncated, corrupt): it names
+    the folder to delete, the whole artefact when the checkpoint lies in a complete one."""
+    folder = Path(prefix).parent
+    artefact = next((p for p in (folder, *folder.parents[:3]) if (p / MARKER).exists()), None)
+    where = (f"the artefact folder {artefact} (it is marked complete around a damaged file)"
+             if artefact else f"the folder {folder} (the stage's resume point)")
+    return CheckpointMismatchError(
+        f"checkpoint {prefix} cannot be read ({type(err).__name__}: {str(err).strip()}); it "
+        f"is damaged. Delete {where} and rerun to make it again")
+
+
+def resume(checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager) -> bool:
+    """Restore the manager's latest checkpoint, if any; a damaged one is an error naming it."""
+    if not manager.latest_checkpoint:
+        return False
+    try:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    except (tf.errors.OpError, IndexError) as err:
+        raise damaged(manager.latest_checkpoint, err) from err
+    return True
 
 
 def assign_checked(variables: Mapping[str, keras.Variable], reader, stored: Mapping[str, str], *,

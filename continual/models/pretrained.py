@@ -16,6 +16,7 @@ import h5py
 import keras
 import tensorflow as tf
 
+from continual.errors import InputError
 from continual.models.checkpoints import assign_checked, resolve_checkpoint
 
 TF1_SCOPE = "resnet_v1_101"
@@ -30,7 +31,7 @@ _FIX = ("use a DeepLab-v2 resnet_v1_101 checkpoint for the encoder built by "
         "(a smaller encoder needs a checkpoint of the same size).")
 
 
-class PretrainedWeightsError(ValueError):
+class PretrainedWeightsError(InputError):
     """Pretrained weights that are missing or do not fit the encoder; names file and variable."""
 
 

@@ -11,10 +11,10 @@ import logging
 
 from continual import planning
 from continual.artifacts import PlanStep, artifact_key
-from continual.data.manifest import Manifest, manifest_path
+from continual.data.manifest import Manifest, ManifestError, manifest_path
 from continual.data.shards import open_record_set
 from continual.models.segmenter import build_decoder, build_encoder
-from continual.plans import replay_stages, segmentation_stages  # noqa: F401 (register stages)
+from continual.plans import replay_stages, segmentation_checks, segmentation_stages  # noqa: F401 (register stages)
 from continual.plans.replay_plan import ReplayPlanner
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,18 @@ class SegmentationPlan:
 
     def record_sets(self) -> dict[str, Manifest]:
         """The record sets the stages read: VOC-like "train" and "val"."""
-        return {name: self._record_set(name) for name in ("train", "val")}
+        sets = {name: self._record_set(name) for name in ("train", "val")}
+        segmentation_checks.check_experiment(self.manager)  # before any stage trains
+        return sets
 
     def _record_set(self, name: str) -> Manifest | planning.MissingRecordSet:
         path = manifest_path(self.manager.data_dir, name)
         if path.exists():
-            return open_record_set(self.manager.data_dir, name)
+            manifest = open_record_set(self.manager.data_dir, name)
+            if manifest.num_records == 0:
+                raise ManifestError(f"{path} lists no records: the {name} set is empty; "
+                                    f"{manifest.rebuild_hint()} with images in it")
+            return manifest
         error = FileNotFoundError(
             f"{path} does not exist: TrainManager.data_dir = {str(self.manager.data_dir)!r} "
             "holds no complete record set. Create it with `python -m continual.data.voc "
@@ -76,6 +82,10 @@ class SegmentationPlan:
                 steps[evaluation.name] = evaluation
             previous = model
         return list(steps.values())
+
+    def check_inputs(self, steps: list[PlanStep]) -> None:
+        """Before any stage trains: replay folders decode, TF-Hub handles load and fit."""
+        segmentation_checks.check_replay_inputs(steps)
 
     def _inpaint_step(self, step, previous: PlanStep, train_hash: str) -> PlanStep:
         """The step's data with background from the previous model (the original's

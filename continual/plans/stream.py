@@ -165,6 +165,9 @@ class StreamPlan:
     def model_summary(self) -> str:
         return self.method_name
 
+    def check_inputs(self, steps: list[PlanStep]) -> None:
+        """Nothing beyond what opening the record sets checks (every binding, up front)."""
+
     def describe(self) -> dict:
         return {"plan_kind": "stream", "method": self.method_name,
                 "scenario": self._scenario.name if self._scenario else None,

@@ -23,12 +23,13 @@ from continual.bindings import supplied_configurable
 from continual.data.classes import VOC_CLASSES, class_id
 from continual.data.manifest import Manifest, write_json_atomic
 from continual.data.pipeline import EncodedRecords, decode_image_and_label
+from continual.errors import InputError
 
 GENERATOR_CLASSES = 1000  # BigGAN's one-hot width
 TOP_K = 5
 
 
-class ClassMappingError(ValueError):
+class ClassMappingError(InputError):
     """A mapping file or override that names an unknown class or an impossible id."""
 
 

@@ -3,7 +3,10 @@
 Keys come from FLICKR_API_KEY / FLICKR_API_SECRET or a key file, never from gin; they travel
 only in the OAuth header that flickrapi signs, and never reach a log, a manifest or an error
 message. The crawl writes one replay class folder (see `continual.replay.folders`) per class and
-resumes from what is on disk (`continual.replay.web_images.ClassProgress`).
+resumes from what is on disk (`continual.replay.crawl_state.ClassProgress`). A download that
+fails after its retries is a transient fault, not a rejection: it is recorded, the crawl moves
+on to the next search result, and a class still short when the search ends is left unfinished
+(`DownloadsFailed`), so that a rerun tries those photos again.
 """
 
 from __future__ import annotations
@@ -20,16 +23,18 @@ import flickrapi
 import requests
 from tqdm import tqdm
 
+from continual.data.stale_temps import remove_stale_temp_files
+from continual.errors import InputError
+from continual.replay.crawl_state import FAILED, ClassProgress, parameter_changes
 from continual.replay.folders import finish_class, read_class_manifest
 from continual.replay.web_images import (
-    ClassProgress,
+    DownloadFailed,
     ImageRejected,
     RateLimiter,
     RequestPolicy,
     RetriesExhausted,
     call_with_retries,
     fetch_image,
-    parameter_changes,
     raise_for_transient_status,
     validate_image,
 )
@@ -52,8 +57,13 @@ KEY_HELP = (f"export {KEY_ENV} and {SECRET_ENV}, or pass --key_file FILE holding
             "(get a key at https://www.flickr.com/services/apps/create/)")
 
 
-class FlickrDownloadError(RuntimeError):
+class FlickrDownloadError(InputError):
     """A crawl that cannot go on (keys, API error, nothing found); the message says the fix."""
+
+
+class DownloadsFailed(FlickrDownloadError):
+    """A class left unfinished: the search ran out while downloads that failed after their
+    retries kept it short. They are recorded in the class folder; a rerun tries them again."""
 
 
 def load_keys(key_file: str | os.PathLike | None = None,
@@ -191,12 +201,17 @@ def download_class(client: flickrapi.FlickrAPI, *, voc_class: str, keyword: str,
                    out_folder: str | os.PathLike, license: Sequence[int] | None = None,
                    safe_search: int | None = None, dedup: bool = False, min_side: int = 1,
                    max_pixels: int = 40_000_000, jpeg_only: bool = False, per_page: int = 50,
-                   policy: RequestPolicy | None = None, progress_bar: bool = True) -> Path:
+                   policy: RequestPolicy | None = None, progress_bar: bool = True,
+                   finish_despite_failures: bool = False) -> Path:
     """Download up to `count` validated images for `voc_class` into `out_folder/voc_class`.
 
     Returns the class folder, complete (manifest written) even when the search ran out before
     `count` (the manifest's `count` says how many; a warning names the shortfall). A complete
     folder with the same parameters is returned without any request; a partial one resumes.
+    A download that fails after its retries does not end the class: the crawl moves on to the
+    next result, and if the search runs out short of `count` because of such failures the class
+    is left unfinished and `DownloadsFailed` is raised (a rerun retries them), unless
+    `finish_despite_failures`.
     Only what the original keeps is kept by default (every downloaded image that decodes):
     licence filter, safe search, exact-duplicate removal (`dedup`), the small-image rejection
     (`min_side`) and the JPEG-only rejection (`jpeg_only`) are options, off by default.
@@ -216,6 +231,8 @@ def download_class(client: flickrapi.FlickrAPI, *, voc_class: str, keyword: str,
                                safe_search=safe_search, policy=policy,
                                limiter=policy.limiter(policy.api_rps))
         crawl.run(photos, voc_class, progress_bar)
+    if len(progress) < count and crawl.failed and not finish_despite_failures:
+        raise DownloadsFailed(crawl.unfinished_message(voc_class))
     if not len(progress):
         raise FlickrDownloadError(f"no usable image for class {voc_class!r} (keyword "
                                   f"{keyword!r}, {crawl.summary()}); try another keyword or "
@@ -223,6 +240,7 @@ def download_class(client: flickrapi.FlickrAPI, *, voc_class: str, keyword: str,
     LOG.log(logging.WARNING if len(progress) < count else logging.INFO, "%s: %d of %d images "
             "(%s)", voc_class, len(progress), count, crawl.summary())
     finish_class(folder, voc_class, SOURCE, parameters, progress.entries)
+    progress.forget_failed()
     return folder
 
 
@@ -244,6 +262,8 @@ def _already_complete(folder: Path, parameters: dict) -> bool:
             f"({parameter_changes(manifest.get('parameters') or {}, parameters)}); use another "
             "output folder, or delete this one to download it again")
     LOG.info("%s: complete (%d images); skipped", folder, manifest["count"])
+    remove_stale_temp_files(folder, recursive=False)   # left by a run killed after finishing
+    (folder / FAILED).unlink(missing_ok=True)
     return True
 
 
@@ -257,6 +277,7 @@ class _ClassCrawl:
         self.limiter = policy.limiter(policy.download_rps)
         self.seen = 0
         self.skipped = {"without url_c": 0, "rejected": 0, "duplicates": 0}
+        self.failed: dict[str, str] = {}   # photo id -> why, for downloads failed in this run
 
     def run(self, photos: Iterator[dict], voc_class: str, progress_bar: bool) -> None:
         with requests.Session() as session, tqdm(total=self.count, initial=len(self.progress),
@@ -288,6 +309,11 @@ class _ClassCrawl:
             self.skipped["rejected"] += 1
             LOG.warning("photo %s rejected: %s", photo_id, err)
             return False
+        except DownloadFailed as err:
+            self.failed[photo_id] = str(err)
+            self.progress.mark_failed(photo_id, url, str(err))
+            LOG.warning("%s; download failed, moving on (a rerun retries it)", err)
+            return False
         same = self.progress.photo_with_content(hashlib.sha256(data).hexdigest())
         if self.parameters["dedup"] and same is not None:
             self.skipped["duplicates"] += 1
@@ -299,4 +325,13 @@ class _ClassCrawl:
 
     def summary(self) -> str:
         skipped = ", ".join(f"{n} {what}" for what, n in self.skipped.items())
-        return f"{self.seen} search results, {skipped}"
+        return f"{self.seen} search results, {skipped}, {len(self.failed)} downloads failed"
+
+    def unfinished_message(self, voc_class: str) -> str:
+        """Why the class is not finished, and how to finish it."""
+        first, *others = self.failed
+        also = f"; also photo {', '.join(others)}" if others else ""
+        return (f"{voc_class}: {len(self.progress)} of {self.count} images, "
+                f"{len(self.failed)} downloads failed ({self.failed[first]}{also}); the class "
+                "is not finished: rerun the same command to retry them, or pass "
+                "--finish_despite_failures to keep the class short")

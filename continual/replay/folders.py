@@ -3,8 +3,9 @@
 A source (GAN, web crawl, any folder) writes, per class, a folder of JPEGs named by us, plus a
 `manifest.json` written last: source, parameters, and per image its file, sha256 and size (and
 whatever provenance the source has, e.g. a photo id and licence). A class folder counts as
-complete only when its manifest exists. Packing reads files in sorted name order, checks each
-against the manifest, and writes one unlabelled record set per class.
+complete only when its manifest exists, which is never written while a temporary file is inside.
+Packing reads files in sorted name order, checks each against the manifest, and writes one
+unlabelled record set per class.
 """
 
 from __future__ import annotations
@@ -12,19 +13,22 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from continual.data.atomic import write_bytes_atomic as write_file_atomic  # noqa: F401
 from continual.data.atomic import write_json_atomic
 from continual.data.manifest import read_manifest
+from continual.data.stale_temps import refuse_temp_files, remove_stale_temp_files
+from continual.errors import InputError
 
 FOLDER_FORMAT = "recall-replay-folder/1"
 MANIFEST = "manifest.json"
 
 
-class ReplayFolderError(ValueError):
+class ReplayFolderError(InputError):
     """A missing, empty or inconsistent replay folder; the message names it and the fix."""
 
 
@@ -37,6 +41,26 @@ def image_entry(path: Path, **provenance) -> dict:
             "width": width, "height": height, **provenance}
 
 
+def checked_image(data: bytes, where: str) -> None:
+    """Raise naming `where` unless `data` decodes fully as an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except (UnidentifiedImageError, OSError) as err:
+        raise ReplayFolderError(f"{where}: does not decode as an image ({err}); remove it or "
+                                "re-download it, delete the folder's manifest and rerun its "
+                                "source") from err
+
+
+def open_class_folder(folder: str | os.PathLike) -> Path:
+    """Create a class folder to write into (kept as a partial run left it), without the
+    temporary files of writers that were killed."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(folder, recursive=False)
+    return folder
+
+
 def finish_class(folder: Path, class_name: str, source: str, parameters: dict,
                  entries: list[dict]) -> Path:
     """Write the class manifest (last): from now on the class folder counts as complete."""
@@ -44,6 +68,7 @@ def finish_class(folder: Path, class_name: str, source: str, parameters: dict,
         raise ReplayFolderError(f"{folder}: no images for class {class_name!r}; an empty replay "
                                 "set is never saved (check the source's settings and errors)")
     entries = sorted(entries, key=lambda e: e["file"])
+    refuse_temp_files(folder, f"replay class folder {folder}", recursive=False)
     path = Path(folder) / MANIFEST
     write_json_atomic(path, {"format": FOLDER_FORMAT, "class": class_name, "source": source,
                              "parameters": parameters, "count": len(entries),
@@ -84,6 +109,7 @@ def verified_images(folder: Path) -> list[tuple[dict, bytes]]:
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise ReplayFolderError(f"{path} does not match its sha256 in {folder / MANIFEST} "
                                     "(changed or corrupt); delete it and the manifest, rerun")
+        checked_image(data, str(path))
         out.append((entry, data))
     if not out:
         raise ReplayFolderError(f"{folder / MANIFEST} lists no images; rerun the source")

@@ -25,6 +25,7 @@ from continual.replay.folders import (
     MANIFEST,
     finish_class,
     image_entry,
+    open_class_folder,
     read_class_manifest,
     write_file_atomic,
 )
@@ -82,7 +83,7 @@ def _remove_images(folder: Path) -> None:
 
 def _prepare_folder(folder: Path, parameters: dict) -> None:
     """Keep files written with the same parameters (resume); clear anything else."""
-    folder.mkdir(parents=True, exist_ok=True)
+    open_class_folder(folder)
     marker = folder / PARAMETERS_MARKER
     same = marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == parameters
     if not same:

@@ -20,6 +20,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from continual.errors import InputError
+
 DEFAULT_GENERATOR = "https://tfhub.dev/deepmind/biggan-deep-512/1"
 DEFAULT_CLASSIFIER = "https://tfhub.dev/google/efficientnet/b2/classification/1"
 EXPECTED_GENERATOR = ("(z: float32[N, z_dim], y: float32[N, num_classes] one-hot, "
@@ -28,7 +30,7 @@ EXPECTED_CLASSIFIER = "(images: float32[N, H, W, 3] in [0, 1]) -> float32[N, K]"
 OUTPUT_KINDS = ("logits", "probabilities")
 
 
-class HubModelError(ValueError):
+class HubModelError(InputError):
     """A TF-Hub handle that cannot be loaded or whose model has the wrong signature."""
 
 

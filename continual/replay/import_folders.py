@@ -16,34 +16,26 @@ read). `archive`: the original archive's `replay_images/<source>/NN.tfrecord` fi
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from continual.data.atomic import write_bytes_atomic
 from continual.data.classes import VOC_CLASSES
-from continual.replay.folders import ReplayFolderError, finish_class, image_entry
+from continual.replay.folders import (
+    ReplayFolderError,
+    checked_image,
+    finish_class,
+    image_entry,
+    open_class_folder,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-def checked_image(data: bytes, where: str) -> None:
-    """Raise naming `where` unless `data` decodes as an image."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-    except (UnidentifiedImageError, OSError) as err:
-        raise ReplayFolderError(f"{where}: does not decode as an image ({err}); remove it or "
-                                "re-download it") from err
-
-
 def write_class(out: Path, voc_id: int, images: list[tuple[str, bytes]], source: str) -> Path:
     """Write one class folder: images named 00000.jpg ... in the given order, then the manifest."""
-    folder = out / VOC_CLASSES[voc_id]
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = open_class_folder(out / VOC_CLASSES[voc_id])
     entries = []
     for index, (origin, data) in enumerate(images):
         checked_image(data, origin)

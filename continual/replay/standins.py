@@ -33,7 +33,9 @@ import numpy as np
 import tensorflow as tf
 
 from continual.data.classes import VOC_CLASSES
+from continual.data.stale_temps import remove_stale_temp_files
 from continual.data.synthetic import render_example
+from continual.errors import InputError
 
 STANDIN_VERSION = 1  # bump when a stand-in's computation changes, so old builds are rebuilt
 STANDIN_FILE = "standin.json"
@@ -49,7 +51,7 @@ TEMPLATE_SEED_OFFSET = 104_729  # template scenes never coincide with a dataset 
 MAX_TEMPLATE_SCENES = 20_000
 
 
-class StandinError(ValueError):
+class StandinError(InputError):
     """Bad stand-in parameters or an output folder that is not ours to replace."""
 
 
@@ -95,6 +97,7 @@ def build_once(out_dir: str | os.PathLike, params: dict, build: Callable[[Path],
                            "choose an empty or new folder")
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    remove_stale_temp_files(out_dir.parent, prefix=f".{out_dir.name}.tmp-", recursive=False)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
         build(tmp)

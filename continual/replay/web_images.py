@@ -1,39 +1,30 @@
-"""Polite, validated, resumable image downloads for web replay sources (the Flickr crawl).
+"""Polite, validated image downloads for web replay sources (the Flickr crawl).
 
 Politeness: a minimum interval between request starts (rate limit) and retries with exponential
 back-off on time-outs, dropped connections, HTTP 429 (its Retry-After honoured) and 5xx. Both the
 clock and the sleep are injectable, so tests never wait. Validation: every payload must be a
 fully decodable JPEG, checked for its pixel count *before* decoding (decompression bombs) and
 for a minimum side; a rejected payload raises `ImageRejected` with the reason, for the caller to
-log and skip. Progress: a class folder being filled keeps a journal of its images (with their
-provenance) until its manifest is written, so an interrupted crawl resumes from what is on disk.
+log and skip. A payload that still fails after the last retry raises `DownloadFailed`: a
+transient fault, retried on a later run (see `continual.replay.crawl_state`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import email.utils
-import hashlib
 import io
-import json
 import logging
-import os
-import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 import requests
 from PIL import Image, UnidentifiedImageError
 
-from continual.replay.folders import ReplayFolderError, image_entry, write_file_atomic
-
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
-JOURNAL = "progress.jsonl"
-IMAGE_NAME = re.compile(r"^\d{5}\.jpg$")
 TRANSIENT_ERRORS = (requests.Timeout, requests.ConnectionError,
                     requests.exceptions.ChunkedEncodingError)
 
@@ -53,6 +44,11 @@ class RetriesExhausted(RuntimeError):
 
 class ImageRejected(Exception):
     """A downloaded payload that is not kept; the message is the reason."""
+
+
+class DownloadFailed(Exception):
+    """A download that still failed (time-out, 429, 5xx, dropped connection) after its last
+    retry: a transient fault, not a verdict on the image, so a later run tries it again."""
 
 
 @dataclasses.dataclass
@@ -150,7 +146,11 @@ def call_with_retries(request: Callable[[], T], *, policy: RequestPolicy, limite
 
 def fetch_image(session: requests.Session, url: str, *, policy: RequestPolicy,
                 limiter: RateLimiter, what: str) -> bytes:
-    """The bytes at `url` (HTTP 200 only, at most `policy.max_image_bytes`), with retries."""
+    """The bytes at `url` (HTTP 200 only, at most `policy.max_image_bytes`), with retries.
+
+    Raises `ImageRejected` for an answer that is final (another status, too large) and
+    `DownloadFailed` when transient faults outlast the retries.
+    """
     if urlsplit(url).scheme not in ("http", "https"):
         raise ImageRejected(f"URL scheme is not http(s): {url!r}")
 
@@ -164,7 +164,7 @@ def fetch_image(session: requests.Session, url: str, *, policy: RequestPolicy,
     try:
         return call_with_retries(request, policy=policy, limiter=limiter, what=what)
     except RetriesExhausted as err:
-        raise ImageRejected(str(err)) from None
+        raise DownloadFailed(str(err)) from None
 
 
 def _read_limited(response: requests.Response, max_bytes: int) -> bytes:
@@ -203,102 +203,3 @@ def validate_image(data: bytes, *, min_side: int, max_pixels: int,
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageRejected(f"does not decode fully ({err})") from None
     return width, height
-
-
-class ClassProgress:
-    """The images of a class folder so far, with their provenance, in a journal (progress.jsonl).
-
-    The journal stays beside the manifest, so that a class whose manifest and some files were
-    deleted is rebuilt with the same images under the same names.
-    Images are written first, then their journal line, so an image without a line (a crash in
-    between) is an orphan: it is deleted on resume and its index is reused. Lines whose file is
-    missing or changed are dropped; the lowest free index is filled first, so a rerun after
-    deleting files gives them their old names back.
-    """
-
-    def __init__(self, folder: Path, entries: list[dict]):
-        self.folder = folder
-        self.entries = entries
-        self._photos = {entry.get("photo_id") for entry in entries}
-        self._contents = {entry["sha256"]: entry.get("photo_id") for entry in entries}
-
-    @classmethod
-    def open(cls, folder: str | os.PathLike, parameters: dict) -> ClassProgress:
-        """Resume (or start) the class folder; `parameters` must match the journal's."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        entries = [e for e in _journal_entries(folder / JOURNAL, parameters) if _intact(folder, e)]
-        kept = {entry["file"] for entry in entries}
-        for path in sorted(folder.glob("*.jpg")):
-            if IMAGE_NAME.match(path.name) and path.name not in kept:
-                LOG.warning("%s: not in %s (interrupted write); deleted", path, JOURNAL)
-                path.unlink()
-        lines = [json.dumps({"parameters": parameters})] + [json.dumps(e) for e in entries]
-        write_file_atomic(folder / JOURNAL, ("\n".join(lines) + "\n").encode("utf-8"))
-        return cls(folder, entries)
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def has_photo(self, photo_id: str) -> bool:
-        return photo_id in self._photos
-
-    def photo_with_content(self, sha256: str) -> str | None:
-        """The photo id already kept with exactly these bytes, if any."""
-        return self._contents.get(sha256)
-
-    def add(self, data: bytes, **provenance) -> dict:
-        """Write the image under the lowest free `{index:05d}.jpg`, then journal it."""
-        used = {entry["file"] for entry in self.entries}
-        index = next(i for i in range(len(used) + 1) if f"{i:05d}.jpg" not in used)
-        path = self.folder / f"{index:05d}.jpg"
-        write_file_atomic(path, data)
-        entry = image_entry(path, **provenance)
-        with open(self.folder / JOURNAL, "a", encoding="utf-8") as journal:
-            journal.write(json.dumps(entry) + "\n")
-            journal.flush()
-            os.fsync(journal.fileno())
-        self.entries.append(entry)
-        self._photos.add(provenance.get("photo_id"))
-        self._contents[entry["sha256"]] = provenance.get("photo_id")
-        return entry
-
-
-def _journal_entries(path: Path, parameters: dict) -> list[dict]:
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    try:
-        started_with = json.loads(lines[0])["parameters"]
-    except (IndexError, KeyError, TypeError, json.JSONDecodeError):
-        raise ReplayFolderError(f"{path} has no parameter header; delete {path.parent} to "
-                                "download the class again") from None
-    if started_with != parameters:
-        raise ReplayFolderError(f"{path.parent} was started with other parameters "
-                                f"({parameter_changes(started_with, parameters)}); rerun with "
-                                "the same options, or delete the folder to start again")
-    entries = []
-    for number, line in enumerate(lines[1:], start=2):
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            LOG.warning("%s line %d is torn (interrupted write); its image is redone", path, number)
-    return entries
-
-
-def _intact(folder: Path, entry: dict) -> bool:
-    path = folder / str(entry.get("file", ""))
-    if not IMAGE_NAME.match(path.name) or not path.is_file():
-        LOG.info("%s: %s is missing; it will be downloaded again", folder, path.name)
-        return False
-    if hashlib.sha256(path.read_bytes()).hexdigest() != entry.get("sha256"):
-        LOG.warning("%s: %s changed since it was written; downloading again", folder, path.name)
-        return False
-    return True
-
-
-def parameter_changes(old: dict, new: dict) -> str:
-    """'name: old -> new' for every parameter that differs."""
-    names = sorted(set(old) | set(new))
-    return ", ".join(f"{name}: {old.get(name)!r} -> {new.get(name)!r}" for name in names
-                     if old.get(name) != new.get(name))

@@ -20,6 +20,7 @@ from continual.data.synthetic import CLASS_STYLES, COMPANIONS, _paint
 from continual.replay.folders import (
     finish_class,
     image_entry,
+    open_class_folder,
     read_class_manifest,
     write_file_atomic,
 )
@@ -69,7 +70,7 @@ def write_web_standin(out_dir: str | Path, *, classes=range(1, 21), per_class: i
         manifest = read_class_manifest(folder)
         if manifest is not None and manifest["parameters"] == parameters:
             continue
-        folder.mkdir(parents=True, exist_ok=True)
+        open_class_folder(folder)
         entries = []
         for index in range(per_class):
             buffer = io.BytesIO()

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from continual.errors import InputError
+
 log = logging.getLogger(__name__)
 
 
@@ -95,9 +97,9 @@ def _parse_line(path: Path, number: int, line: str) -> dict:
     try:
         value = json.loads(line)
     except ValueError as error:
-        raise ValueError(f"{path}, line {number}: not valid JSON ({error}); fix or delete "
+        raise InputError(f"{path}, line {number}: not valid JSON ({error}); fix or delete "
                          f"that line") from error
     if not isinstance(value, dict):
-        raise ValueError(f"{path}, line {number}: expected a JSON object, got "
-                         f"{type(value).__name__}")
+        raise InputError(f"{path}, line {number}: expected a JSON object, got "
+                         f"{type(value).__name__}; fix or delete that line")
     return value

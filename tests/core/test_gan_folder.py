@@ -1,18 +1,21 @@
 """A GAN set made beforehand replaces generation (issue 12, item 12), labelled as GAN."""
 
-import json
-
+import numpy as np
 import pytest
 
 from continual.data.classes import VOC_CLASSES
+from continual.replay.folders import finish_class, image_entry, open_class_folder
+from continual.replay.gan import to_jpeg
 from tests.core.test_train_manager import plan
 
 
-def gan_folder(root, classes=range(1, 16), tag="a"):
+def gan_folder(root, classes=range(1, 16), shade=-0.5):
+    """Class folders as gan/generate_gan.py leaves them: one JPEG each and the manifest."""
     for cls in classes:
-        folder = root / VOC_CLASSES[cls]
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "manifest.json").write_text(json.dumps({"images": [tag]}))
+        folder = open_class_folder(root / VOC_CLASSES[cls])
+        (folder / "00000.jpg").write_bytes(to_jpeg(np.full((8, 8, 3), shade, np.float32)))
+        finish_class(folder, VOC_CLASSES[cls], "gan", {},
+                     [image_entry(folder / "00000.jpg")])
     return root
 
 
@@ -21,7 +24,7 @@ def test_a_gan_folder_skips_mapping_and_keys_images_by_its_manifests(tmp_path):
     steps = plan("DISJOINT", "10-5-5", f"GanReplay.folder = '{folder}'", source="gan")
     assert not [s for s in steps.values() if s.kind == "class_mapping"]
     assert steps["images3"].depends == () and "gan_manifest" in steps["images3"].inputs
-    gan_folder(folder, classes=(3,), tag="b")              # another set for class 3
+    gan_folder(folder, classes=(3,), shade=0.5)            # another set for class 3
     again = plan("DISJOINT", "10-5-5", f"GanReplay.folder = '{folder}'", source="gan")
     assert again["images3"].key != steps["images3"].key
     assert again["images4"].key == steps["images4"].key

@@ -116,11 +116,13 @@ def test_cli_generates_ids_and_mapped_voc_names(generator_dir, tmp_path):
     assert manifest["parameters"]["imagenet_class"] == 207 and manifest["count"] == 3
 
 
-def test_cli_class_name_needs_a_mapping(generator_dir, tmp_path):
-    with pytest.raises(SystemExit, match="needs --mapping"):
+def test_cli_class_name_needs_a_mapping(generator_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         _cli_module().main(["--handle", str(generator_dir), "--classes", "dog",
                             "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2 and "needs --mapping" in capsys.readouterr().err
     write_mapping(tmp_path / "m.json", {"dog": {"imagenet_class": 207}})
-    with pytest.raises(SystemExit, match="'cat' is not in"):
+    with pytest.raises(SystemExit) as exit_info:
         _cli_module().main(["--handle", str(generator_dir), "--classes", "cat",
                             "--mapping", str(tmp_path / "m.json"), "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "'cat' is not in" in capsys.readouterr().err

@@ -1,0 +1,378 @@
+"""A catalogue of bad inputs, driven through the command lines as a user would type them.
+
+Every case must end with exit code 2 and an `error: ...` naming the file, binding, flag or
+artefact at fault; no artefact may be marked complete by the failed run and no temporary file
+may be left behind. Cases cover gin, data, weights, TF-Hub handles, replay folders, a damaged
+checkpoint store, stream experiments and the other command-line tools. (A read-only folder
+cannot be simulated when the tests run as root; a folder that is a file stands in for a disk
+that refuses writes.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import main
+from continual.data.classes import VOC_CLASSES
+
+EXPERIMENT = "FINE_TUNING_DISJOINT_NO_MIX_10-10"
+GAN_EXPERIMENT = "DISJOINT_10-10_gan"
+WEB_EXPERIMENT = "DISJOINT_10-10_flickr"
+
+
+@dataclasses.dataclass
+class World:
+    """Shared inputs made once: tiny data, stand-ins, a completed run, a stream set."""
+
+    root: Path
+
+    def seg(self, case: Path, *bindings: str, only: str = EXPERIMENT,
+            workdir: Path | None = None) -> list[str]:
+        params = [
+            f"Suite.synthetic_data_dir = '{self.root / 'data'}'", "generate_synthetic.size = 32",
+            "generate_synthetic.num_train = 90", "generate_synthetic.num_val = 30",
+            f"Suite.replay_standins_dir = '{self.root / 'standins'}'",
+            "prepare_replay_standins.size = 32", "prepare_replay_standins.web_per_class = 3",
+            "prepare_replay_standins.web_size = 32",
+            f"GanReplay.generator_handle = '{self.root / 'standins/generator'}'",
+            f"GanReplay.classifier_handle = '{self.root / 'standins/classifier'}'",
+            f"WebReplay.folder = '{self.root / 'standins/web'}'",
+            f"TrainManager.data_dir = '{self.root / 'data'}'",
+            f"TrainManager.checkpoint_dir = '{case / 'ckpt'}'",
+            "TrainManager.train_image_size = 32", "TrainManager.eval_pad_to = 32",
+            "TrainManager.batch_size = 4", "TrainManager.training_steps_per_class = 1",
+            "TrainManager.training_steps_per_class_incremental = 1", *bindings]
+        args = ["--gin_file", "config/demo.gin", "--workdir", str(workdir or case / "runs"),
+                "--only", only]
+        for param in params:
+            args += ["--gin_param", param]
+        return args
+
+    def stream(self, case: Path, *bindings: str) -> list[str]:
+        params = [f"Suite.stream_data_dir = '{self.root / 'stream'}'",
+                  "generate_stream_set.num_classes = 4", "generate_stream_set.size = 16",
+                  "generate_stream_set.train_per_class = 24",
+                  "generate_stream_set.run_length = 4",
+                  "generate_stream_set.test_per_class = 4",
+                  f"StreamPlan.data_dir = '{self.root / 'stream'}'",
+                  "class_incremental.num_tasks = 2",
+                  f"TrainManager.checkpoint_dir = '{case / 'ckpt'}'", *bindings]
+        args = ["--gin_file", "config/ports/baselines/demo.gin", "--workdir", str(case / "runs"),
+                "--only", "ER"]
+        for param in params:
+            args += ["--gin_param", param]
+        return args
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    world = World(tmp_path_factory.mktemp("world"))
+    base = world.root / "base"
+    assert main.main(world.seg(base)) == 0  # also makes the data and the stand-ins
+    assert main.main([*world.stream(world.root / "stream_plan"), "--dry_run"]) == 0
+    return world
+
+
+def copy_of_base(world: World, case: Path) -> Path:
+    shutil.copytree(world.root / "base", case)
+    return case
+
+
+def rewrite_image_keeping_manifest(folder: Path, data: bytes) -> Path:
+    """Replace a class folder's first image and update its manifest to agree (sha, size)."""
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest["images"][0]
+    (folder / entry["file"]).write_bytes(data)
+    entry["sha256"] = hashlib.sha256(data).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    return folder / entry["file"]
+
+
+def damaged_web_folder(world: World, case: Path, *, agreeing: bool) -> str:
+    web = case / "web"
+    shutil.copytree(world.root / "standins/web", web)
+    folder = web / VOC_CLASSES[3]  # replayed in step 1 of 10-10
+    if agreeing:
+        bad = rewrite_image_keeping_manifest(folder, b"\xff\xd8\xff not a jpeg")
+    else:
+        bad = folder / json.loads((folder / "manifest.json").read_text())["images"][0]["file"]
+        bad.write_bytes(bad.read_bytes()[:-20])
+    return str(bad)
+
+
+# Each case: (name, build(world, case_dir) -> (command, argv), what the message must name).
+Case = tuple[str, Callable[[World, Path], tuple[str, list[str]]], Callable[[Path], str]]
+
+
+def _gin(world, case, *bindings, **kwargs):
+    return "main", world.seg(case, *bindings, **kwargs)
+
+
+def _bad_gin_file(world, case):
+    case.mkdir(parents=True)
+    (case / "bad.gin").write_text("TrainManager.batch_size = 4\nTrainManager.seed = = 1\n")
+    return "main", [*world.seg(case), "--gin_file", str(case / "bad.gin")]
+
+
+def _missing(world, case, binding, value):
+    return "main", world.seg(case, f"{binding} = '{value}'")
+
+
+def tampered_copy(source: Path, data: Path) -> Path:
+    """A copy of a record set whose first train shard is rewritten as a valid TFRecord file
+    (correct CRCs) holding the same records in another order."""
+    import tensorflow as tf
+
+    shutil.copytree(source, data)
+    shard = sorted(data.glob("train-*.tfrecord"))[0]
+    records = [r.numpy() for r in tf.data.TFRecordDataset(str(shard))]
+    with tf.io.TFRecordWriter(str(shard)) as writer:
+        for record in [records[1], records[0], *records[2:]]:
+            writer.write(record)
+    return data
+
+
+def _tampered_shard(world, case):
+    data = tampered_copy(world.root / "data", case / "data")
+    return "main", world.seg(case, f"TrainManager.data_dir = '{data}'",
+                             "Suite.synthetic_data_dir = None")
+
+
+def _data_copy(world, case, damage):
+    data = case / "data"
+    shutil.copytree(world.root / "data", data)
+    damage(data)
+    return "main", world.seg(case, f"TrainManager.data_dir = '{data}'",
+                             "Suite.synthetic_data_dir = None")
+
+
+def _pretrained(world, case, content: bytes | None, name="weights.h5"):
+    case.mkdir(parents=True)
+    path = case / name
+    if content is not None:
+        path.write_bytes(content)
+    return "main", world.seg(case, f"TrainManager.pretrained_encoder = '{path}'")
+
+
+def _wrong_shape_weights(world, case):
+    import keras
+
+    from continual.models.segmenter import build_encoder
+
+    case.mkdir(parents=True)
+    encoder = build_encoder("tiny", widths=(4, 4, 4))
+    encoder.save_weights(str(case / "small.weights.h5"))
+    keras.backend.clear_session()
+    return "main", world.seg(case, f"TrainManager.pretrained_encoder = "
+                                   f"'{case / 'small.weights.h5'}'")
+
+
+def _store_damage(world, case, damage):
+    copy_of_base(world, case)
+    damage(case)
+    return "main", world.seg(case)
+
+
+def _empty_marker(case):
+    sorted((case / "ckpt").rglob("COMPLETE.json"))[0].write_text("")
+
+
+def _torn_marker(case):
+    sorted((case / "ckpt/model_incremental").rglob("COMPLETE.json"))[0].write_text('{"kind": ')
+
+
+def _truncated_weights(case):
+    for data in sorted((case / "ckpt/model_step0").rglob("*.data-*")):
+        data.write_bytes(data.read_bytes()[:100])
+    shutil.rmtree(case / "ckpt/evaluation")  # so the evaluations read the damaged weights
+
+
+def _bad_metrics_line(case):
+    metrics = sorted((case / "runs").rglob("metrics.jsonl"))[0]
+    metrics.write_text("{not json\n" + metrics.read_text())
+
+
+def _stream(world, case, *bindings):
+    return "main", world.stream(case, *bindings)
+
+
+def _stream_tampered(world, case):
+    data = tampered_copy(world.root / "stream", case / "stream")
+    return "main", world.stream(case, f"StreamPlan.data_dir = '{data}'",
+                                "Suite.stream_data_dir = None")
+
+
+def _workdir_is_file(world, case):
+    case.mkdir(parents=True)
+    (case / "runs").write_text("a file")
+    return "main", world.seg(case)
+
+
+def _store_is_file(world, case):
+    case.mkdir(parents=True)
+    (case / "ckpt").write_text("a file")
+    return "main", world.seg(case)
+
+
+def _web(world, case, agreeing):
+    damaged_web_folder(world, case, agreeing=agreeing)
+    return "main", world.seg(case, f"WebReplay.folder = '{case / 'web'}'", only=WEB_EXPERIMENT)
+
+
+def _converter(module, *argv):
+    return module, list(argv)
+
+
+def _gan_cli(world, case, *argv):
+    case.mkdir(parents=True, exist_ok=True)
+    return "gan", [*argv, "--out", str(case / "gan")]
+
+
+CASES: list[Case] = [
+    # gin
+    ("gin syntax in a file", _bad_gin_file, lambda c: "bad.gin, line 2"),
+    ("gin syntax in --gin_param", lambda w, c: _gin(w, c, "TrainManager.seed = = 1"),
+     lambda c: "--gin_param"),
+    ("unknown argument", lambda w, c: _gin(w, c, "TrainManager.interleave_ratio_olf = 2"),
+     lambda c: "interleave_ratio_olf"),
+    ("unknown configurable", lambda w, c: _gin(w, c, "TrainManagr.seed = 1"),
+     lambda c: "TrainManagr"),
+    ("missing gin file", lambda w, c: ("main", [*w.seg(c), "--gin_file", "config/NOPE.gin"]),
+     lambda c: "config/NOPE.gin"),
+    ("batch size a string", lambda w, c: _gin(w, c, "TrainManager.batch_size = 'four'"),
+     lambda c: "batch_size"),
+    ("negative learning rate", lambda w, c: _gin(w, c, "TrainManager.lr_initial_value = -1.0"),
+     lambda c: "lr_initial_value"),
+    ("evaluation batch 0", lambda w, c: _gin(w, c, "TrainManager.eval_batch_size = 0"),
+     lambda c: "eval_batch_size"),
+    ("checkpoint_every 0", lambda w, c: _gin(w, c, "LoopSettings.checkpoint_every = 0"),
+     lambda c: "LoopSettings.checkpoint_every"),
+    ("log_every negative", lambda w, c: _gin(w, c, "LoopSettings.log_every = -5"),
+     lambda c: "LoopSettings.log_every"),
+    ("ASPP rates not a list", lambda w, c: _gin(w, c, "aspp_v2.rates = 3"),
+     lambda c: "model bindings"),
+    ("unknown backbone", lambda w, c: _gin(w, c, "build_encoder.backbone = 'resnet7'"),
+     lambda c: "resnet7"),
+    ("unknown test type", lambda w, c: _gin(w, c, "Suite.tests = ['15-6']", only="*"),
+     lambda c: "15-6"),
+    ("unknown replay source", lambda w, c: _gin(w, c, "Suite.sources = ['dalle']", only="*"),
+     lambda c: "dalle"),
+    ("unsupported precision", lambda w, c: _gin(w, c, "TrainManager.mixed_precision = 'fp8'"),
+     lambda c: "mixed_precision"),
+    ("--only matches nothing", lambda w, c: _gin(w, c, only="NO_SUCH_*"),
+     lambda c: "NO_SUCH_*"),
+    ("refused binding", lambda w, c: _gin(w, c, "train_stream.crop_size = 64"),
+     lambda c: "TrainManager.train_image_size"),
+    # data
+    ("missing data folder", lambda w, c: _missing(w, c, "TrainManager.data_dir", c / "none"),
+     lambda c: "none/train.manifest.json"),
+    ("tampered shard, valid CRCs", _tampered_shard, lambda c: "does not match its manifest"),
+    ("manifest not JSON", lambda w, c: _data_copy(
+        w, c, lambda d: (d / "val.manifest.json").write_text("{")), lambda c: "val.manifest"),
+    ("shard missing", lambda w, c: _data_copy(
+        w, c, lambda d: sorted(d.glob("val-*.tfrecord"))[0].unlink()), lambda c: "val-0000"),
+    # weights
+    ("pretrained path missing", lambda w, c: _pretrained(w, c, None),
+     lambda c: "TrainManager.pretrained_encoder"),
+    ("pretrained not HDF5", lambda w, c: _pretrained(w, c, b"junk"),
+     lambda c: "TrainManager.pretrained_encoder"),
+    ("pretrained wrong shape", _wrong_shape_weights, lambda c: "small.weights.h5"),
+    # TF-Hub handles
+    ("GAN handle dead", lambda w, c: _gin(w, c, f"GanReplay.generator_handle = '{c / 'gone'}'",
+                                          only=GAN_EXPERIMENT),
+     lambda c: "GanReplay.generator_handle"),
+    ("GAN handle is a classifier", lambda w, c: _gin(
+        w, c, f"GanReplay.generator_handle = '{w.root / 'standins/classifier'}'",
+        only=GAN_EXPERIMENT), lambda c: "GanReplay.generator_handle"),
+    ("classifier handle is a GAN", lambda w, c: _gin(
+        w, c, f"GanReplay.classifier_handle = '{w.root / 'standins/generator'}'",
+        only=GAN_EXPERIMENT), lambda c: "GanReplay.classifier_handle"),
+    # replay folders
+    ("web folder missing", lambda w, c: _gin(w, c, f"WebReplay.folder = '{c / 'nowhere'}'",
+                                             only=WEB_EXPERIMENT), lambda c: "nowhere"),
+    ("web image does not decode, manifest agrees", lambda w, c: _web(w, c, True),
+     lambda c: "does not decode"),
+    ("web image changed", lambda w, c: _web(w, c, False), lambda c: "does not match its sha256"),
+    # the checkpoint store
+    ("empty COMPLETE.json", lambda w, c: _store_damage(w, c, _empty_marker),
+     lambda c: "COMPLETE.json is damaged"),
+    ("torn COMPLETE.json", lambda w, c: _store_damage(w, c, _torn_marker),
+     lambda c: "COMPLETE.json is damaged"),
+    ("truncated weights in a complete artefact", lambda w, c: _store_damage(
+        w, c, _truncated_weights), lambda c: "model_step0"),
+    ("bad line in metrics.jsonl", lambda w, c: _store_damage(w, c, _bad_metrics_line),
+     lambda c: "metrics.jsonl, line 1"),
+    ("--workdir is a file", _workdir_is_file, lambda c: "--workdir"),
+    ("checkpoint dir is a file", _store_is_file, lambda c: str(c / "ckpt")),
+    # stream experiments
+    ("stream data missing", lambda w, c: _stream(
+        w, c, f"StreamPlan.data_dir = '{c / 'none'}'", "Suite.stream_data_dir = None"),
+     lambda c: "none/train.manifest.json"),
+    ("stream batch 0", lambda w, c: _stream(w, c, "ExperienceLoop.stream_batch_size = 0"),
+     lambda c: "stream_batch_size"),
+    ("buffer capacity negative", lambda w, c: _stream(w, c, "EpisodicBuffer.capacity = -1"),
+     lambda c: "capacity"),
+    ("unknown classifier", lambda w, c: _stream(w, c, "build_classifier.name = 'vgg99'"),
+     lambda c: "vgg99"),
+    ("stream shard tampered", _stream_tampered, lambda c: "does not match its manifest"),
+    # other command-line tools
+    ("generate_gan --per_class 0", lambda w, c: _gan_cli(w, c, "--per_class", "0"),
+     lambda c: "--per_class"),
+    ("generate_gan class name without mapping", lambda w, c: _gan_cli(
+        w, c, "--handle", str(w.root / "standins/generator"), "--classes", "dog"),
+     lambda c: "--mapping"),
+    ("generate_gan dead handle", lambda w, c: _gan_cli(
+        w, c, "--handle", str(c / "gone"), "--classes", "3"), lambda c: "gone"),
+    ("voc converter, no VOC folder", lambda w, c: _converter(
+        "voc", "--voc_root", str(c / "VOC2012"), "--out", str(c / "out")), lambda c: "VOC2012"),
+    ("original archive converter, no archive", lambda w, c: _converter(
+        "recall_original", "--data", str(c / "archive"), "--out", str(c / "out")),
+     lambda c: "archive"),
+]
+
+
+def run_command(command: str, argv: list[str], capsys) -> tuple[int, str]:
+    capsys.readouterr()
+    if command == "main":
+        code = main.main(argv)
+    elif command == "gan":
+        from tests.replay.test_gan import _cli_module
+
+        with pytest.raises(SystemExit) as stop:
+            _cli_module().main(argv)
+        code = stop.value.code
+    else:
+        import importlib
+
+        module = importlib.import_module(f"continual.data.{command}")
+        code = module.main(argv)
+    return code, capsys.readouterr().err
+
+
+def complete_markers(case: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in sorted(case.rglob("COMPLETE.json"))}
+
+
+@pytest.mark.parametrize("name,build,names", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_an_error_naming_it(world, tmp_path, capsys, name, build, names):
+    case = tmp_path / "case"
+    command, argv = build(world, case)
+    before = complete_markers(case)
+    code, err = run_command(command, argv, capsys)
+    assert code == 2, err[-2000:]
+    assert "error:" in err and "Traceback" not in err, err[-2000:]
+    assert names(case) in err, err[-2000:]
+    assert complete_markers(case) == before  # nothing newly marked complete
+    assert not [p for p in case.rglob("*") if ".tmp-" in p.name]  # nothing half-written
+
+
+def test_the_catalogue_holds_at_least_forty_cases():
+    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
