@@ -27,7 +27,9 @@ DEMOS = (("config/demo.gin", "runs/demo"),                                   # R
          ("config/ports/baselines/demo.gin", "runs/baselines"),              # FT, ER, joint
          ("config/ports/rainbow_memory/demo.gin", "runs/rainbow_memory"),
          ("config/ports/sslad/demo.gin", "runs/sslad"),
-         ("config/ports/continuous_ssl/demo.gin", "runs/continuous_ssl"))
+         ("config/ports/continuous_ssl/demo.gin", "runs/continuous_ssl"),
+         ("config/ports/kaizen/demo.gin", "runs/kaizen"),
+         ("config/ports/rainbow_memory/baselines_demo.gin", "runs/rm_baselines"))
 
 
 def requirements(sections: list[str]) -> str:

@@ -35,7 +35,7 @@ from continual.replay.web_standin import write_web_standin
 from continual.reporting import write_summary
 from continual.store_lock import StageClaimed, hold
 from train_manager import TrainManager
-from training import Training
+from training import Training, make_strategy
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
@@ -204,6 +204,7 @@ class SuiteRunner:
                   ) -> SuiteRunner:
         suite_files, experiment_files = split_gin_files(list(gin_files), default_suite)
         parse_gin(suite_files, gin_params)
+        make_strategy()  # a multi-worker strategy must exist before any TensorFlow op runs
         suite = Suite()
         if experiment_files["recall"] or experiment_files["stream"]:
             suite.joint_config, suite.baselines = None, []

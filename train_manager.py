@@ -69,9 +69,11 @@ class TrainManager:
         self.seed = planning.check_int("TrainManager.seed", seed, minimum=0)
         self.deterministic = planning.check_bool("TrainManager.deterministic", deterministic)
         self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
-        # bfloat16 needs no loss scaling; float16 (with loss scaling) is not supported yet.
+        # bfloat16 needs no loss scaling; float16 trains with a dynamic loss scale
+        # (continual/optim/loss_scale.py), e.g. on GPUs without bfloat16.
         self.mixed_precision = planning.check_choice(
-            "TrainManager.mixed_precision", mixed_precision, (None, "mixed_bfloat16"))
+            "TrainManager.mixed_precision", mixed_precision,
+            (None, "mixed_bfloat16", "mixed_float16"))
         self.base_folder = base
         if plan_kind is not None:  # another plan kind reads its own bindings
             if test_type is not None or replay_source is not None:

@@ -8,7 +8,10 @@ one line, TensorBoard gets the metrics, and the log says how fast the stage trai
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import shutil
+import time
 from pathlib import Path
 
 import gin
@@ -18,6 +21,7 @@ import tensorflow as tf
 from continual import stages
 from continual.artifacts import PlanStep
 from continual.data.atomic import write_text_atomic
+from continual.models.stage_checkpoints import is_chief, worker_name
 from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
 from continual.store_lock import KeyLocks, hold
 
@@ -29,7 +33,8 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
     """The tf.distribute strategy every train and evaluation step runs under.
 
     "default": one device; "mirrored": all local GPUs (or logical CPUs); "multi_worker":
-    MultiWorkerMirroredStrategy configured by TF_CONFIG.
+    MultiWorkerMirroredStrategy configured by TF_CONFIG, made once per process and before
+    any TensorFlow op runs (TensorFlow refuses it later): suite.py calls this first.
     """
     if name == "default":
         return tf.distribute.get_strategy()
@@ -38,7 +43,7 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy()
     raise ValueError(f"make_strategy.name = {name!r}; expected 'default', 'mirrored' or "
                      "'multi_worker'")
 
@@ -85,8 +90,9 @@ class Training:
                 self._run(context, plan_step, wait_for_claims)
         finally:
             keras.mixed_precision.set_global_policy(policy)
-        write_text_atomic(self.experiment_dir / "operative_config.gin",
-                          gin.operative_config_str())
+        if is_chief(self.strategy):
+            write_text_atomic(self.experiment_dir / "operative_config.gin",
+                              gin.operative_config_str())
         return read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
 
     @property
@@ -118,13 +124,41 @@ class Training:
                      plan_step.name, where)
             return
         log.info("[%s] %s running (%s)", self.name, plan_step.name, where)
+        if not is_chief(self.strategy):
+            self._run_beside_chief(context, plan_step)
+            return
         folder = store.prepare(plan_step.kind, plan_step.key, plan_step.inputs)
         info = stages.run_stage(context, plan_step, folder)
         store.complete(plan_step.kind, plan_step.key, info)
 
+    def _run_beside_chief(self, context: stages.StageContext, plan_step: PlanStep) -> None:
+        """A non-chief worker runs the stage with the chief (every collective op needs all the
+        workers) in a scratch folder that starts from the chief's resume point and is removed
+        after; then it waits for the chief's marker, so later stages read the chief's files."""
+        store = self.manager.store
+        scratch = (store.root / ".workers" /
+                   f"{worker_name(self.strategy)}-{plan_step.kind}-{plan_step.key}")
+        if scratch.exists():  # left by a killed run
+            shutil.rmtree(scratch)
+        resume_point = store.path(plan_step.kind, plan_step.key) / "ckpt"
+        if resume_point.is_dir():
+            shutil.copytree(resume_point, scratch / "ckpt")
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            stages.run_stage(context, plan_step, scratch)
+        finally:
+            shutil.rmtree(scratch)
+        if not store.is_complete(plan_step.kind, plan_step.key):
+            log.info("[%s] %s: waiting for the chief worker's marker", self.name, plan_step.name)
+        while not store.is_complete(plan_step.kind, plan_step.key):
+            time.sleep(0.2)
+
     def _record_evaluation(self, context: stages.StageContext, plan_step: PlanStep) -> None:
         """Append the evaluation's metrics record once (a rerun, or another process running
-        the same experiment, finds it by its key: the check and the append are locked)."""
+        the same experiment, finds it by its key: the check and the append are locked); a
+        non-chief worker leaves it to the chief."""
+        if not is_chief(self.strategy):
+            return
         with hold(self.experiment_dir / "metrics.jsonl.lock", poll_seconds=0.5,
                   what=str(self.metrics_path)):
             self._append_evaluation(context, plan_step)
@@ -141,6 +175,11 @@ class Training:
             board.scalars(self.manager.planner.board_step(plan_step),
                           {k: v for k, v in record.items() if isinstance(v, float)},
                           prefix="eval/")
+
+
+@functools.cache
+def _multi_worker_strategy() -> tf.distribute.Strategy:
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def _workers(strategy: tf.distribute.Strategy) -> int:

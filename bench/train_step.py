@@ -1,4 +1,4 @@
-"""Train-step throughput of RECALL's models: eager vs tf.function vs XLA, float32 vs bfloat16.
+"""Train-step throughput of RECALL's models: eager, tf.function, XLA; float32, bfloat16, float16.
 
 Each row runs in its own subprocess (so peak RSS, the global mixed-precision policy and XLA
 caches belong to that row alone): it builds the segmenter from gin bindings, wraps it in the
@@ -9,11 +9,12 @@ then times `--steps` steps, reading the loss back after each as `StageTrainer.tr
 Modes: `eager` calls the trainer's distributed step without tf.function; `function` is the
 trainer's compiled step; `xla` the same with `LoopSettings(jit_compile=True)`. Trained parts:
 `all` = encoder + decoder (step 0, joint), `decoder` = decoder only (incremental steps, helper
-decoders). `mixed_float16` is not offered: StageTrainer has no loss scaling yet.
+decoders). `mixed_float16` rows include the trainer's dynamic loss scaling.
 Asserts nothing; numbers depend on the machine and on whatever else runs on it.
 
 Usage (from the repo root): python -m bench.train_step [--models tiny,resnet101]
-    [--parts all,decoder] [--modes eager,function,xla] [--precisions float32,mixed_bfloat16]
+    [--parts all,decoder] [--modes eager,function,xla]
+    [--precisions float32,mixed_bfloat16,mixed_float16]
     [--steps N] [--warmup 2]
 """
 
@@ -32,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("eager", "function", "xla")
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 PARTS = {"all": "encoder+decoder", "decoder": "decoder only"}
 NUM_CLASSES = 21
 

@@ -19,7 +19,7 @@ RECALL_CONFIGURABLES = (
     "TrainManager", "train_stream", "mix_streams", "build_encoder", "build_decoder",
     "build_segmenter", "resnet101_v2", "tiny_encoder", "aspp_v2", "aspp_v3", "GanReplay",
     "WebReplay", "map_classes", "generate_class", "LoopSettings", "make_strategy",
-    "generate_synthetic", "prepare_replay_standins")
+    "generate_synthetic", "prepare_replay_standins", "sync_batch_norm")
 BASE = ["TrainManager.pretrained_encoder = None", "build_encoder.backbone = 'tiny'",
         "GanReplay.generator_handle = 'gen'", "GanReplay.classifier_handle = 'clf'"]
 HASHES = {"train": "train-hash", "val": "val-hash"}
@@ -86,6 +86,7 @@ NOT_KEYED = {
     "LoopSettings.jit_compile": "XLA compilation of the same train step",
     "LoopSettings.warmup_iterations": "throughput measurement only",
     "make_strategy.name": "devices a step runs on",
+    "sync_batch_norm.enabled": "with one replica BN is the same either way (batch_norm.py)",
     **{f"generate_synthetic.{a}": "the data it writes enters keys by content hash"
        for a in ("size", "num_train", "num_val", "seed", "records_per_shard", "void_border")},
     **{f"prepare_replay_standins.{a}": "stand-ins enter keys by build record and manifests"

@@ -64,6 +64,10 @@ class StreamMethod:
 
     name = "method"
     uses_buffer = False
+    # True when the train step scales its loss under mixed_float16 (a `DynamicLossScale`,
+    # continual/optim/loss_scale.py, among its trackables); the stream plan refuses float16
+    # for a method that does not.
+    supports_loss_scaling = False
 
     def build(self, input_shape: tuple[int, ...], num_classes: int, buffer, seed: int) -> None:
         """Create models, optimisers (built, so their slots exist before a restore)."""

@@ -17,7 +17,9 @@ from continual import planning
 from continual.data.views import random_flip, standardize
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.models.classifiers import build_classifier
+from continual.optim.loss_scale import DynamicLossScale
 from continual.optim.sgd import TorchSGD
+from continual.replay.buffers.policies.base import BufferPolicy
 
 
 @gin.configurable
@@ -27,6 +29,7 @@ class FineTuning(StreamMethod):
     outside the lr), configured by its own `TorchSGD.*` bindings."""
 
     name = "finetune"
+    supports_loss_scaling = True
 
     def __init__(self, *, epochs: int = 1, online: bool = False, flip: bool = False):
         owner = type(self).__name__
@@ -40,6 +43,7 @@ class FineTuning(StreamMethod):
                                       seed=seed)
         self.optimizer = TorchSGD()
         self.optimizer.build(self.model.trainable_variables)
+        self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         self.buffer = buffer
         self.seed = seed
         self._step = tf.function(self._train_step, reduce_retracing=True)
@@ -49,6 +53,8 @@ class FineTuning(StreamMethod):
 
     def trackables(self) -> dict:
         found = {"model": self.model, "optimizer": self.optimizer}
+        if self.loss_scale.enabled:
+            found["loss_scale"] = self.loss_scale
         if self.buffer is not None:
             found["buffer"] = self.buffer
         return found
@@ -63,9 +69,11 @@ class FineTuning(StreamMethod):
             logits = self.model(standardize(images), training=True)
             loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
                 labels, tf.cast(logits, tf.float32), from_logits=True))
+            scaled_loss = self.loss_scale.scale_loss(loss)
         variables = self.model.trainable_variables
-        grads = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        grads = tape.gradient(scaled_loss, variables)
+        self.loss_scale.apply(grads, lambda unscaled: self.optimizer.apply_gradients(
+            zip(unscaled, variables, strict=True)))
         return {"loss": loss}
 
     def train_step(self, batch: StreamBatch, step) -> dict:
@@ -87,6 +95,20 @@ class ExperienceReplay(FineTuning):
 
     name = "er"
     uses_buffer = True
+
+    def build(self, input_shape, num_classes, buffer, seed) -> None:
+        if buffer is None:
+            raise ValueError("ExperienceReplay needs a buffer: set StreamPlan.buffer = "
+                             "@EpisodicBuffer")
+        policy = type(buffer.policy)
+        if (policy.stream_slots is BufferPolicy.stream_slots
+                and policy.observe is BufferPolicy.observe):
+            raise ValueError(
+                f"ExperienceReplay: EpisodicBuffer.policy = {buffer.policy.name!r} only acts at "
+                "task boundaries (or on a method's scores), and ER offers it stream rows only, "
+                "so the memory would stay empty; bind EpisodicBuffer.policy to an online policy "
+                "('reservoir', 'fifo', 'class_balanced_reservoir', 'greedy_class_balanced')")
+        super().build(input_shape, num_classes, buffer, seed)
 
     def after_step(self, batch: StreamBatch, step, outputs) -> None:
         if batch.first_sight:

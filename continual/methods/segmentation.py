@@ -22,8 +22,10 @@ from tqdm import tqdm
 
 from continual import planning
 from continual.methods.losses import class_table, masked_cross_entropy
-from continual.models.checkpoints import model_checkpoint, resume
+from continual.models.checkpoints import model_checkpoint
 from continual.models.segmenter import kernel_l2, resize_logits
+from continual.models.stage_checkpoints import StageCheckpoints
+from continual.optim.loss_scale import DynamicLossScale
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +80,7 @@ class StageTrainer:
         with strategy.scope():
             self.optimizer = make_optimizer(schedule)
             self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
+            self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
             self.optimizer.build(self.trainable_variables)
         self._step = tf.function(self._distributed_step, jit_compile=self.settings.jit_compile)
 
@@ -104,8 +107,10 @@ class StageTrainer:
             parts = [self.encoder, self.decoder] if self.train_encoder else [self.decoder]
             l2 = tf.add_n([kernel_l2(p) for p in parts]) * self.schedule.l2_decay
             loss = loss_sum / tf.maximum(global_count, 1.0) + l2 / ctx.num_replicas_in_sync
-        grads = tape.gradient(loss, watched)
-        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+            scaled_loss = self.loss_scale.scale_loss(loss)
+        grads = tape.gradient(scaled_loss, watched)
+        self.loss_scale.apply(grads, lambda unscaled: self.optimizer.apply_gradients(
+            zip(unscaled, variables, strict=True)))
         return loss
 
     def _distributed_step(self, batch) -> tf.Tensor:
@@ -115,17 +120,19 @@ class StageTrainer:
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def checkpoint(self) -> tf.train.Checkpoint:
-        """Model, optimizer slots and iteration: everything a resumed stage needs."""
+        """Model, optimizer slots, iteration and (float16) loss scale: everything a resumed
+        stage needs."""
+        scaling = {"loss_scale": self.loss_scale} if self.loss_scale.enabled else {}
         return tf.train.Checkpoint(encoder=model_checkpoint(self.encoder),
                                    decoder=model_checkpoint(self.decoder),
-                                   optimizer=self.optimizer, iteration=self.iteration)
+                                   optimizer=self.optimizer, iteration=self.iteration, **scaling)
 
     def train(self, make_dataset: Callable[[int], tf.data.Dataset], work_dir: Path,
               batch_size: int, desc: str, log: Callable[[int, dict], None] | None = None) -> dict:
         """Run (or resume) the stage; `make_dataset(start_batch)` gives batches from there on."""
         checkpoint = self.checkpoint()
-        manager = tf.train.CheckpointManager(checkpoint, str(work_dir / "ckpt"), max_to_keep=2)
-        resume(checkpoint, manager)
+        manager = StageCheckpoints(checkpoint, work_dir / "ckpt", self.strategy)  # chief writes
+        manager.restore()
         start = int(self.iteration.numpy())
         total = self.schedule.iterations
         remaining = make_dataset(start).take(max(total - start, 0))
@@ -142,11 +149,13 @@ class StageTrainer:
                     lr = float(self.optimizer.learning_rate)
                     bar.set_postfix(loss=f"{loss:.3f}", img_s=f"{timer.rate():.1f}")
                     if log:
-                        log(done, {"loss": loss, "lr": lr, "images_per_sec": timer.rate()})
+                        log(done, {"loss": loss, "lr": lr, "images_per_sec": timer.rate(),
+                                   **self.loss_scale.report()})
                 if done % self.settings.checkpoint_every == 0 and done < total:
-                    manager.save(checkpoint_number=done)
+                    manager.save(done)
         return {"iterations": total, "resumed_from": start, "final_loss": loss,
-                "images_per_sec": timer.rate(), "train_seconds": timer.seconds()}
+                "images_per_sec": timer.rate(), "train_seconds": timer.seconds(),
+                **self.loss_scale.report()}
 
 
 class _Throughput:

@@ -32,6 +32,7 @@ from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.models.classifiers import build_classifier
 from continual.models.simsiam_heads import build_predictor, build_projector, cosine, simsiam_loss
 from continual.optim.groups import ParameterGroups
+from continual.optim.loss_scale import DynamicLossScale
 from continual.optim.schedules import make_schedule
 from continual.optim.sgd import TorchSGD
 from continual.replay.buffers.ssl_buffer import ContinuousBuffer
@@ -55,6 +56,7 @@ class SimSiamStream(StreamMethod):
     """
 
     name = "simsiam"
+    supports_loss_scaling = True
 
     def __init__(self, *, updates_per_batch: int = 1, epochs: int = 1,
                  learning_rate: float = 0.05, momentum: float = 0.9, weight_decay: float = 1e-4,
@@ -118,6 +120,7 @@ class SimSiamStream(StreamMethod):
         self.predictor = build_predictor(self.projection_dim, self.predictor_dim, seed)
         self.buffer, self.seed = buffer, int(seed)
         self.optimizer = self._optimizer()
+        self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
         images = tf.TensorSpec([None, *input_shape], tf.uint8)
         self._views = tf.function(two_views, input_signature=[images,
@@ -149,6 +152,8 @@ class SimSiamStream(StreamMethod):
         found = {"encoder": self.encoder, "projector": self.projector,
                  "predictor": self.predictor, "head": self.head, "optimizer": self.optimizer,
                  "updates": self.updates}
+        if self.loss_scale.enabled:
+            found["loss_scale"] = self.loss_scale
         if self.buffer is not None:
             found["buffer"] = self.buffer
         return found
@@ -163,15 +168,17 @@ class SimSiamStream(StreamMethod):
         """One SGD update on two views (a graph of its own: tracing it together with the
         augmentation takes twice as long)."""
         with tf.GradientTape() as tape:
-            z1 = self.projector(self.encoder(view1, training=True), training=True)
-            z2 = self.projector(self.encoder(view2, training=True), training=True)
-            p1 = self.predictor(z1, training=True)
-            p2 = self.predictor(z2, training=True)
+            z1 = _float32(self.projector(self.encoder(view1, training=True), training=True))
+            z2 = _float32(self.projector(self.encoder(view2, training=True), training=True))
+            p1 = _float32(self.predictor(z1, training=True))
+            p2 = _float32(self.predictor(z2, training=True))
             per_item = simsiam_loss(p1, p2, z1, z2)
             loss = tf.reduce_mean(per_item)
+            scaled_loss = self.loss_scale.scale_loss(loss)
         variables = (self.encoder.trainable_variables + self.projector.trainable_variables
                      + self.predictor.trainable_variables)
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        self.loss_scale.apply(tape.gradient(scaled_loss, variables),
+                              lambda grads: self.optimizer.apply(grads, variables))
         return per_item, z1, z2
 
     def _seed(self, salt: int) -> tf.Tensor:
@@ -217,3 +224,8 @@ class SimSiamStream(StreamMethod):
     def predict(self, images) -> tf.Tensor:
         """Logits of the (untrained) head; SSL is evaluated by `linear_probe` stages instead."""
         return self.head(self.encoder(standardize(images), training=False))
+
+
+def _float32(tensor: tf.Tensor) -> tf.Tensor:
+    """Heads' outputs in float32 under a mixed policy: the loss is computed in float32."""
+    return tf.cast(tensor, tf.float32)

@@ -12,6 +12,8 @@ import keras
 from keras import ops
 
 from continual.bindings import supplied_configurable
+from continual.models.batch_norm import batch_normalization
+from continual.models.conv import Conv2D
 
 
 @supplied_configurable(in_channels=None, num_classes="TrainManager.n_classes")
@@ -27,9 +29,9 @@ def aspp_v2(*, in_channels: int, num_classes: int = 21, rates: Sequence[int] = (
         raise ValueError("aspp_v2.rates must name at least one dilation rate.")
     features = keras.Input((None, None, in_channels), name="features")
     branches = [
-        keras.layers.Conv2D(num_classes, 3, dilation_rate=rate, padding="same", use_bias=True,
-                            kernel_initializer="glorot_uniform",
-                            bias_initializer="glorot_uniform", name=f"aspp_conv{i}")(features)
+        Conv2D(num_classes, 3, dilation_rate=rate, padding="same", use_bias=True,
+               kernel_initializer="glorot_uniform", bias_initializer="glorot_uniform",
+               name=f"aspp_conv{i}")(features)
         for i, rate in enumerate(rates, start=1)
     ]
     logits = keras.layers.Add(name="aspp_sum")(branches) if len(branches) > 1 else branches[0]
@@ -37,9 +39,9 @@ def aspp_v2(*, in_channels: int, num_classes: int = 21, rates: Sequence[int] = (
 
 
 def _conv_bn_relu(x, filters: int, kernel: int, name: str, dilation: int = 1):
-    x = keras.layers.Conv2D(filters, kernel, dilation_rate=dilation, padding="same",
-                            use_bias=False, name=name)(x)
-    x = keras.layers.BatchNormalization(epsilon=1e-3, name=f"{name}_bn")(x)
+    x = Conv2D(filters, kernel, dilation_rate=dilation, padding="same", use_bias=False,
+               name=name)(x)
+    x = batch_normalization(epsilon=1e-3, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -50,8 +52,8 @@ class ImagePooling(keras.layers.Layer):
     def __init__(self, filters: int, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
-        self.conv = keras.layers.Conv2D(filters, 1, use_bias=False, name="conv")
-        self.bn = keras.layers.BatchNormalization(epsilon=1e-3, name="bn")
+        self.conv = Conv2D(filters, 1, use_bias=False, name="conv")
+        self.bn = batch_normalization(epsilon=1e-3, name="bn")
 
     def build(self, input_shape):
         pooled_shape = (input_shape[0], 1, 1, input_shape[-1])
@@ -83,5 +85,5 @@ def aspp_v3(*, in_channels: int, num_classes: int = 21, rates: Sequence[int] = (
     branches.append(ImagePooling(filters, name="aspp_pool")(features))
     x = keras.layers.Concatenate(name="aspp_concat")(branches)
     x = _conv_bn_relu(x, filters, 1, "aspp_project")
-    logits = keras.layers.Conv2D(num_classes, 1, use_bias=True, name="classifier")(x)
+    logits = Conv2D(num_classes, 1, use_bias=True, name="classifier")(x)
     return keras.Model(features, logits, name=name)

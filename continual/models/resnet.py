@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import keras
 
 from continual.bindings import supplied_configurable
+from continual.models.conv import Conv2D
 from continual.models.frozen_bn import FrozenBatchNormalization
 
 RESNET101_UNITS = (3, 4, 23, 3)
@@ -27,7 +28,7 @@ BN_EPSILON = 1e-3
 def conv_bn(x, filters: int, kernel: int, name: str, *, strides: int = 1, dilation: int = 1,
             relu: bool = True, affine_trainable: bool = False):
     """Bias-free SAME conv, frozen BN (`{name}_bn`), optional ReLU (`{name}_relu`)."""
-    x = keras.layers.Conv2D(
+    x = Conv2D(
         filters, kernel, strides=strides, dilation_rate=dilation, padding="same",
         use_bias=False, kernel_initializer="he_normal", name=name)(x)
     x = FrozenBatchNormalization(

@@ -21,6 +21,7 @@ import gin
 import keras
 
 from continual.models.backbone_inputs import BACKBONE_ARGS, check_image_shape
+from continual.models.batch_norm import batch_normalization
 
 LAYOUTS = ("torchvision", "rainbow_memory")
 
@@ -46,7 +47,7 @@ class _Layers:
     def conv_bn(self, x, filters: int, kernel: int, stride: int, padding: int, name: str, *,
                 relu: bool, zero_gamma: bool = False):
         x = self.conv(x, filters, kernel, stride, padding, name)
-        x = keras.layers.BatchNormalization(
+        x = batch_normalization(
             gamma_initializer="zeros" if zero_gamma else "ones", name=f"{name}_bn", **self.bn)(x)
         return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from continual.models.batch_norm import batch_normalization
 from continual.models.small_backbones import torch_linear_init
 
 BN = {"momentum": 0.9, "epsilon": 1e-5}
@@ -28,17 +29,17 @@ def build_projector(feature_dim: int, out_dim: int, seed: int) -> keras.Model:
     x = inputs
     for i in range(2):
         x = _linear(feature_dim, feature_dim, seed + 10 * i, False, f"proj_fc{i}")(x)
-        x = keras.layers.BatchNormalization(**BN, name=f"proj_bn{i}")(x)
+        x = batch_normalization(**BN, name=f"proj_bn{i}")(x)
         x = keras.layers.ReLU()(x)
     x = _linear(out_dim, feature_dim, seed + 20, False, "proj_fc2")(x)
-    x = keras.layers.BatchNormalization(center=False, scale=False, **BN, name="proj_bn2")(x)
+    x = batch_normalization(center=False, scale=False, **BN, name="proj_bn2")(x)
     return keras.Model(inputs, x, name="projector")
 
 
 def build_predictor(dim: int, hidden: int, seed: int) -> keras.Model:
     inputs = keras.Input((dim,))
     x = _linear(hidden, dim, seed + 30, False, "pred_fc0")(inputs)
-    x = keras.layers.BatchNormalization(**BN, name="pred_bn0")(x)
+    x = batch_normalization(**BN, name="pred_bn0")(x)
     x = keras.layers.ReLU()(x)
     x = _linear(dim, hidden, seed + 40, True, "pred_fc1")(x)
     return keras.Model(inputs, x, name="predictor")

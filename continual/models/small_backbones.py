@@ -12,6 +12,7 @@ import gin
 import keras
 
 from continual.models.backbone_inputs import BACKBONE_ARGS, check_image_shape
+from continual.models.batch_norm import batch_normalization
 
 
 def torch_linear_init(fan_in: int, seed: int) -> keras.initializers.Initializer:
@@ -36,8 +37,8 @@ def mlp_backbone(input_shape: tuple, *, bn_momentum: float, bn_epsilon: float, s
         init = torch_linear_init(x.shape[-1], seed * 1000 + i)
         x = keras.layers.Dense(units, use_bias=False, kernel_initializer=init,
                                name=f"hidden{i}")(x)
-        x = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon,
-                                            name=f"hidden{i}_bn")(x)
+        x = batch_normalization(momentum=bn_momentum, epsilon=bn_epsilon,
+                                name=f"hidden{i}_bn")(x)
         x = keras.layers.ReLU(name=f"hidden{i}_relu")(x)
     return keras.Model(images, x, name="mlp")
 
@@ -62,8 +63,8 @@ def tiny_convnet_backbone(input_shape: tuple, *, bn_momentum: float, bn_epsilon:
                                                   seed=seed * 1000 + i)
         x = keras.layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False,
                                 kernel_initializer=init, name=f"conv{i}")(x)
-        x = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon,
-                                            name=f"conv{i}_bn")(x)
+        x = batch_normalization(momentum=bn_momentum, epsilon=bn_epsilon,
+                                name=f"conv{i}_bn")(x)
         x = keras.layers.ReLU(name=f"conv{i}_relu")(x)
     features = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     return keras.Model(images, features, name="tiny_convnet")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import keras
 
 from continual.bindings import supplied_configurable
+from continual.models.batch_norm import batch_normalization
 
 # (width index, stride, dilation) of each layer; three stride-2 layers give output stride 8.
 LAYOUT = ((0, 2, 1), (1, 2, 1), (1, 1, 1), (2, 2, 1), (2, 1, 2))
@@ -37,7 +38,7 @@ def tiny_encoder(*, input_channels: int = 3, bn_affine_trainable: bool = False,
         x = keras.layers.Conv2D(
             widths[width], 3, strides=stride, dilation_rate=dilation, padding="same",
             use_bias=False, kernel_initializer="he_normal", name=f"tiny_conv{i}")(x)
-        x = keras.layers.BatchNormalization(
+        x = batch_normalization(
             momentum=bn_momentum, epsilon=1e-3, name=f"tiny_conv{i}_bn")(x)
         x = keras.layers.ReLU(name=f"tiny_conv{i}_relu")(x)
     return keras.Model(images, x, name=name)

@@ -36,9 +36,10 @@ log = logging.getLogger(__name__)
 STAGE_VERSIONS = {"stream_init": 1, "stream_experience": 1, "stream_evaluation": 1,
                   "linear_probe": 1}
 # Configurables whose bindings never change what a stream stage computes (the runner, data
-# generation, reporting names); every other binding enters the keys.
+# generation, reporting names; sync_batch_norm, which one replica ignores: see
+# continual/models/batch_norm.py); every other binding enters the keys.
 NOT_IN_KEYS = ("Suite", "TrainManager", "StreamPlan", "generate_synthetic", "generate_stream_set",
-               "prepare_replay_standins", "make_strategy")
+               "prepare_replay_standins", "make_strategy", "sync_batch_norm")
 
 
 def _configurable_name(value) -> str:
@@ -77,6 +78,7 @@ class StreamPlan:
         self.splits = {"train": train_split, "test": test_split}
         self.scenario_fn, self.method_cls, self.buffer_cls = scenario, method, buffer
         self.method_name = name or _configurable_name(method)
+        _check_precision(manager.mixed_precision, method)
         self.joint_experiment = joint_experiment
         self.evaluate_random_init = planning.check_bool("StreamPlan.evaluate_random_init",
                                                         evaluate_random_init)
@@ -132,7 +134,8 @@ class StreamPlan:
                 "scenario": self.scenario.name,
                 "scenario_params": self.scenario.params,
                 "method": _configurable_name(self.method_cls),
-                "buffer": _configurable_name(self.buffer_cls), **self._isolation()}
+                "buffer": _configurable_name(self.buffer_cls), **self._isolation(),
+                **self._precision()}
         init = self._step("init", "stream_init", {**base}, None, ())
         steps, previous = [init], init
         if self.evaluate_random_init:
@@ -158,6 +161,11 @@ class StreamPlan:
                   "batch_size": self.eval_batch_size, **self._isolation()}
         name = "eval_init" if experience is None else f"eval{index}"
         return self._step(name, self.evaluation_kinds[0], inputs, experience, (model.name,))
+
+    def _precision(self) -> dict:
+        """The mixed-precision policy, when one is set (float32 keys stay as they were)."""
+        policy = self.manager.mixed_precision
+        return {} if policy is None else {"mixed_precision": policy}
 
     def _isolation(self) -> dict:
         return {} if self.manager.share_artifacts else {"isolated_to": self.manager.test_name}
@@ -191,6 +199,14 @@ class StreamPlan:
 
     def board_step(self, plan_step: PlanStep) -> int:
         return -1 if plan_step.step is None else plan_step.step.index
+
+
+def _check_precision(policy: str | None, method) -> None:
+    """Refuse float16 for a method whose train step does not scale its loss."""
+    if policy == "mixed_float16" and not getattr(method, "supports_loss_scaling", False):
+        raise ValueError(f"TrainManager.mixed_precision = 'mixed_float16' needs loss scaling, "
+                         f"which StreamPlan.method = @{_configurable_name(method)} does not do "
+                         "yet; use 'mixed_bfloat16' or None")
 
 
 def _rows_hash(rows) -> str:

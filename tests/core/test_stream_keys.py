@@ -56,7 +56,8 @@ def test_every_bound_parameter_changes_the_first_experience_key(data_dir, bindin
 def test_runner_values_leave_keys_alone(data_dir, tmp_path):
     base = plan_keys(data_dir)
     assert plan_keys(data_dir, "Suite.note = 'x'", "StreamPlan.name = 'other'",
-                     "StreamPlan.joint_experiment = None") == base
+                     "StreamPlan.joint_experiment = None",
+                     "sync_batch_norm.enabled = False") == base
 
 
 def test_experiments_sharing_a_prefix_share_artefacts(data_dir):

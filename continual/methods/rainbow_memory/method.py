@@ -37,6 +37,7 @@ from continual.data.views import standardize
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.methods.rainbow_memory import augment, perturb
 from continual.models.classifiers import build_classifier, build_head
+from continual.optim.loss_scale import DynamicLossScale
 from continual.optim.schedules import make_schedule
 from continual.optim.sgd import TorchSGD
 from continual.replay.buffers.policies.boundary import BoundarySelection
@@ -63,12 +64,13 @@ class RainbowMemory(StreamMethod):
 
     name = "rainbow_memory"
     uses_buffer = True
+    supports_loss_scaling = True
 
     def __init__(self, *, stream: str = "online", memory_epochs: int = 256,
                  offline_epochs: int = 256, warm_start_factor: float = 0.1,
                  eta_min_factor: float = 0.01, transforms: Sequence[str] = ("cutmix",),
                  uncertainty_metric: str = "vr"):
-        owner = "RainbowMemory"
+        owner = type(self).__name__
         self.stream = planning.check_choice(f"{owner}.stream", stream, STREAMS)
         self.memory_epochs = planning.check_int(f"{owner}.memory_epochs", memory_epochs, 1)
         self.offline_epochs = planning.check_int(f"{owner}.offline_epochs", offline_epochs, 1)
@@ -79,7 +81,7 @@ class RainbowMemory(StreamMethod):
         self.transforms = augment.resolve_transforms(transforms, f"{owner}.transforms")
         self.perturbations = perturb.check_metric(uncertainty_metric,
                                                   f"{owner}.uncertainty_metric")
-        log.info("RainbowMemory transforms: crop(pad 4), hflip, %s; uncertainty: %s",
+        log.info("%s transforms: crop(pad 4), hflip, %s; uncertainty: %s", owner,
                  list(self.transforms), list(self.perturbations))
 
     # ---------------------------------------------------------------- build and state
@@ -94,6 +96,7 @@ class RainbowMemory(StreamMethod):
                              "TorchSGD.learning_rate to a number (the base lr)")
         self.base_lr = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
         self.optimizer.build(self.model.trainable_variables)
+        self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         self.exposed = tf.Variable(tf.zeros([num_classes]), trainable=False, name="exposed")
         self.schedule = make_schedule("cosine_warm_restarts", base_lr=self.base_lr, t_0=1,
                                       t_mult=2, eta_min=self.eta_min_factor * self.base_lr,
@@ -109,8 +112,11 @@ class RainbowMemory(StreamMethod):
                              "'herding' (prototype) or 'reservoir'")
 
     def trackables(self) -> dict:
-        return {"model": self.model, "optimizer": self.optimizer, "buffer": self.buffer,
-                "exposed": self.exposed}
+        found = {"model": self.model, "optimizer": self.optimizer, "buffer": self.buffer,
+                 "exposed": self.exposed}
+        if self.loss_scale.enabled:
+            found["loss_scale"] = self.loss_scale
+        return found
 
     def check_stream(self, scenario, loop) -> None:
         classes = max(len(e.seen_classes) for e in scenario.experiences)
@@ -138,11 +144,20 @@ class RainbowMemory(StreamMethod):
         with tf.GradientTape() as tape:
             logits = self._masked_logits(images, True)
             loss = (lam * _cross_entropy(labels, logits)
-                    + (1.0 - lam) * _cross_entropy(labels_b, logits))
+                    + (1.0 - lam) * _cross_entropy(labels_b, logits)) + self.penalty()
+            scaled_loss = self.loss_scale.scale_loss(loss)
         variables = self.model.trainable_variables
-        grads = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        grads = tape.gradient(scaled_loss, variables)
+        self.loss_scale.apply(grads, lambda unscaled: self.apply_gradients(unscaled, variables))
         return {"loss": loss, "lr": lr}
+
+    def penalty(self) -> tf.Tensor:
+        """A term added to the loss of every step (regularised baselines: EWC, RWalk)."""
+        return tf.constant(0.0)
+
+    def apply_gradients(self, grads, variables) -> None:
+        """One optimiser update (RWalk also measures the step it takes)."""
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
 
     def learning_rate(self, phase: str, epoch: int) -> float:
         """The lr of an epoch: the online pass at warm_start_factor * lr; offline and memory
@@ -166,13 +181,21 @@ class RainbowMemory(StreamMethod):
     # ---------------------------------------------------------------- hooks
     def begin_experience(self, experience, table) -> None:
         """Expose the classes seen so far, re-initialise the head, reset the optimiser."""
-        exposed = np.zeros(self.num_classes, np.float32)
-        exposed[list(experience.seen_classes)] = 1.0
-        self.exposed.assign(np.maximum(self.exposed.numpy(), exposed))
+        self.expose(experience)
         fresh = build_head(self.model.feature_dim, self.num_classes,
                            seed=self.seed * 100 + experience.index + 1)
         for target, value in zip(self.model.head.weights, fresh.weights, strict=True):
             target.assign(value)
+        self.reset_optimizer()
+
+    def expose(self, experience) -> None:
+        """Add the experience's seen classes to the exposed (unmasked) ones."""
+        exposed = np.zeros(self.num_classes, np.float32)
+        exposed[list(experience.seen_classes)] = 1.0
+        self.exposed.assign(np.maximum(self.exposed.numpy(), exposed))
+
+    def reset_optimizer(self) -> None:
+        """Clear momentum and step count (RM's `--init_opt`)."""
         optimizer = self.optimizer
         for variable in [optimizer.iterations, *optimizer.momentums, *optimizer.started]:
             variable.assign(tf.zeros_like(variable))

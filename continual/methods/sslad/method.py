@@ -31,6 +31,7 @@ from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.methods.sslad import losses, settings
 from continual.methods.sslad.perturb import perturb
 from continual.models.classifiers import build_classifier
+from continual.optim.loss_scale import DynamicLossScale
 from continual.optim.schedules import MultiStepDecay
 from continual.optim.sgd import TorchSGDBase
 from continual.replay.buffers.policies.uncertainty import UncertaintyPolicy
@@ -51,6 +52,7 @@ class UncertaintyGuidedReplay(StreamMethod):
     """
 
     name = "sslad"
+    supports_loss_scaling = True
 
     def __init__(self, *, replay: bool = True, sweep_size: int = 500, sweep_every: int = 1000,
                  votes: int = 12, learning_rate: float = 0.0111,
@@ -115,6 +117,7 @@ class UncertaintyGuidedReplay(StreamMethod):
         self.optimizer.build(self.model.trainable_variables)
         self.head_optimizer = TorchSGDBase(learning_rate=self.head_learning_rate)
         self.head_optimizer.build(self.model.head.trainable_variables)
+        self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         self.state = tf.Module(name="sslad_state")
         self.state.replay_started = tf.Variable(False, trainable=False, name="replay_started")
         self.buffer = buffer if self.replay else None
@@ -155,6 +158,8 @@ class UncertaintyGuidedReplay(StreamMethod):
     def trackables(self) -> dict:
         found = {"model": self.model, "optimizer": self.optimizer, "sslad": self.state,
                  "head_optimizer": self.head_optimizer}
+        if self.loss_scale.enabled:
+            found["loss_scale"] = self.loss_scale
         if self.buffer is not None:
             found["buffer"] = self.buffer
         return found
@@ -177,6 +182,7 @@ class UncertaintyGuidedReplay(StreamMethod):
         with tf.GradientTape() as tape:
             embeddings = self.model.features(standardize(images), training=True)
             logits = tf.cast(self.model.head(embeddings), tf.float32)
+            embeddings = tf.cast(embeddings, tf.float32)  # losses in float32
             parts = {"classification": self._classification_loss(labels, logits)}
             if self.soft_labels:
                 replayed = logits[tf.shape(logits)[0] - tf.shape(replay_logits)[0]:]
@@ -191,18 +197,23 @@ class UncertaintyGuidedReplay(StreamMethod):
                 parts["supcon"] = self.supcon_weight * losses.supervised_contrastive(
                     embeddings, labels, temperature=self.supcon_temperature)
             loss = tf.add_n(list(parts.values()))
+            scaled_loss = self.loss_scale.scale_loss(loss)
         variables = self.model.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables,
-                                           strict=True))
+        self.loss_scale.apply(tape.gradient(scaled_loss, variables),
+                              lambda grads: self.optimizer.apply_gradients(
+                                  zip(grads, variables, strict=True)))
         return {"loss": loss, **parts}
 
     def _train_head(self, images, labels):
         embeddings = self.model.features(standardize(images), training=False)
         with tf.GradientTape() as tape:
-            loss = self._classification_loss(labels, self.model.head(embeddings))
+            logits = tf.cast(self.model.head(embeddings), tf.float32)
+            loss = self._classification_loss(labels, logits)
+            scaled_loss = self.loss_scale.scale_loss(loss)
         variables = self.model.head.trainable_variables
-        self.head_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables,
-                                                strict=True))
+        self.loss_scale.apply(tape.gradient(scaled_loss, variables),
+                              lambda grads: self.head_optimizer.apply_gradients(
+                                  zip(grads, variables, strict=True)))
         return {"loss": loss}
 
     def train_step(self, batch: StreamBatch, step) -> dict:

@@ -39,6 +39,23 @@ def class_balanced_slots(labels, num_classes, batch_size, seed) -> tf.Tensor:
     return tf.gather(by_class, order[: tf.minimum(batch_size, size)])
 
 
+@tf.function(reduce_retracing=True)
+def cycled_slots(size, batch_size, seed) -> tf.Tensor:
+    """Passes over the memory in full batches, each pass a fresh seeded permutation.
+
+    `seed` = [experiment seed, position] (the loop passes the global step as the position):
+    pass = position // (size // batch), reshuffled by (seed, pass); the rows of a pass that do
+    not fill a last batch wait for a later pass (a torch loader with shuffle and drop_last,
+    cycled). min(batch_size, size) slots.
+    """
+    batch = tf.minimum(batch_size, size)
+    per_pass = tf.cast(tf.maximum(size // tf.maximum(batch, 1), 1), tf.int64)
+    position = seed[1]
+    keys = tf.random.stateless_uniform([size], seed=tf.stack([seed[0], position // per_pass]))
+    start = tf.cast(position % per_pass, tf.int32) * batch
+    return tf.argsort(keys, stable=True)[start:start + batch]
+
+
 class UniformSampler:
     """Uniform without replacement among the occupied slots."""
 
@@ -55,11 +72,19 @@ class ClassBalancedSampler:
                                     tf.constant(batch_size), _seed_pair(seed))
 
 
+class CycleSampler:
+    """Kaizen's replay loader: shuffled passes over the memory, cycled beside the task's data."""
+
+    def sample(self, storage: BufferStorage, batch_size: int, seed) -> tf.Tensor:
+        return cycled_slots(storage.size, tf.constant(batch_size), _seed_pair(seed))
+
+
 def _seed_pair(seed) -> tf.Tensor:
     return tf.cast(tf.reshape(seed, [2]), tf.int64)
 
 
-SAMPLERS = {"class_balanced": ClassBalancedSampler, "uniform": UniformSampler}
+SAMPLERS = {"class_balanced": ClassBalancedSampler, "cycle": CycleSampler,
+            "uniform": UniformSampler}
 
 
 def make_sampler(name: str, *, binding: str = "EpisodicBuffer.sampler"):

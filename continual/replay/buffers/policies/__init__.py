@@ -7,7 +7,9 @@ from continual.replay.buffers.policies.boundary import RandomSubsetPolicy
 from continual.replay.buffers.policies.class_balanced import ClassBalancedReservoirPolicy
 from continual.replay.buffers.policies.fifo import FifoPolicy
 from continual.replay.buffers.policies.fixed_per_class import FixedPerClassPolicy
+from continual.replay.buffers.policies.greedy_balanced import GreedyClassBalancedPolicy
 from continual.replay.buffers.policies.herding import HerdingPolicy
+from continual.replay.buffers.policies.proportion_per_class import ProportionPerClassPolicy
 from continual.replay.buffers.policies.rainbow import RainbowPolicy
 from continual.replay.buffers.policies.reservoir import ReservoirPolicy
 from continual.replay.buffers.policies.task_boundary import TaskBoundaryRandomPolicy
@@ -17,7 +19,9 @@ POLICIES: dict[str, type[BufferPolicy]] = {
     "class_balanced_reservoir": ClassBalancedReservoirPolicy,
     "fifo": FifoPolicy,
     "fixed_per_class": FixedPerClassPolicy,
+    "greedy_class_balanced": GreedyClassBalancedPolicy,
     "herding": HerdingPolicy,
+    "proportion_per_class": ProportionPerClassPolicy,
     "rainbow": RainbowPolicy,
     "random_subset": RandomSubsetPolicy,
     "reservoir": ReservoirPolicy,

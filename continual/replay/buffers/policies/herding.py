@@ -20,6 +20,8 @@ from continual.replay.buffers.policies.rainbow import per_class_budget
 
 def herd(features: np.ndarray, budget: int) -> np.ndarray:
     """Positions of `budget` rows of L2-normalised `features` chosen by herding, in pick order."""
+    if len(features) == 0:
+        return np.empty(0, np.int64)
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     unit = features / np.maximum(norms, 1e-12)
     prototype = unit.mean(axis=0)

@@ -1,0 +1,68 @@
+"""Kaizen's losses (Tang et al., WACV 2024; `kaizen/losses/*`, `kaizen/distiller_factories/*`).
+
+SSL losses for the current task (L_FE^CT): BYOL's 2 - 2 cos and SimCLR's NT-Xent. Feature
+distillation (L_FE^KD) between the distillation predictor's output h(z) and the frozen
+teacher's projection z_old: contrastive (MoCo, SimCLR), predictive (BYOL). Classifier terms:
+cross-entropy on labels (L_C^CT) and soft-label cross-entropy against the previous classifier
+(L_C^KD). Every loss is a float32 scalar: a mean over the batch.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _normalized(x: tf.Tensor) -> tf.Tensor:
+    return tf.math.l2_normalize(tf.cast(x, tf.float32), axis=1)
+
+
+def byol_loss(p: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+    """mean_i (2 - 2 cos(p_i, sg z_i)): BYOL's regression loss, the target not differentiated."""
+    cos = tf.reduce_sum(_normalized(p) * tf.stop_gradient(_normalized(z)), axis=1)
+    return tf.reduce_mean(2.0 - 2.0 * cos)
+
+
+def nt_xent_loss(z1: tf.Tensor, z2: tf.Tensor, temperature: float) -> tf.Tensor:
+    """SimCLR's loss over the 2b rows [z1; z2]: row i's positive is its other view, its
+    denominator every other row (itself excluded); mean over the 2b rows."""
+    z = _normalized(tf.concat([z1, z2], axis=0))
+    rows = tf.shape(z)[0]
+    logits = tf.matmul(z, z, transpose_b=True) / temperature
+    logits = tf.where(tf.eye(rows, dtype=tf.bool), tf.constant(-1e9, tf.float32), logits)
+    half = rows // 2
+    positives = tf.concat([tf.range(half, rows), tf.range(0, half)], axis=0)
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(positives, logits))
+
+
+def nce_loss(p: tf.Tensor, z: tf.Tensor, temperature: float) -> tf.Tensor:
+    """-mean_i log(exp(p_i . z_i / t) / sum_k exp(p_i . z_k / t)), rows L2-normalised: the
+    denominator runs over every row of z."""
+    logits = tf.matmul(_normalized(p), _normalized(z), transpose_b=True) / temperature
+    targets = tf.range(tf.shape(logits)[0])
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
+
+
+def contrastive_distill_loss(h1, h2, old1, old2, temperature: float) -> tf.Tensor:
+    """Kaizen's / CaSSLe's contrastive distiller: with P = [h1; h2] and Z = [old1; old2],
+    (NCE(P, Z) + NCE(Z, P)) / 2. The teacher's rows carry no gradient (it is frozen)."""
+    p = tf.concat([h1, h2], axis=0)
+    z = tf.stop_gradient(tf.concat([old1, old2], axis=0))
+    return 0.5 * (nce_loss(p, z, temperature) + nce_loss(z, p, temperature))
+
+
+def predictive_distill_loss(h1, h2, old1, old2) -> tf.Tensor:
+    """BYOL's distiller: (byol(h1, old1) + byol(h2, old2)) / 2."""
+    return 0.5 * (byol_loss(h1, old1) + byol_loss(h2, old2))
+
+
+def cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Mean cross-entropy of integer labels."""
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        tf.cast(labels, tf.int32), tf.cast(logits, tf.float32)))
+
+
+def soft_label_loss(logits: tf.Tensor, teacher_logits: tf.Tensor) -> tf.Tensor:
+    """mean_i -sum_c softmax(teacher)_ic log softmax(logits)_ic (temperature 1)."""
+    targets = tf.stop_gradient(tf.nn.softmax(tf.cast(teacher_logits, tf.float32)))
+    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+        targets, tf.cast(logits, tf.float32)))

@@ -1,0 +1,54 @@
+"""`Conv2D`: Keras' Conv2D whose gradients run in float32 when it computes in bfloat16 on a CPU.
+
+TensorFlow's CPU kernels for bfloat16 `Conv2DBackpropFilter` / `Conv2DBackpropInput` are 4-25x
+slower than the float32 ones (measured on an AVX-512/AMX CPU: a 3x3 256->256 conv on 41x41,
+batch 2: 1.4 s vs 0.08 s each), while the bfloat16 forward is as fast as float32. Under
+`mixed_bfloat16` that made RECALL's decoder-only step slower than float32 and the full step
+~9x slower. This layer keeps the forward in bfloat16 and computes both gradients from the same
+bfloat16 activations and upstream gradient, cast to float32 (then rounded back to bfloat16, the
+dtype the rest of the backward pass carries). On a GPU, where bfloat16 convolutions are fast,
+and under any other policy it is Keras' Conv2D unchanged. Weights and names are Keras' own.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="recall")
+class Conv2D(keras.layers.Conv2D):
+    """keras.layers.Conv2D with float32 gradients for bfloat16 compute on a CPU-only host."""
+
+    def convolution_op(self, inputs, kernel):
+        if not _float32_gradients(self.compute_dtype):
+            return super().convolution_op(inputs, kernel)
+        # Tensors, not the variable, enter the custom gradient (else it wants `variables`);
+        # the cast's own gradient brings the kernel gradient back to float32.
+        kernel = tf.cast(keras.ops.convert_to_tensor(kernel), self.compute_dtype)
+        return _with_float32_gradients(lambda x, k: super(Conv2D, self).convolution_op(x, k),
+                                       tf.cast(inputs, self.compute_dtype), kernel)
+
+
+def _float32_gradients(compute_dtype: str) -> bool:
+    """bfloat16 compute with no GPU visible: TensorFlow's slow bfloat16 CPU backprop kernels."""
+    return compute_dtype == "bfloat16" and not tf.config.list_logical_devices("GPU")
+
+
+def _with_float32_gradients(conv, inputs, kernel):
+    """conv(inputs, kernel) as is; its gradients from float32 copies of the same values."""
+
+    @tf.custom_gradient
+    def convolve(x, k):
+        def gradient(upstream):
+            x32, k32 = tf.cast(x, tf.float32), tf.cast(k, tf.float32)
+            with tf.GradientTape() as tape:
+                tape.watch([x32, k32])
+                y32 = conv(x32, k32)  # only its gradient graph is kept: y32 itself is unused
+            dx, dk = tape.gradient(y32, [x32, k32],
+                                   output_gradients=tf.cast(upstream, tf.float32))
+            return tf.cast(dx, x.dtype), tf.cast(dk, k.dtype)
+
+        return conv(x, k), gradient
+
+    return convolve(inputs, kernel)

@@ -1,0 +1,108 @@
+"""Kaizen's method on tiny shapes: the flags choose the loss terms, the teacher is a frozen copy
+whose BN uses batch statistics (errata DEC4), the optimiser restarts per task, bad bindings are
+refused with the binding's name."""
+
+import gin
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import continual.optim.lars  # noqa: F401  (registers LARS with gin)
+from continual.methods.base import StreamBatch
+from continual.methods.kaizen import Kaizen
+
+SMALL = {"epochs": 2, "warmup_epochs": 0, "projection_dim": 8, "projector_hidden": 16,
+         "predictor_hidden": 16, "distill_hidden": 16, "classifier_hidden": 8}
+
+
+class Task:
+    def __init__(self, index):
+        self.index, self.train_ids = index, tuple(range(8))
+
+
+def built(**overrides) -> Kaizen:
+    method = Kaizen(**{**SMALL, **overrides})
+    method.batch_size = 4
+    method.build((8, 8, 3), 4, None, 0)
+    return method
+
+
+def batch(seed=0) -> StreamBatch:
+    images = np.random.default_rng(seed).integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)
+    return StreamBatch(images=tf.constant(images), labels=tf.constant([0, 1, 2, 3]),
+                       ids=tf.range(4, dtype=tf.int64), epoch=0, phase="offline")
+
+
+def values(variables) -> list[np.ndarray]:
+    return [v.numpy().copy() for v in variables]
+
+
+def moving_means(model) -> list[np.ndarray]:
+    return [v.numpy().copy() for v in model.non_trainable_variables if "moving_mean" in v.path]
+
+
+@pytest.mark.parametrize("flags, terms", [
+    ({}, {"feature_distill", "classifier_distill"}),                        # Kaizen
+    ({"ssl_method": "simclr"}, {"feature_distill", "classifier_distill"}),  # contrastive
+    ({"distill_classifier": False, "replay": False}, {"feature_distill"}),  # CaSSLe
+    ({"distill_features": False, "distill_classifier": False, "replay": False}, set()),
+])
+def test_flags_choose_the_distillation_terms_from_the_second_task(flags, terms):
+    method = built(**flags)
+    method.begin_experience(Task(0), None)
+    first = method.train_step(batch(), tf.constant(0, tf.int64))
+    assert not {"feature_distill", "classifier_distill"} & set(first)      # task 0: none
+    method.begin_experience(Task(1), None)
+    second = method.train_step(batch(1), tf.constant(1, tf.int64))
+    assert {"feature_distill", "classifier_distill"} & set(second) == terms
+    assert {"ssl", "classifier", "probe"} <= set(second)
+
+
+def test_teacher_is_a_frozen_copy_whose_bn_follows_the_batch():
+    method = built()
+    method.begin_experience(Task(0), None)
+    method.train_step(batch(), tf.constant(0, tf.int64))
+    method.begin_experience(Task(1), None)
+    teacher = method.teacher["encoder"]
+    for mine, student in zip(values(teacher.trainable_variables),
+                             values(method.encoder.trainable_variables), strict=True):
+        np.testing.assert_array_equal(mine, student)
+    weights, means = values(teacher.trainable_variables), moving_means(teacher)
+    student = values(method.encoder.trainable_variables)
+    method.train_step(batch(2), tf.constant(1, tf.int64))
+    for before, after in zip(weights, values(teacher.trainable_variables), strict=True):
+        np.testing.assert_array_equal(before, after)                       # never trained
+    assert any(not np.allclose(b, a) for b, a in zip(means, moving_means(teacher), strict=True))
+    assert any(not np.allclose(b, a) for b, a in
+               zip(student, values(method.encoder.trainable_variables), strict=True))
+
+
+def test_each_task_restarts_the_optimiser_and_its_schedule():
+    method = built()
+    method.begin_experience(Task(0), None)
+    for step in range(3):
+        method.train_step(batch(step), tf.constant(step, tf.int64))
+    assert int(method.optimizer.task_iterations()) == 3
+    method.begin_experience(Task(1), None)
+    assert int(method.optimizer.task_iterations()) == 0
+    assert int(method.task_steps) == 2 * 2  # epochs x ceil(8 rows / batch 4)
+    lrs = method.optimizer.learning_rates(0).numpy()   # warm-up 0: epoch 0 at the base lr
+    np.testing.assert_allclose(lrs, [1.0, 0.1, 0.1, 1.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("binding, message", [
+    ({"tau_base": 1.0, "tau_final": 0.99}, "Kaizen.tau_base"),
+    ({"tau_final": 1.5}, "Kaizen.tau_final"),
+    ({"classifier_distill_weight": -1.0}, "Kaizen.classifier_distill_weight"),
+    ({"warmup_epochs": 2}, "Kaizen.warmup_epochs"),
+    ({"ssl_method": "swav"}, "Kaizen.ssl_method"),
+])
+def test_bad_settings_name_their_binding(binding, message):
+    with pytest.raises(ValueError, match=message):
+        Kaizen(**{**SMALL, **binding})
+
+
+def test_lars_learning_rate_binding_is_refused_for_kaizen_sets_it_per_group():
+    gin.bind_parameter("LARS.learning_rate", 0.5)
+    with pytest.raises(ValueError, match="Kaizen.learning_rate"):
+        Kaizen(**SMALL)
