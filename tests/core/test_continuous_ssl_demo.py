@@ -88,6 +88,7 @@ def _run(tmp: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.slow  # same resume logic as test_stream_run.py SIGKILL test (default run)
 def test_sigkill_mid_stream_then_rerun_gives_the_same_probes_and_buffer(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert _run(reference).wait(timeout=600) == 0

@@ -40,7 +40,7 @@ def test_kaizen_is_ahead_of_cassle_in_final_accuracy_and_forgetting(tmp_path):
     assert main.main(kaizen_args(tmp_path, only=("KAIZEN", "CASSLE"), small=False)) == 0
     kaizen, cassle = (stream_metrics(records(tmp_path, n)) for n in ("KAIZEN", "CASSLE"))
     # measured at seed 0: final 17.2 vs 11.8 %, forgetting 39.0 vs 66.2 %
-    assert kaizen["final_accuracy"] >= cassle["final_accuracy"] + 0.03, (kaizen, cassle)
+    assert kaizen["final_accuracy"] >= cassle["final_accuracy"] + 0.05, (kaizen, cassle)
     assert kaizen["forgetting"] < cassle["forgetting"] - 0.20, (kaizen, cassle)
 
 
@@ -56,6 +56,7 @@ def _accuracies(tmp: Path) -> list[tuple]:
             for r in records(tmp, "KAIZEN")]
 
 
+@pytest.mark.slow  # same resume logic as test_stream_run.py SIGKILL test (default run)
 def test_sigkill_mid_task_then_rerun_gives_the_same_metrics_and_memory(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert _run(reference).wait(timeout=600) == 0

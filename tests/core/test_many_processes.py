@@ -74,6 +74,7 @@ def test_three_processes_train_each_stage_once_with_single_process_metrics(tmp_p
     assert all(name in whole for name in EXPERIMENTS)
 
 
+@pytest.mark.slow  # the stream test above covers claims in the default run
 def test_two_processes_on_one_segmentation_experiment_train_each_stage_once(tmp_path):
     args = suite_args(tmp_path, 3, "KeyLocks.poll_seconds = 0.2")
     texts = run_all([args, args], tmp_path)

@@ -97,6 +97,7 @@ def _numbers(tmp: Path) -> list[tuple]:
             for r in records(tmp, "RM")]
 
 
+@pytest.mark.slow  # same resume logic as test_stream_run.py SIGKILL test (default run)
 def test_sigkill_mid_task_then_rerun_gives_the_same_numbers_and_memory(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert _run(reference).wait(timeout=600) == 0

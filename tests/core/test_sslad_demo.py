@@ -55,6 +55,7 @@ def test_full_method_beats_fine_tuning_by_5_amca_points(tmp_path):
     assert "| amca |" in summary and "| mean_class_accuracy_final |" in summary
 
 
+@pytest.mark.slow  # same resume logic as test_stream_run.py SIGKILL test (default run)
 def test_sigkill_mid_experience_then_rerun_gives_the_same_amca_and_memory(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert _run(reference).wait(timeout=600) == 0
