@@ -1,15 +1,26 @@
-"""What the stream experiments' end-to-end tests share: reading an experiment's metrics and
-its final buffer, and killing a run in mid-experience."""
+"""What the stream experiments' end-to-end tests share: starting main.py in a subprocess,
+reading an experiment's metrics and its final buffer, and killing a run in mid-experience."""
 
 import json
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_main(args: list[str]) -> subprocess.Popen:
+    """`python main.py ARGS` in a subprocess from the repository root, output discarded."""
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def records(tmp: Path, name: str) -> list[dict]:

@@ -2,16 +2,14 @@
 settings (the paper's direction; margin measured in config/ports/kaizen/demo.gin), a SIGKILL
 mid-task resumed to the same numbers, bad input refused before training with `error:`."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import main
 from continual.metrics import stream_metrics
-from tests.core.stream_resume import final_buffer, kill_mid_experience, records
+from tests.core.stream_resume import final_buffer, kill_mid_experience, records, start_main
 
 ROOT = Path(main.__file__).resolve().parent
 DEMO = "config/ports/kaizen/demo.gin"
@@ -46,9 +44,7 @@ def test_kaizen_is_ahead_of_cassle_in_final_accuracy_and_forgetting(tmp_path):
 
 def _run(tmp: Path) -> subprocess.Popen:
     args = kaizen_args(tmp, "ExperienceLoop.checkpoint_every = 1")
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return start_main(args)
 
 
 def _accuracies(tmp: Path) -> list[tuple]:

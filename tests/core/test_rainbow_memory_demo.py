@@ -1,9 +1,7 @@
 """The Rainbow Memory demo through main.py: RM ahead of fine-tuning on a short Blurry10-Online
 run, bad input refused before training, and a SIGKILL mid-task resumed to the same numbers."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 import main
 from continual.data.synthetic_stream import generate_stream_set
 from continual.metrics import stream_metrics
-from tests.core.stream_resume import final_buffer, kill_mid_experience, records
+from tests.core.stream_resume import final_buffer, kill_mid_experience, records, start_main
 from tests.core.test_stream_keys import plan_keys
 
 ROOT = Path(main.__file__).resolve().parent
@@ -87,9 +85,7 @@ def test_rm_bindings_enter_the_keys(keys_data, binding):
 
 def _run(tmp: Path) -> subprocess.Popen:
     args = rm_args(tmp, "ExperienceLoop.checkpoint_every = 2", "blurry.num_tasks = 2")
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return start_main(args)
 
 
 def _numbers(tmp: Path) -> list[tuple]:
