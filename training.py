@@ -21,6 +21,7 @@ import tensorflow as tf
 from continual import stages
 from continual.artifacts import PlanStep
 from continual.data.atomic import write_text_atomic
+from continual.errors import InputError
 from continual.models.stage_checkpoints import is_chief, worker_name
 from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
 from continual.store_lock import KeyLocks, hold
@@ -68,6 +69,7 @@ class Training:
                                   for name, manifest in self.record_sets.items()})
         manager.planner.check_inputs(self.plan)  # before any stage trains
         self.strategy = make_strategy()
+        _check_strategy_fits(manager.planner, self.strategy, self.name)
         # A multi-worker group trains each stage together: its workers must not claim apart.
         self.locks = None if _workers(self.strategy) > 1 else KeyLocks(manager.store.root)
 
@@ -180,6 +182,15 @@ class Training:
 @functools.cache
 def _multi_worker_strategy() -> tf.distribute.Strategy:
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _check_strategy_fits(planner, strategy: tf.distribute.Strategy, name: str) -> None:
+    """Stream experiments train in one process: their experience loop does not split its steps
+    over workers, so a multi-worker group would train each experience once per worker."""
+    if getattr(planner, "kind", None) == "stream" and _workers(strategy) > 1:
+        raise InputError(f"experiment {name!r} is a stream experiment, which trains in one "
+                         "process; make_strategy.name = 'multi_worker' runs RECALL experiments "
+                         "only: bind make_strategy.name = 'default' (or 'mirrored') for it")
 
 
 def _workers(strategy: tf.distribute.Strategy) -> int:

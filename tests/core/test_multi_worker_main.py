@@ -76,3 +76,27 @@ def test_two_workers_run_the_experiment_like_one_process(tmp_path):
         for name, value in expected.items():
             assert close(got[name], value), (name, got[name], value)
     assert list((multi / "ckpt" / ".workers").iterdir()) == []
+
+
+@pytest.mark.slow  # two processes wait for each other; the check itself is one line
+def test_two_workers_refuse_a_stream_experiment_before_training(tmp_path):
+    from tests.core.test_stream_run import stream_args
+
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    args = stream_args(tmp_path, only="FINETUNE") + MULTI_WORKER
+    processes = [start(args, tmp_path / f"worker{index}.log",
+                       {"cluster": cluster, "task": {"type": "worker", "index": index}})
+                 for index in range(2)]
+    try:
+        codes = [process.wait(timeout=300) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    logs = [(tmp_path / f"worker{index}.log").read_text() for index in range(2)]
+    assert codes == [2, 2], [text[-3000:] for text in logs]
+    for text in logs:
+        assert "error: " in text and "make_strategy.name = 'multi_worker'" in text, text[-2000:]
+        assert "Traceback" not in text
+    assert not list((tmp_path / "ckpt").rglob("COMPLETE.json"))
