@@ -69,7 +69,8 @@ class Experiment:
 
 def listed_experiments(entry) -> list[Experiment]:
     """The experiments of one `Suite.experiments` entry: a file path, or a dict with `file`
-    and optionally `name`, `bindings` (gin lines) and `seeds` (one experiment per seed)."""
+    and optionally `name`, `bindings` (gin lines) and `seeds` (one experiment per seed, named
+    `<name>_seed<s>`; `{seed}` in a binding becomes s, e.g. to link each seed's joint run)."""
     if isinstance(entry, str):
         entry = {"file": entry}
     if not isinstance(entry, dict) or "file" not in entry:
@@ -84,7 +85,8 @@ def listed_experiments(entry) -> list[Experiment]:
     if seeds is None:
         return [Experiment(name, entry["file"], bindings=bindings)]
     return [Experiment(f"{name}_seed{seed}", entry["file"],
-                       bindings=(*bindings, f"TrainManager.seed = {int(seed)}"))
+                       bindings=(*(b.replace("{seed}", str(int(seed))) for b in bindings),
+                                 f"TrainManager.seed = {int(seed)}"))
             for seed in seeds]
 
 

@@ -4,8 +4,12 @@ ECCV 2022; the lincls script of `senthilps8/continuous_ssl_problem`).
 The backbone runs in inference mode; its pooled features are L2-normalised once; a linear
 layer (weights N(0, 0.01), bias 0) is trained on them with cross-entropy by SGD (momentum 0.9,
 no weight decay) wrapped in LARC (trust 0.001, no clipping), the lr following a cosine per
-epoch. Deviation: features are computed once without the original's crop-and-flip
-augmentation of the probe's training images (a frozen backbone makes this cheap and exact).
+epoch. Under `mixed_float16` the backbone's features come in float16 and are cast to float32;
+the head stays float32, and its step goes through `DynamicLossScale`, so a batch whose features
+overflowed (inf) is skipped instead of turning the head into NaN. The scale is a power of two,
+so finite steps equal the float32 ones bit for bit. Deviation: features are computed once
+without the original's crop-and-flip augmentation of the probe's training images (a frozen
+backbone makes this cheap and exact).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from continual.optim.lars import LARS
+from continual.optim.loss_scale import DynamicLossScale
 from continual.optim.schedules import make_schedule
 
 
@@ -68,8 +73,10 @@ def train_linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: in
     optimizer.build(head.trainable_variables)
 
     rows, starts = _batch_rows(len(features), probe, seed)
-    _fit(head, optimizer, tf.constant(features), tf.constant(labels, tf.int32),
+    loss_scale = DynamicLossScale()  # enabled under the mixed_float16 policy only
+    _fit(head, optimizer, loss_scale, tf.constant(features), tf.constant(labels, tf.int32),
          tf.constant(rows), tf.constant(starts))
+    head.skipped_steps = int(loss_scale.skipped_steps.numpy())
     return head
 
 
@@ -86,7 +93,7 @@ def _batch_rows(count: int, probe: LinearProbe, seed: int) -> tuple[np.ndarray, 
 
 
 @tf.function(reduce_retracing=True)
-def _fit(head, optimizer, features, labels, rows, bounds) -> None:
+def _fit(head, optimizer, loss_scale, features, labels, rows, bounds) -> None:
     """All probe steps in one graph: batch i reads rows[bounds[i, 0]:bounds[i, 1]]."""
     for i in tf.range(tf.shape(bounds)[0]):
         batch = rows[bounds[i, 0]:bounds[i, 1]]
@@ -94,5 +101,7 @@ def _fit(head, optimizer, features, labels, rows, bounds) -> None:
             logits = head(tf.gather(features, batch))
             loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
                 tf.gather(labels, batch), logits, from_logits=True))
-        grads = tape.gradient(loss, head.trainable_variables)
-        optimizer.apply_gradients(zip(grads, head.trainable_variables, strict=True))
+            scaled = loss_scale.scale_loss(loss)
+        grads = tape.gradient(scaled, head.trainable_variables)
+        loss_scale.apply(grads, lambda g: optimizer.apply_gradients(
+            zip(g, head.trainable_variables, strict=True)))

@@ -68,6 +68,12 @@ class StreamMethod:
     # continual/optim/loss_scale.py, among its trackables); the stream plan refuses float16
     # for a method that does not.
     supports_loss_scaling = False
+    # Gin bindings ('Configurable.param') that cannot change the initial state or the first
+    # experience (nor their evaluations): the stream plan leaves them out of those keys, so
+    # experiments that differ only in them train the first experience once. The method must
+    # then save a state whose variables and values do not depend on them (e.g. Kaizen's
+    # distillation and replay flags, which act from the second task on).
+    first_experience_invariant: tuple[str, ...] = ()
 
     def build(self, input_shape: tuple[int, ...], num_classes: int, buffer, seed: int) -> None:
         """Create models, optimisers (built, so their slots exist before a restore)."""

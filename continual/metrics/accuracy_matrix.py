@@ -212,6 +212,14 @@ def accuracy_matrix(records: Sequence[dict]) -> tuple[np.ndarray, np.ndarray | N
     return R, rows.get(-1)
 
 
+def a_avg(evaluations: Sequence[dict]) -> float | None:
+    """Rainbow Memory's A_avg (section 3.5): the mean over experiences of the overall test
+    `accuracy` of the evaluation after each (its last epoch: RM took the best epoch on the test
+    set, B1). None without evaluations or when one lacks the accuracy."""
+    return _mean_or_none([np.nan if r.get("accuracy") is None else r["accuracy"]
+                          for r in evaluations])
+
+
 def _mean_defined(values: Sequence[float | None]) -> float | None:
     defined = [float(v) for v in values if v is not None]
     return float(np.mean(defined)) if defined else None
@@ -233,6 +241,7 @@ def stream_metrics(records: Sequence[dict], joint_records: Sequence[dict] | None
     mean_class_final = last.get("mean_class_accuracy")
     return {
         "final_accuracy": final_accuracy(R),
+        "a_avg": a_avg(evaluations),
         "average_incremental_accuracy": average_incremental_accuracy(R),
         "forgetting": forgetting(R),
         "bwt": backward_transfer(R),

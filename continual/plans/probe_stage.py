@@ -3,11 +3,11 @@
 `StreamPlan.evaluation_kind = 'linear_probe'` makes every evaluation of a stream plan (after
 each experience, and of the initial state) such a stage, keyed like `stream_evaluation`. It
 restores the method's state, trains a linear probe (`LinearProbe`) on the frozen backbone's
-features of the train split with its labels, and scores the test split as `stream_evaluation`
-does: one row of the accuracy matrix (per segment of a class-sequential stream: the
-forgetting per split D_i), overall, per-class and top-5 accuracy, plus `probe_accuracy`.
-Probes after experiences that end at 25 / 50 / 75 / 100 % of the stream are the paper's
-accuracy-over-progress numbers.
+features of `StreamPlan.probe_split` (default: the train split) with its labels, and scores
+the test split as `stream_evaluation` does: one row of the accuracy matrix (per segment of a
+class-sequential stream: the forgetting per split D_i), overall, per-class and top-5
+accuracy, plus `probe_accuracy`. Probes after experiences that end at 25 / 50 / 75 / 100 %
+of the stream (`stream_fraction` of the record) are the paper's accuracy-over-progress numbers.
 """
 
 from __future__ import annotations
@@ -37,14 +37,9 @@ def linear_probe(ctx: StageContext, plan_step, folder: Path) -> dict:
         raise ValueError(f"StreamPlan.evaluation_kind = 'linear_probe' needs a method with "
                          f"probe_features (e.g. SimSiamStream); {type(method).__name__} has none")
     restore_state(ctx, ctx.plan[plan_step.depends[0]], method, LoopState())
-    train = image_table(ctx.train_set)
-    stream_ids = {i for e in plan.scenario.experiences for i in e.train_ids}
+    # StreamPlan.probe_split's records, or the train split's (overlap warned at planning)
+    train = image_table(ctx.record_sets.get("probe", ctx.train_set))
     ids = np.arange(train.num_records, dtype=np.int64)
-    overlap = int(np.isin(ids, list(stream_ids)).sum())
-    if overlap:
-        log.warning("linear probe: %d of its %d training records are also stream records "
-                    "(their labels are read by the probe only, never by the SSL method)",
-                    overlap, len(ids))
     features = probe_features(method.probe_features, train, ids, plan.eval_batch_size)
     head = train_linear_probe(features, train.labels_of(ids), train.num_classes, probe,
                               stage_seed(ctx.manager.seed, plan_step))

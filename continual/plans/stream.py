@@ -60,22 +60,31 @@ class StreamPlan:
     (how tables name the method), `StreamPlan.joint_experiment` (the suite experiment whose
     accuracies intransigence is measured against; None = not measured),
     `StreamPlan.evaluation_kind` (the stage kind of each evaluation: 'stream_evaluation', or
-    'linear_probe' for self-supervised methods, registered by `continual.plans.probe_stage`)."""
+    'linear_probe' for self-supervised methods, registered by `continual.plans.probe_stage`),
+    `StreamPlan.probe_split` (the split of data_dir the linear probe trains on; None: the
+    train split, with a warning that it overlaps the stream),
+    `StreamPlan.random_init_evaluation` (the stage kind of the random-initialisation evaluation,
+    the FWT baseline b: None = evaluation_kind; 'linear_probe' = a linear probe on the random
+    backbone, CaSSLe's b_j for self-supervised methods)."""
 
     kind = "stream"
     evaluation_kinds = ("stream_evaluation",)
+    EVALUATIONS = ("stream_evaluation", "linear_probe")
 
     def __init__(self, manager, *, data_dir: str = "data/stream", train_split: str = "train",
                  test_split: str = "test", scenario=None, method=None, buffer=None,
                  name: str | None = None, joint_experiment: str | None = None,
                  evaluate_random_init: bool = True, eval_batch_size: int = 256,
-                 evaluation_kind: str = "stream_evaluation"):
+                 evaluation_kind: str = "stream_evaluation", probe_split: str | None = None,
+                 random_init_evaluation: str | None = None):
         if scenario is None or method is None:
             raise ValueError("a stream experiment needs StreamPlan.scenario (e.g. "
                              "@class_incremental) and StreamPlan.method (e.g. @FineTuning)")
         self.manager = manager
         self.data_dir = manager.base_folder / data_dir
         self.splits = {"train": train_split, "test": test_split}
+        if probe_split is not None:  # the linear probe's labelled data (default: train_split)
+            self.splits["probe"] = probe_split
         self.scenario_fn, self.method_cls, self.buffer_cls = scenario, method, buffer
         self.method_name = name or _configurable_name(method)
         _check_precision(manager.mixed_precision, method)
@@ -88,7 +97,12 @@ class StreamPlan:
                                                                          "stream_experience"):
             raise ValueError(f"StreamPlan.evaluation_kind = {evaluation_kind!r} is not an "
                              "evaluation stage; use 'stream_evaluation' or 'linear_probe'")
-        self.evaluation_kinds = (evaluation_kind,)
+        init_kind = evaluation_kind if random_init_evaluation is None else random_init_evaluation
+        if init_kind not in self.EVALUATIONS:
+            raise ValueError(f"StreamPlan.random_init_evaluation = {init_kind!r} is not an "
+                             "evaluation stage; use None, 'stream_evaluation' or 'linear_probe'")
+        # the kind of every evaluation after an experience first, then the random-init one's
+        self.evaluation_kinds = tuple(dict.fromkeys((evaluation_kind, init_kind)))
         self._scenario = None
 
     # ----------------------------------------------------------------------------------------
@@ -103,6 +117,9 @@ class StreamPlan:
                              f"{train.image_shape} with {train.num_classes} classes but test is "
                              f"{test.image_shape} with {test.num_classes}; rebuild the set")
         self.scenario = self.scenario_fn(train, test, self.manager.seed)
+        if "linear_probe" in self.evaluation_kinds:
+            from continual.plans.probe_data import check_probe_data
+            check_probe_data(sets.get("probe", train), train, self.scenario)
         ExperienceLoop()  # checks its bindings
         try:  # builds the method, its buffer and model once: every binding checked up front
             stream_stages.make_method(self, train.image_shape, train.num_classes,
@@ -129,6 +146,7 @@ class StreamPlan:
                 if name.rpartition(".")[2] not in NOT_IN_KEYS}
 
     def steps(self, data_hashes: dict[str, str]) -> list[PlanStep]:
+        self.probe_hash = data_hashes.get("probe")  # the probe split's, keyed into each probe
         base = {"bindings": self.configurables(), "seed": self.manager.seed,
                 "train_data": data_hashes["train"], "test_data": data_hashes["test"],
                 "scenario": self.scenario.name,
@@ -136,18 +154,29 @@ class StreamPlan:
                 "method": _configurable_name(self.method_cls),
                 "buffer": _configurable_name(self.buffer_cls), **self._isolation(),
                 **self._precision()}
-        init = self._step("init", "stream_init", {**base}, None, ())
+        first = self._first_experience_inputs(base)
+        init = self._step("init", "stream_init", {**first}, None, ())
         steps, previous = [init], init
         if self.evaluate_random_init:
             steps.append(self._eval(init, None, data_hashes["test"]))
-        for experience in self.scenario.experiences:
-            inputs = {**base, "experience": experience.index,
+        for position, experience in enumerate(self.scenario.experiences):
+            inputs = {**(first if position == 0 else base), "experience": experience.index,
                       "rows": _rows_hash(experience.train_ids), "previous": previous.key}
             model = self._step(f"exp{experience.index}", "stream_experience", inputs,
                                experience, (previous.name,))
             steps += [model, self._eval(model, experience, data_hashes["test"])]
             previous = model
         return steps
+
+    def _first_experience_inputs(self, base: dict) -> dict:
+        """The inputs of the initial state and the first experience: `base` less the bindings
+        that the method declares cannot change them (`first_experience_invariant`), so that
+        experiments differing only in those share the artefacts; later keys keep them."""
+        left_out = sorted(getattr(self.method_cls, "first_experience_invariant", ()))
+        if not left_out:
+            return base
+        return {**base, "bindings": _without_bindings(base["bindings"], left_out),
+                "left_out": left_out}
 
     def _step(self, name, kind, inputs, experience, depends) -> PlanStep:
         inputs = {**inputs, "code": STAGE_VERSIONS[kind]}
@@ -158,9 +187,11 @@ class StreamPlan:
         inputs = {"model": model.key, "test_data": test_hash, "experience": index,
                   "task_rows": [_rows_hash(t) for t in self.scenario.task_test_ids],
                   "eval_rows": _rows_hash(experience.eval_ids) if experience else None,
-                  "batch_size": self.eval_batch_size, **self._isolation()}
+                  "batch_size": self.eval_batch_size, **self._isolation(),
+                  **({"probe_data": self.probe_hash} if "probe" in self.splits else {})}
         name = "eval_init" if experience is None else f"eval{index}"
-        return self._step(name, self.evaluation_kinds[0], inputs, experience, (model.name,))
+        kind = self.evaluation_kinds[-1] if experience is None else self.evaluation_kinds[0]
+        return self._step(name, kind, inputs, experience, (model.name,))
 
     def _precision(self) -> dict:
         """The mixed-precision policy, when one is set (float32 keys stay as they were)."""
@@ -179,7 +210,8 @@ class StreamPlan:
     def describe(self) -> dict:
         return {"plan_kind": "stream", "method": self.method_name,
                 "scenario": self._scenario.name if self._scenario else None,
-                **({"joint_experiment": self.joint_experiment} if self.joint_experiment else {})}
+                **({"joint_experiment": self.joint_experiment} if self.joint_experiment else {}),
+                **_a_avg_rule(self.method_cls)}
 
     def metrics_record(self, plan_step: PlanStep, plan: dict) -> dict:
         store = self.manager.store
@@ -194,11 +226,24 @@ class StreamPlan:
                  "-" if speed is None else f"{speed:.1f}")
         return {**self.describe(), "experience": index,
                 "num_experiences": len(self.scenario.experiences), "eval_key": plan_step.key,
-                "model_key": model_step.key,
+                "model_key": model_step.key, "stream_fraction": self._stream_fraction(index),
                 "images_per_sec": planning.finite(train_info.get("images_per_sec")), **metrics}
+
+    def _stream_fraction(self, index: int) -> float:
+        """Fraction of the stream's train records fed once experience `index` is done (0.0
+        for the initial state): where a probe stands in the stream (25 / 50 / 75 / 100 %)."""
+        sizes = [len(e.train_ids) for e in self.scenario.experiences]
+        return sum(sizes[: index + 1]) / max(sum(sizes), 1)
 
     def board_step(self, plan_step: PlanStep) -> int:
         return -1 if plan_step.step is None else plan_step.step.index
+
+
+def _a_avg_rule(method) -> dict:
+    """{'a_avg_rule': ...} for a method that reports RM's A_avg (class attribute `a_avg_rule`,
+    e.g. 'last epoch'), so the summary shows the a_avg column labelled with it; else {}."""
+    rule = getattr(method, "a_avg_rule", None)
+    return {"a_avg_rule": rule} if rule else {}
 
 
 def _check_precision(policy: str | None, method) -> None:
@@ -207,6 +252,31 @@ def _check_precision(policy: str | None, method) -> None:
         raise ValueError(f"TrainManager.mixed_precision = 'mixed_float16' needs loss scaling, "
                          f"which StreamPlan.method = @{_configurable_name(method)} does not do "
                          "yet; use 'mixed_bfloat16' or None")
+
+
+def _without_bindings(sections: dict[str, str], names: list[str]) -> dict[str, str]:
+    """`sections` (gin text by configurable) without the bindings `Configurable.param` in
+    `names` (a binding's continuation lines go with it); sections left empty are dropped."""
+    kept = {}
+    for configurable, text in sections.items():
+        bindings = []
+        for line in text.splitlines():
+            if bindings and line[:1].isspace():
+                bindings[-1].append(line)
+            else:
+                bindings.append([line])
+        lines = [line for binding in bindings if _binding_name(binding[0]) not in names
+                 for line in binding]
+        if lines:
+            kept[configurable] = "\n".join(lines)
+    return kept
+
+
+def _binding_name(line: str) -> str:
+    """'Kaizen.replay' of 'Kaizen.replay = True' (scope and module prefixes dropped)."""
+    target = line.partition("=")[0].strip().rpartition("/")[2]
+    configurable, _, parameter = target.rpartition(".")
+    return f"{configurable.rpartition('.')[2]}.{parameter}"
 
 
 def _rows_hash(rows) -> str:

@@ -110,7 +110,12 @@ def stream_evaluation(ctx: StageContext, plan_step, folder: Path) -> dict:
     plan = ctx.manager.planner
     method = build_method(ctx, _experiment_seed(ctx))
     restore_state(ctx, ctx.plan[plan_step.depends[0]], method, LoopState())
-    metrics = evaluate_experience(method.predict, image_table(ctx.record_set("test")),
-                                  plan.scenario, plan_step.step, plan.eval_batch_size)
+    test = image_table(ctx.record_set("test"))
+    metrics = evaluate_experience(method.predict, test, plan.scenario, plan_step.step,
+                                  plan.eval_batch_size)
+    probe = getattr(method, "online_probe_predict", None)
+    if probe is not None:  # an evaluation head trained beside the method (Kaizen's online probe)
+        metrics["online_probe_accuracy"] = evaluate_experience(
+            probe, test, plan.scenario, plan_step.step, plan.eval_batch_size)["accuracy"]
     write_json_atomic(folder / "metrics.json", metrics)
     return {"metrics": metrics}

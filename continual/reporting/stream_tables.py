@@ -16,6 +16,13 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from continual.metrics.accuracy_matrix import last_record_per_experience, stream_metrics
+from continual.reporting.probe_tables import (
+    PROGRESS_COLUMNS,
+    probe_progress,
+    split_forgetting,
+    split_forgetting_markdown,
+)
+from continual.reporting.seed_tables import seed_markdown
 from continual.reporting.tables import format_cell, markdown_table, percent
 
 log = logging.getLogger(__name__)
@@ -24,9 +31,10 @@ STREAM_COLUMNS = ("experiment", "method", "scenario", "final_accuracy",
                   "average_incremental_accuracy", "forgetting", "bwt", "fwt", "amca",
                   "images_per_sec")
 INTRANSIGENCE_COLUMNS = ("intransigence", "intransigence_last")
-PERCENT_COLUMNS = ("final_accuracy", "average_incremental_accuracy", "forgetting", "bwt",
-                   "fwt", "amca", "accuracy", "probe_accuracy", "mean_class_accuracy_final",
-                   *INTRANSIGENCE_COLUMNS)
+PERCENT_COLUMNS = ("final_accuracy", "a_avg", "average_incremental_accuracy", "forgetting", "bwt",
+                   "fwt", "amca", "accuracy", "probe_accuracy", "online_probe_accuracy",
+                   "mean_class_accuracy_final",
+                   *INTRANSIGENCE_COLUMNS, *PROGRESS_COLUMNS)
 # Time-ordered domain streams (SSLAD: `by_attribute`) report AMCA with the final class-mean
 # accuracy beside it, under its own name.
 CLASS_MEAN_SCENARIOS = ("by_attribute",)
@@ -52,14 +60,28 @@ def _joint_records(name: str, records: Sequence[dict],
 
 def stream_columns(rows: Sequence[dict]) -> tuple[str, ...]:
     """STREAM_COLUMNS, plus `probe_accuracy` when some experiment is evaluated by linear
-    probes (the final probe's top-1), plus the intransigence columns when some experiment has
-    a joint run, plus `mean_class_accuracy_final` when some experiment streams by attribute."""
+    probes (the final probe's top-1, and the probes at 25 / 50 / 75 / 100 % of the stream),
+    plus the intransigence columns when some experiment has
+    a joint run, plus `mean_class_accuracy_final` when some experiment streams by attribute,
+    plus `online_probe_accuracy` when some method trains an online probe (Kaizen's: a head on
+    detached features fed every seen task's labels, never the method's own accuracy)."""
     linked = any(row.get("joint_experiment") for row in rows)
     probed = any(row.get("probe_accuracy") is not None for row in rows)
     class_mean = any(row.get("scenario") in CLASS_MEAN_SCENARIOS for row in rows)
-    return (STREAM_COLUMNS + (("probe_accuracy",) if probed else ())
+    online = any(row.get("online_probe_accuracy") is not None for row in rows)
+    return (_with_a_avg(rows) + (("probe_accuracy", *PROGRESS_COLUMNS) if probed else ())
+            + (("online_probe_accuracy",) if online else ())
             + (("mean_class_accuracy_final",) if class_mean else ())
             + (INTRANSIGENCE_COLUMNS if linked else ()))
+
+
+def _with_a_avg(rows: Sequence[dict]) -> tuple[str, ...]:
+    """STREAM_COLUMNS with `a_avg` (RM's A_avg) after final_accuracy when some experiment's
+    method reports it (its records carry `a_avg_rule`)."""
+    if not any(row.get("a_avg_rule") for row in rows):
+        return STREAM_COLUMNS
+    at = STREAM_COLUMNS.index("final_accuracy") + 1
+    return (*STREAM_COLUMNS[:at], "a_avg", *STREAM_COLUMNS[at:])
 
 
 def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
@@ -78,6 +100,11 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
         row.update(method=last.get("method"), scenario=last.get("scenario"))
         if last.get("probe_accuracy") is not None:
             row["probe_accuracy"] = last["probe_accuracy"]
+            row.update(probe_progress(records), split_forgetting=split_forgetting(records))
+        if last.get("a_avg_rule"):  # RM's A_avg, with the rule it follows
+            row["a_avg_rule"] = last["a_avg_rule"]
+        if last.get("online_probe_accuracy") is not None:  # an evaluation head (Kaizen's)
+            row["online_probe_accuracy"] = last["online_probe_accuracy"]
         if name in joint_runs or last.get("scenario") == "joint":
             row["average_incremental_accuracy"] = None
         rows.append(row)
@@ -117,11 +144,15 @@ def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
         "R[i, j] (task j after experience i); forgetting (Chaudhry), bwt and fwt (GEM), "
         "amca (class-mean accuracy averaged over evaluations)"
         + ("; intransigence against the linked joint run (Chaudhry: per task; _last: RM's, "
-           "overall accuracy)" if INTRANSIGENCE_COLUMNS[0] in columns else "") + ".\n\n"
-        + markdown_table(columns, summary)
+           "overall accuracy)" if INTRANSIGENCE_COLUMNS[0] in columns else "")
+        + ("; a_avg (RM's A_avg): mean over experiences of the overall accuracy after each, "
+           "rule: " + ", ".join(sorted({r["a_avg_rule"] for r in rows if r.get("a_avg_rule")}))
+           if "a_avg" in columns else "") + ".\n\n"
+        + markdown_table(columns, summary) + seed_markdown(rows)
         + "\n## Every experience\n\nOverall accuracy after each experience and its R row "
         "(accuracy on each experience's test data), in percent.\n\n"
         + markdown_table(("experiment", "experience", "accuracy", "R row"), per_experience)
+        + split_forgetting_markdown(rows)
     )
 
 

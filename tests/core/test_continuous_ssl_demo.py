@@ -129,3 +129,48 @@ def test_bad_input_fails_before_training(short_run, tmp_path, capsys, binding, o
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err, err
     assert not list((tmp_path / "ckpt").rglob("COMPLETE.json"))
+
+
+@pytest.mark.slow  # ~40 s on 2 cores; the scenario itself: tests/data/scenarios/test_video_runs
+def test_video_runs_config_runs_and_probes_at_each_half(short_run, tmp_path):
+    """MINRED_VIDEO.gin on the generated set runs end to end, and the probes after 50 / 100 %
+    of the stream fill their summary columns (25 % stays blank: no probe stands there)."""
+    args = short_args(tmp_path, "Suite.experiments = "
+                      "['config/ports/continuous_ssl/MINRED_VIDEO.gin']",
+                      "video_runs.num_tasks = 2", "video_runs.reads_per_group = 8",
+                      only=("MINRED_VIDEO",), data=short_run / "data")
+    assert main.main(args) == 0
+    probes = records(tmp_path, "MINRED_VIDEO")
+    assert [(r["experience"], r["stream_fraction"]) for r in probes] == [(0, 0.5), (1, 1.0)]
+    with (tmp_path / "runs" / "summary.csv").open() as table:
+        row = next(csv.DictReader(table))
+    assert row["scenario"] == "video_runs" and row["probe_at_25"] == ""
+    assert float(row["probe_at_50"]) == pytest.approx(probes[0]["probe_accuracy"])
+    assert float(row["probe_at_100"]) == pytest.approx(probes[1]["probe_accuracy"])
+
+
+def test_restored_buffer_of_another_feature_size_fails_before_training(short_run, tmp_path,
+                                                                        capsys):
+    info = next(r for r in records(short_run, "MINRED") if r["experience"] == 1)
+    saved = short_run / "ckpt" / "stream_experience" / info["model_key"] / "state" / "state"
+    args = short_args(tmp_path, f"ContinuousBuffer.restore_from = '{saved}'",
+                      "SimSiamStream.projection_dim = 24", only=("MINRED",),
+                      data=short_run / "data")
+    assert main.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ContinuousBuffer.restore_from") and "size 16" in err, err
+    assert not list((tmp_path / "ckpt").rglob("COMPLETE.json"))
+
+
+def test_probe_data_overlapping_the_stream_is_a_warning_unless_a_probe_split_is_set(
+        short_run, tmp_path, caplog):
+    def warnings(*binding: str) -> list[str]:
+        caplog.clear()
+        args = short_args(tmp_path, *binding, only=("FIFO",), data=short_run / "data")
+        assert main.main([*args, "--dry_run"]) == 0
+        return [r.getMessage() for r in caplog.records
+                if r.levelname == "WARNING" and "StreamPlan.probe_split" in r.getMessage()]
+
+    warned = warnings()
+    assert len(warned) == 1 and "192 of its 192 training records" in warned[0], warned
+    assert warnings("StreamPlan.probe_split = 'test'") == []

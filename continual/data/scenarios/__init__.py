@@ -17,6 +17,7 @@ from continual.data.scenarios.class_sequential import class_sequential_runs
 from continual.data.scenarios.experience import Experience, Scenario
 from continual.data.scenarios.iid import iid
 from continual.data.scenarios.joint import joint
+from continual.data.scenarios.video_runs import video_runs
 
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
     "class_incremental": class_incremental,
@@ -25,10 +26,11 @@ SCENARIOS: dict[str, Callable[..., Scenario]] = {
     "class_sequential_runs": class_sequential_runs,
     "iid": iid,
     "joint": joint,
+    "video_runs": video_runs,
 }
 
 __all__ = ["SCENARIOS", "Experience", "Scenario", "blurry", "by_attribute", "class_incremental",
-           "class_sequential_runs", "iid", "joint", "make_scenario"]
+           "class_sequential_runs", "iid", "joint", "make_scenario", "video_runs"]
 
 
 def make_scenario(name: str, train: Manifest, test: Manifest, seed: int) -> Scenario:

@@ -17,7 +17,7 @@ from continual.data.manifest import Manifest
 
 # Fixed tags keying the generator of each purpose; never renumber (keys would change).
 RNG_PURPOSES = {"class_order": 1, "class_incremental": 2, "blurry": 3,
-                "class_sequential_runs": 4, "iid": 5, "joint": 6}
+                "class_sequential_runs": 4, "iid": 5, "joint": 6, "video_runs": 7}
 
 
 @dataclasses.dataclass(frozen=True)

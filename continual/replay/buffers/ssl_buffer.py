@@ -7,7 +7,9 @@ per-item statistics back (`write_stats`), synchronously (errata DEC1).
 
 `shards` reproduces the original's one buffer per GPU (reference C1): capacity and the stream
 batch are split evenly, each shard takes its slice of every incoming batch, removes on its own
-and gives its slice of every training batch. Shards run one after another on one device.
+and gives its slice of every training batch. Shards run one after another on one device;
+tests/replay/test_ssl_shards_replicas.py checks that they keep what one buffer per replica
+keeps under MirroredStrategy.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from continual.replay.buffers.ssl_restore import restore_buffer
 from continual.replay.buffers.ssl_shard import BufferShard
 
 BUFFER_POLICIES = ("fifo", "minred")
@@ -29,10 +32,11 @@ def _positive_int(value, binding: str) -> int:
 
 @gin.configurable(denylist=["num_classes"])
 class ContinuousBuffer(tf.Module):
-    """`capacity` ids kept by `policy` ('fifo' or 'minred') in `shards` equal shards."""
+    """`capacity` ids kept by `policy` ('fifo' or 'minred') in `shards` equal shards;
+    `restore_from`: a stage checkpoint whose buffer this one starts from (ssl_restore.py)."""
 
     def __init__(self, capacity: int = 16384, policy: str = "fifo", shards: int = 1, *,
-                 num_classes: int):
+                 num_classes: int, restore_from: str | None = None):
         super().__init__(name="continuous_buffer")
         self.capacity = _positive_int(capacity, "ContinuousBuffer.capacity")
         self.num_shards = _positive_int(shards, "ContinuousBuffer.shards")
@@ -43,6 +47,7 @@ class ContinuousBuffer(tf.Module):
             raise ValueError(f"ContinuousBuffer.capacity = {capacity} is not divisible by "
                              f"ContinuousBuffer.shards = {shards}; each shard holds an equal part")
         self.policy, self.num_classes = policy, int(num_classes)
+        self.restore_from = restore_from
         self.shards: list[BufferShard] = []
 
     def build(self, feature_dim: int, batch_size: int) -> None:
@@ -58,6 +63,8 @@ class ContinuousBuffer(tf.Module):
         self.shards = [BufferShard(per_shard, batch_size // self.num_shards, feature_dim,
                                    self.policy == "minred", name=f"shard{i}")
                        for i in range(self.num_shards)]
+        if self.restore_from is not None:
+            restore_buffer(self, str(self.restore_from))
 
     def _split(self, count: int) -> list[slice]:
         bounds = np.cumsum([0] + [len(c) for c in np.array_split(np.arange(count),

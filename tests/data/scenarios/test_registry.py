@@ -10,7 +10,8 @@ from tests.data.scenarios.sets import per_class, write_set
 def test_unknown_name_lists_the_scenarios(six_classes):
     with pytest.raises(ValueError, match=r"unknown scenario 'disjoin'; choose one of "
                                          r"\['blurry', 'by_attribute', 'class_incremental', "
-                                         r"'class_sequential_runs', 'iid', 'joint'\]"):
+                                         r"'class_sequential_runs', 'iid', 'joint', "
+                                         r"'video_runs'\]"):
         make_scenario("disjoin", *six_classes, 0)
 
 

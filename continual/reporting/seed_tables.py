@@ -1,0 +1,72 @@
+"""Mean ± standard deviation over seeds of stream experiments (the paper's "41.35 ± 0.95").
+
+A suite entry with `seeds` runs one experiment per seed, named `<name>_seed<s>` (suite.py).
+Rows whose names share `<name>` form one group; a group of two or more seeds gets one line
+with the mean and the sample standard deviation (ddof 1) of each metric over its seeds. A
+metric missing (None) in some seed is averaged over the seeds that have it, and the cell says
+how many (`n=2`); missing in all, the cell is blank.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from continual.reporting.tables import markdown_table
+
+SEED_NAME = re.compile(r"^(?P<group>.+)_seed(?P<seed>-?\d+)$")
+SEED_METRICS = ("final_accuracy", "a_avg", "forgetting", "intransigence", "intransigence_last")
+
+
+def seed_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    """Rows of experiments named `<group>_seed<s>`, by group (first-seen order); only groups
+    of two or more seeds."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        match = SEED_NAME.match(str(row.get("experiment", "")))
+        if match:
+            groups.setdefault(match["group"], []).append(row)
+    return {name: members for name, members in groups.items() if len(members) >= 2}
+
+
+def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None, int]:
+    """(mean, sample std, count) over the values that are not None; std is None below two."""
+    present = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    if present.size == 0:
+        return None, None, 0
+    std = float(present.std(ddof=1)) if present.size >= 2 else None
+    return float(present.mean()), std, int(present.size)
+
+
+def format_mean_std(values: Sequence[float | None]) -> str:
+    """Fractions as '40.5 ± 1.2' in percent; ' (n=2)' when some seeds lack the value."""
+    mean, std, count = mean_std(values)
+    if mean is None:
+        return ""
+    text = f"{100 * mean:.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
+    return text + ("" if count == len(values) else f" (n={count})")
+
+
+def seed_columns(groups: dict[str, list[dict]]) -> tuple[str, ...]:
+    """The metrics some seed of some group has (intransigence only with a linked joint run)."""
+    return tuple(c for c in SEED_METRICS
+                 if any(r.get(c) is not None for members in groups.values() for r in members))
+
+
+def seed_markdown(rows: Sequence[dict]) -> str:
+    """The '## Over seeds' section, or '' when no experiment ran with several seeds."""
+    groups = seed_groups(rows)
+    if not groups:
+        return ""
+    columns = seed_columns(groups)
+    body = []
+    for name, members in groups.items():
+        seeds = [SEED_NAME.match(r["experiment"])["seed"] for r in members]
+        body.append([name, str(members[0].get("method") or ""), ", ".join(seeds),
+                     *(format_mean_std([r.get(c) for r in members]) for c in columns)])
+    return ("\n## Over seeds\n\nMean ± sample standard deviation over the seeds of each "
+            "experiment, in percent (final_accuracy = A_last; a_avg: mean over experiences of "
+            "the overall accuracy after each, last-epoch rule).\n\n"
+            + markdown_table(("experiment", "method", "seeds", *columns), body))
