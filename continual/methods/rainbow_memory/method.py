@@ -63,6 +63,7 @@ class RainbowMemory(StreamMethod):
     """
 
     name = "rainbow_memory"
+    a_avg_rule = "last epoch"  # A_avg / A_last from each task's last evaluation (not B1's best)
     uses_buffer = True
     supports_loss_scaling = True
 
@@ -101,8 +102,13 @@ class RainbowMemory(StreamMethod):
         self.schedule = make_schedule("cosine_warm_restarts", base_lr=self.base_lr, t_0=1,
                                       t_mult=2, eta_min=self.eta_min_factor * self.base_lr,
                                       warm_start_factor=self.warm_start_factor)
-        self._step = tf.function(self._train_step, reduce_retracing=True)
-        self._logits = tf.function(self._masked_logits, reduce_retracing=True)
+        self._epoch_lrs: dict[int, float] = {}
+        self._steps: dict[tuple, object] = {}
+        # No tensor-dependent Python control flow in these two, so AutoGraph's source
+        # conversion (about a second per trace on a CPU; each stage traces afresh) is skipped.
+        self._step = tf.function(self._train_step, reduce_retracing=True, autograph=False)
+        self._logits = tf.function(self._masked_logits, reduce_retracing=True,
+                                   autograph=False)
 
     def _check_policy(self, buffer) -> None:
         policy = buffer.policy
@@ -164,7 +170,9 @@ class RainbowMemory(StreamMethod):
         epochs under the warm-start + warm-restart cosine, stepped once per epoch."""
         if phase == "online":
             return self.warm_start_factor * self.base_lr
-        return float(self.schedule(epoch))
+        if epoch not in self._epoch_lrs:  # the schedule is a TF op: once per epoch, not step
+            self._epoch_lrs[epoch] = float(self.schedule(epoch))
+        return self._epoch_lrs[epoch]
 
     def train_step(self, batch: StreamBatch, step) -> dict:
         images, labels = batch.images, batch.labels
@@ -173,7 +181,18 @@ class RainbowMemory(StreamMethod):
             labels = tf.concat([labels, batch.replay_labels], 0)
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         lr = tf.constant(self.learning_rate(batch.phase, batch.epoch), tf.float32)
-        return self._step(images, labels, lr, seed)
+        return self._step_for(images, labels)(images, labels, lr, seed)
+
+    def _step_for(self, images, labels):
+        """The train step traced once per stage with an open batch size: online (stream +
+        memory rows) and memory-only batches differ in size, and each trace costs seconds."""
+        key = (images.dtype, labels.dtype)
+        if key not in self._steps:
+            self._steps[key] = self._step.get_concrete_function(
+                tf.TensorSpec([None, *images.shape[1:]], images.dtype),
+                tf.TensorSpec([None], labels.dtype), tf.TensorSpec([], tf.float32),
+                tf.TensorSpec([2], tf.int64))
+        return self._steps[key]
 
     def predict(self, images):
         return self._logits(images, False)
