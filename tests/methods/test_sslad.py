@@ -25,6 +25,8 @@ from continual.replay.buffers import EpisodicBuffer
     ("soft_label_milestones = [1700, 1700]", "UncertaintyGuidedReplay.soft_label_milestones"),
     ("soft_label_weights = [0.5, 1.0]", "UncertaintyGuidedReplay.soft_label_weights"),
     ("epochs = 2", "one pass"),
+    ("replay_hue = 0.6", "UncertaintyGuidedReplay.replay_hue"),
+    ("replay_rotation = -10.0", "UncertaintyGuidedReplay.replay_rotation"),
 ])
 def test_bad_bindings_name_themselves(binding, message):
     gin.parse_config(f"UncertaintyGuidedReplay.{binding}")

@@ -16,8 +16,10 @@ training=False; A3 only stream rows are offered to memory (no duplicates); A4/S1
 the current memory every iteration, no silent skips (the class-balanced sampler draws without
 replacement, round-robin over classes, instead of 1/count weights with replacement); A5 the KL
 term reads real replay rows only; A6 soft-label targets stay the logits recorded at insertion;
-A7/DEC8 seeded ties. Deviation: the sweep ranks the memory only (the original also appended
-the step's 16 rows, stream rows it had not kept among them).
+A7/DEC8 seeded ties. Replayed rows pass through the original's memory transforms (flip,
+rotation 10 degrees, brightness 0.5, hue 0.5: `replay_views.py`). Deviation: the sweep ranks
+the memory only (the original also appended the step's 16 rows, stream rows it had not kept
+among them).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import gin
 import tensorflow as tf
 
 from continual import planning
-from continual.data.views import random_flip, standardize
+from continual.data.views import standardize
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.methods.sslad import losses, settings
 from continual.methods.sslad.perturb import perturb
+from continual.methods.sslad.replay_views import memory_view
 from continual.models.classifiers import build_classifier
 from continual.optim.loss_scale import DynamicLossScale
 from continual.optim.schedules import MultiStepDecay
@@ -63,7 +66,8 @@ class UncertaintyGuidedReplay(StreamMethod):
                  soft_label_weights=(0.5, 0.8, 1.0), contrastive_weight: float = 0.3,
                  positive_margin: float = 0.0, negative_margin: float = 1.0,
                  supcon_weight: float = 0.1, supcon_temperature: float = 0.1,
-                 replay_flip: bool = True, head_epochs: int = 0,
+                 replay_flip: bool = True, replay_rotation: float = 10.0,
+                 replay_brightness: float = 0.5, replay_hue: float = 0.5, head_epochs: int = 0,
                  head_learning_rate: float = 0.001, challenge_rules: bool = True,
                  epochs: int = 1):
         self.replay = self.uses_buffer = planning.check_bool(f"{OWNER}.replay", replay)
@@ -91,6 +95,11 @@ class UncertaintyGuidedReplay(StreamMethod):
         self.supcon_weight = settings.non_negative("supcon_weight", supcon_weight)
         self.supcon_temperature = settings.positive("supcon_temperature", supcon_temperature)
         self.replay_flip = planning.check_bool(f"{OWNER}.replay_flip", replay_flip)
+        self.replay_jitter = {"rotation_degrees": settings.non_negative("replay_rotation",
+                                                                        replay_rotation),
+                              "brightness": settings.non_negative("replay_brightness",
+                                                                  replay_brightness),
+                              "hue": settings.at_most("replay_hue", replay_hue, 0.5)}
         self.head_epochs = planning.check_int(f"{OWNER}.head_epochs", head_epochs, minimum=0)
         self.head_learning_rate = settings.positive("head_learning_rate", head_learning_rate)
         self.challenge_rules = planning.check_bool(f"{OWNER}.challenge_rules", challenge_rules)
@@ -175,8 +184,8 @@ class UncertaintyGuidedReplay(StreamMethod):
 
     def _train_step(self, images, labels, replay_images, replay_labels, replay_logits, step):
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        if self.replay_flip:
-            replay_images = random_flip(replay_images, seed)
+        replay_images = memory_view(replay_images, seed, flip=self.replay_flip,
+                                    **self.replay_jitter)
         images = tf.concat([images, replay_images], 0)
         labels = tf.concat([labels, replay_labels], 0)
         with tf.GradientTape() as tape:

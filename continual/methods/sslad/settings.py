@@ -40,6 +40,15 @@ def positive(name: str, value) -> float:
     return float(value)
 
 
+def at_most(name: str, value, limit: float) -> float:
+    """A number in [0, limit]."""
+    value = non_negative(name, value)
+    if value > limit:
+        raise ValueError(f"{OWNER}.{name} = {value!r} must be at most {limit}; fix the gin "
+                         "binding")
+    return value
+
+
 def beta_or_none(value) -> float | None:
     if value is None:
         return None
