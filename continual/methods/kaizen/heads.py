@@ -1,7 +1,7 @@
 """Kaizen's heads over the encoder's features (solo-learn / Kaizen layouts, torch init).
 
-- projector: Linear(d, hidden)[-BN]-ReLU-Linear(hidden, out); BYOL and MoCo v2+ put BN in the
-  middle, SimCLR does not;
+- projector: Linear(d, hidden)[-BN]-ReLU-Linear(hidden, out); BYOL puts BN in the middle,
+  SimCLR and MoCo v2+ do not; VICReg's has two hidden layers, each Linear-BN-ReLU;
 - predictor (BYOL) and distillation predictor: Linear(out, hidden)-BN-ReLU-Linear(hidden, out);
 - classifier: Kaizen's `MultiLayerClassifier`, Linear(d, hidden)-ReLU-Linear(hidden, classes);
 - online probe: Linear(d, classes).
@@ -26,12 +26,23 @@ def _linear(units: int, fan_in: int, seed: int, name: str) -> keras.layers.Dense
 def two_layer_head(in_dim: int, hidden: int, out_dim: int, *, batch_norm: bool, seed: int,
                    name: str) -> keras.Model:
     """Linear(in, hidden)[-BN]-ReLU-Linear(hidden, out), built."""
+    return mlp_head(in_dim, hidden, out_dim, hidden_layers=1, batch_norm=batch_norm, seed=seed,
+                    name=name)
+
+
+def mlp_head(in_dim: int, hidden: int, out_dim: int, *, hidden_layers: int, batch_norm: bool,
+             seed: int, name: str) -> keras.Model:
+    """`hidden_layers` x (Linear(., hidden)[-BN]-ReLU), then Linear(hidden, out), built."""
     inputs = keras.Input((in_dim,), name=f"{name}_in")
-    x = _linear(hidden, in_dim, seed, f"{name}_fc0")(inputs)
-    if batch_norm:
-        x = keras.layers.BatchNormalization(**BN, dtype="float32", name=f"{name}_bn0")(x)
-    x = keras.layers.ReLU(name=f"{name}_relu0")(x)
-    outputs = _linear(out_dim, hidden, seed + 10, f"{name}_fc1")(x)
+    x, fan_in = inputs, in_dim
+    for index in range(hidden_layers):
+        x = _linear(hidden, fan_in, seed + 10 * index, f"{name}_fc{index}")(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(**BN, dtype="float32",
+                                                name=f"{name}_bn{index}")(x)
+        x = keras.layers.ReLU(name=f"{name}_relu{index}")(x)
+        fan_in = hidden
+    outputs = _linear(out_dim, fan_in, seed + 10 * hidden_layers, f"{name}_fc{hidden_layers}")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

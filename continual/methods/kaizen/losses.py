@@ -1,8 +1,10 @@
 """Kaizen's losses (Tang et al., WACV 2024; `kaizen/losses/*`, `kaizen/distiller_factories/*`).
 
-SSL losses for the current task (L_FE^CT): BYOL's 2 - 2 cos and SimCLR's NT-Xent. Feature
+SSL losses for the current task (L_FE^CT): BYOL's 2 - 2 cos, SimCLR's NT-Xent, MoCo v2+'s
+InfoNCE against a queue of negatives and VICReg's invariance / variance / covariance. Feature
 distillation (L_FE^KD) between the distillation predictor's output h(z) and the frozen
-teacher's projection z_old: contrastive (MoCo, SimCLR), predictive (BYOL). Classifier terms:
+teacher's projection z_old: contrastive (MoCo, SimCLR), predictive (BYOL), predictive-MSE
+(VICReg). Classifier terms:
 cross-entropy on labels (L_C^CT) and soft-label cross-entropy against the previous classifier
 (L_C^KD). Every loss is a float32 scalar: a mean over the batch.
 """
@@ -34,6 +36,60 @@ def nt_xent_loss(z1: tf.Tensor, z2: tf.Tensor, temperature: float) -> tf.Tensor:
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(positives, logits))
 
 
+def moco_loss(query: tf.Tensor, key: tf.Tensor, queue: tf.Tensor,
+              temperature: float) -> tf.Tensor:
+    """MoCo's InfoNCE: row i's logits are [q_i . k_i, q_i . queue_1, ..., q_i . queue_K] / t,
+    its target the first (the key of its other view); q and k L2-normalised here, the queue's
+    rows [K, d] already are; key and queue carry no gradient."""
+    q = _normalized(query)
+    k = tf.stop_gradient(_normalized(key))
+    positive = tf.reduce_sum(q * k, axis=1, keepdims=True)
+    negative = tf.matmul(q, tf.stop_gradient(tf.cast(queue, tf.float32)), transpose_b=True)
+    logits = tf.concat([positive, negative], axis=1) / temperature
+    targets = tf.zeros(tf.shape(logits)[:1], tf.int32)
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
+
+
+def invariance_loss(z1: tf.Tensor, z2: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference over every element (torch's `mse_loss`)."""
+    return tf.reduce_mean(tf.square(tf.cast(z1, tf.float32) - tf.cast(z2, tf.float32)))
+
+
+def variance_loss(z1: tf.Tensor, z2: tf.Tensor, epsilon: float = 1e-4) -> tf.Tensor:
+    """sum over the views of mean_d relu(1 - sqrt(var_d + eps)), var unbiased (n - 1)."""
+    total = 0.0
+    for z in (z1, z2):
+        z = tf.cast(z, tf.float32)
+        rows = tf.cast(tf.shape(z)[0], tf.float32)
+        centred = z - tf.reduce_mean(z, axis=0)
+        variance = tf.reduce_sum(tf.square(centred), axis=0) / (rows - 1.0)
+        total += tf.reduce_mean(tf.nn.relu(1.0 - tf.sqrt(variance + epsilon)))
+    return total
+
+
+def covariance_loss(z1: tf.Tensor, z2: tf.Tensor) -> tf.Tensor:
+    """sum over the views of (sum of squared off-diagonal covariances) / d, covariance over
+    the batch with n - 1."""
+    total = 0.0
+    for z in (z1, z2):
+        z = tf.cast(z, tf.float32)
+        rows = tf.cast(tf.shape(z)[0], tf.float32)
+        dims = tf.shape(z)[1]
+        centred = z - tf.reduce_mean(z, axis=0)
+        covariance = tf.matmul(centred, centred, transpose_a=True) / (rows - 1.0)
+        off_diagonal = covariance * (1.0 - tf.eye(dims))
+        total += tf.reduce_sum(tf.square(off_diagonal)) / tf.cast(dims, tf.float32)
+    return total
+
+
+def vicreg_loss(z1: tf.Tensor, z2: tf.Tensor, invariance_weight: float,
+                variance_weight: float, covariance_weight: float) -> tf.Tensor:
+    """VICReg (Bardes et al., 2022): the weighted sum of the three terms (paper 25, 25, 1)."""
+    return (invariance_weight * invariance_loss(z1, z2)
+            + variance_weight * variance_loss(z1, z2)
+            + covariance_weight * covariance_loss(z1, z2))
+
+
 def nce_loss(p: tf.Tensor, z: tf.Tensor, temperature: float) -> tf.Tensor:
     """-mean_i log(exp(p_i . z_i / t) / sum_k exp(p_i . z_k / t)), rows L2-normalised: the
     denominator runs over every row of z."""
@@ -53,6 +109,12 @@ def contrastive_distill_loss(h1, h2, old1, old2, temperature: float) -> tf.Tenso
 def predictive_distill_loss(h1, h2, old1, old2) -> tf.Tensor:
     """BYOL's distiller: (byol(h1, old1) + byol(h2, old2)) / 2."""
     return 0.5 * (byol_loss(h1, old1) + byol_loss(h2, old2))
+
+
+def predictive_mse_distill_loss(h1, h2, old1, old2) -> tf.Tensor:
+    """VICReg's distiller: (mse(h1, old1) + mse(h2, old2)) / 2, the teacher not differentiated."""
+    return 0.5 * (invariance_loss(h1, tf.stop_gradient(old1))
+                  + invariance_loss(h2, tf.stop_gradient(old2)))
 
 
 def cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:

@@ -2,8 +2,8 @@
 2024; `Nokia-Bell-Labs/kaizen`), with CaSSLe and no-distillation as flag settings.
 
 Per task t, every step takes the task's batch plus (with `replay`) a batch of the fixed replay
-memory (`EpisodicBuffer.policy = 'proportion_per_class'`, filled when a task ends), two
-augmented views of both, and minimises (reference §5.3)
+memory (`EpisodicBuffer.policy = 'proportion_per_class'`; task t - 1's share is added when
+task t starts), two augmented views of both, and minimises (reference §5.3)
 
     L = L_FE^CT                    SSL loss (BYOL or SimCLR) on current + replay data
       + w_c  L_C^CT                classifier CE on stop-gradient features, both views
@@ -12,15 +12,21 @@ augmented views of both, and minimises (reference §5.3)
       + the online probe's CE      (evaluation head, stop-gradient features)
 
 Kaizen = both distillations with replay; CaSSLe = feature distillation only, no replay;
-no-distill = neither. The teacher (encoder, projector, classifier) is copied from the student
-when task t > 0 begins and is never trained; its BN uses batch statistics as the original's
-(errata DEC4: its models stay `trainable`, so Keras does not force inference BN; they are just
-left out of the optimiser). The online probe reads the encoder in inference mode by default
-(DEC3); `probe_training_mode` restores the original's training-mode forward. Distillation
+no-distill = neither. Task 0 does not depend on these flags (the memory is empty, nothing is
+distilled, every flag's modules and optimiser slots exist either way), so the stream plan trains
+it once for the three (`first_experience_invariant`); with `replay = False` a bound
+`StreamPlan.buffer` is carried empty. The teacher (encoder, projector, classifier) is copied
+from the student when task t > 0 begins and is never trained; its BN uses batch statistics as
+the original's (errata DEC4: its models stay `trainable`, so Keras does not force inference BN;
+they are just left out of the optimiser). The online probe reads the encoder in inference mode
+by default (DEC3); `probe_training_mode` restores the original's training-mode forward. Distillation
 predictor, momentum encoder and probe carry over between tasks (errata K4); the optimiser's
 momentum and step count, the lr schedule and the momentum tau restart per task.
-Deviations: the probe trains on the step's labelled rows (task + replay), not on a loader of
-all seen tasks (D3); 32-bit precision.
+The online probe trains on every seen task's labelled rows, ⌈N_seen / N_batches⌉ a step (the
+original's `seen_tasks` source, D3; `probe.py`), un-augmented; its test accuracy is reported
+as `online_probe_accuracy`, an evaluation head's score, not the method's.
+Precision: the paper's 16-bit mixed precision is `TrainManager.mixed_precision =
+'mixed_float16'` (a `DynamicLossScale`: an overflowing step moves nothing, the scale halves).
 """
 
 from __future__ import annotations
@@ -36,17 +42,23 @@ from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.methods.kaizen import losses
 from continual.methods.kaizen.heads import copy_weights, linear_head, two_layer_head
 from continual.methods.kaizen.memory import check_memory
+from continual.methods.kaizen.moco import NegativeQueue, check_queue_size
 from continual.methods.kaizen.optimizer import KaizenOptimizer
-from continual.methods.kaizen.settings import check_settings
+from continual.methods.kaizen.probe import probe_rows
+from continual.methods.kaizen.settings import LATER_TASKS_ONLY, check_settings
 from continual.methods.kaizen.ssl import (
-    SSL_METHODS,
+    build_projector,
     distill_loss,
     ema_update,
     momentum_tau,
+    online_branch,
+    resolve_ssl,
     ssl_loss,
 )
+from continual.methods.kaizen.teacher import restore_teacher
 from continual.methods.kaizen.views import kaizen_views
 from continual.models.classifiers import build_classifier
+from continual.optim.loss_scale import DynamicLossScale
 
 log = logging.getLogger(__name__)
 MEMORY_POLICY = "proportion_per_class"
@@ -57,7 +69,10 @@ class Kaizen(StreamMethod):
     """Kaizen / CaSSLe / no-distill by flags; defaults are the paper's BYOL CIFAR-100 script.
 
     Args (weights and sizes as reference §5.2-5.4):
-      ssl_method: 'byol' or 'simclr'.  epochs: per task.  replay: use the replay memory.
+      ssl_method: 'byol', 'mocov2plus', 'simclr' or 'vicreg' (ssl.SSL_METHODS); distiller:
+        None = the method's own (ssl.DISTILLERS).  epochs: per task.  replay: use the memory.
+      queue_size, moco_temperature: MoCo v2+'s queue of negatives (>= a batch) and InfoNCE τ.
+      vicreg_*_weight: VICReg's invariance / variance / covariance weights (25, 25, 1).
       distill_features, distill_classifier: the two distillation terms (tasks t > 0).
       feature_distill_weight, classifier_distill_weight, classifier_loss_weight: λ_f, λ_c, w_c.
       distill_temperature: the contrastive distiller's τ; simclr_temperature: SimCLR's τ.
@@ -66,9 +81,15 @@ class Kaizen(StreamMethod):
       learning_rate, weight_decay: the encoder group's LARS lr / wd (and the predictor's);
       classifier_lr, probe_lr: their groups' lr (wd 0). warmup_epochs, warmup_start_lr: the
       per-epoch warm-up cosine. online_probe, probe_training_mode: see the module doc.
+      teacher_checkpoint: a folder written by `teacher.save_teacher` to start from (the
+      original's `--pretrained_model`), restored strictly; None = from scratch.
     """
 
     name = "kaizen"
+    # Replay and distillation act from task 1 on: task 0 (and the initial state) is the same
+    # for Kaizen, CaSSLe and no-distill, so the stream plan trains it once for the three.
+    first_experience_invariant = LATER_TASKS_ONLY
+    supports_loss_scaling = True
 
     def __init__(self, *, ssl_method: str = "byol", epochs: int = 500, replay: bool = True,
                  distill_features: bool = True, distill_classifier: bool = True,
@@ -80,13 +101,17 @@ class Kaizen(StreamMethod):
                  tau_base: float = 0.99, tau_final: float = 1.0, learning_rate: float = 1.0,
                  weight_decay: float = 1e-5, classifier_lr: float = 0.1, probe_lr: float = 0.1,
                  warmup_epochs: int = 10, warmup_start_lr: float = 0.003,
-                 online_probe: bool = True, probe_training_mode: bool = False):
+                 online_probe: bool = True, probe_training_mode: bool = False,
+                 distiller: str | None = None, queue_size: int = 65536,
+                 moco_temperature: float = 0.2, vicreg_invariance_weight: float = 25.0,
+                 vicreg_variance_weight: float = 25.0, vicreg_covariance_weight: float = 1.0,
+                 teacher_checkpoint: str | None = None):
         values = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         check_settings(values)
         self.settings = values
-        self.ssl = SSL_METHODS[ssl_method]
+        self.ssl = resolve_ssl(values)
         self.epochs, self.uses_buffer = epochs, replay
-        self.buffer, self.batch_size = None, 0
+        self.buffer, self.batch_size, self._experiences = None, 0, None
 
     # ---------------------------------------------------------------- build and state
     def build(self, input_shape, num_classes, buffer, seed) -> None:
@@ -106,6 +131,7 @@ class Kaizen(StreamMethod):
                                          seed=seed + 600, name="predictor")
                           if self.ssl.predictor else None)
         self.momentum = None
+        self.queue = (NegativeQueue(s["queue_size"], proj, seed) if self.ssl.queue else None)
         if self.ssl.momentum:
             self.momentum = {"encoder": self._encoder(input_shape, num_classes, seed),
                              "projector": self._projector(dim, seed, "momentum_projector")}
@@ -119,19 +145,27 @@ class Kaizen(StreamMethod):
         self.task = tf.Variable(0, dtype=tf.int64, trainable=False, name="task")
         self.task_steps = tf.Variable(1, dtype=tf.int64, trainable=False, name="task_steps")
         self.optimizer = KaizenOptimizer(self._groups(), s)
+        self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
+        if s["teacher_checkpoint"] is not None:  # before any stage: a mismatch is an input error
+            restore_teacher(self, s["teacher_checkpoint"])
         self._step = tf.function(self._train_step, reduce_retracing=True)
         self._predict = tf.function(
             lambda images: self.classifier(self.encoder(standardize(images), training=False)),
             reduce_retracing=True)
+        self._features = tf.function(
+            lambda images: tf.cast(self.encoder(standardize(images), training=False), tf.float32),
+            reduce_retracing=True)
+        # The evaluation stage scores the online probe too when this is set.
+        self.online_probe_predict = tf.function(
+            lambda images: self.probe(self.encoder(standardize(images), training=False)),
+            reduce_retracing=True) if s["online_probe"] else None
 
     def _encoder(self, input_shape, num_classes, seed):
         return build_classifier(input_shape=tuple(input_shape), num_classes=num_classes,
                                 seed=seed).backbone
 
     def _projector(self, dim, seed, name):
-        s = self.settings
-        return two_layer_head(dim, s["projector_hidden"], s["projection_dim"],
-                              batch_norm=self.ssl.projector_bn, seed=seed + 200, name=name)
+        return build_projector(self.ssl, dim, self.settings, seed, name)
 
     def _groups(self) -> dict:
         trunk = self.encoder.trainable_variables + self.projector.trainable_variables
@@ -140,16 +174,14 @@ class Kaizen(StreamMethod):
         groups = {"encoder": trunk, "classifier": self.classifier.trainable_variables}
         if self.settings["online_probe"]:
             groups["probe"] = self.probe.trainable_variables
-        if self.settings["distill_features"]:
-            groups["distill_predictor"] = self.distill_predictor.trainable_variables
+        # Always a group (without feature distillation it never gets a gradient), so the
+        # optimiser's variables do not depend on the flag.
+        groups["distill_predictor"] = self.distill_predictor.trainable_variables
         return groups
 
     def _check_buffer(self, buffer) -> None:
         if buffer is None:
             return
-        if not self.uses_buffer:
-            raise ValueError("Kaizen.replay = False but StreamPlan.buffer is set; bind "
-                             "StreamPlan.buffer = None (or Kaizen.replay = True)")
         if buffer.policy.name != MEMORY_POLICY:
             raise ValueError(f"Kaizen replays a fixed memory: bind EpisodicBuffer.policy = "
                              f"'{MEMORY_POLICY}', got {buffer.policy.name!r}")
@@ -166,6 +198,10 @@ class Kaizen(StreamMethod):
             found.update({f"momentum_{k}": v for k, v in self.momentum.items()})
         if self.buffer is not None:
             found["buffer"] = self.buffer
+        if self.queue is not None:
+            found["moco_queue"] = self.queue
+        if self.loss_scale.enabled:  # float32 checkpoints stay as they were
+            found["loss_scale"] = self.loss_scale
         return found
 
     def phases(self, experience) -> list[Phase]:
@@ -174,45 +210,60 @@ class Kaizen(StreamMethod):
     def check_stream(self, scenario, loop) -> None:
         """Size the per-task step count; refuse memories that keep 0 per class or overflow."""
         self.batch_size = loop.stream_batch_size
-        if self.buffer is None:
+        self._experiences = tuple(scenario.experiences)
+        if self.queue is not None:
+            replay = (loop.replay_batch_size
+                      if self.settings["replay"] and self.buffer is not None else 0)
+            check_queue_size(self.settings["queue_size"], self.batch_size + replay,
+                             "ExperienceLoop.stream_batch_size + replay_batch_size")
+        if self.buffer is None or not self.uses_buffer:
             return
         check_memory(self.buffer, scenario, loop.replay_batch_size)
 
     # ---------------------------------------------------------------- training
-    def _train_step(self, images, labels, seed, learning_rates, teach: bool):
+    def _train_step(self, images, labels, seed, learning_rates, teach: bool, probe=None):
         s = self.settings
         view1, view2 = kaizen_views(images, seed)
         self.optimizer.set_learning_rates(learning_rates)
         with tf.GradientTape() as tape:
             f1, f2 = self.encoder(view1, training=True), self.encoder(view2, training=True)
-            online = {"z1": self.projector(f1, training=True),
-                      "z2": self.projector(f2, training=True)}
-            if self.predictor is not None:
-                online.update(p1=self.predictor(online["z1"], training=True),
-                              p2=self.predictor(online["z2"], training=True))
-            outputs = {"ssl": ssl_loss(self.ssl, online, self._targets(view1, view2),
-                                       s["simclr_temperature"])}
-            logits = [self.classifier(tf.stop_gradient(f), training=True) for f in (f1, f2)]
+            online = _float32(online_branch(self.ssl, self.projector, self.predictor, f1, f2))
+            targets = self._targets(view1, view2)
+            outputs = {"ssl": ssl_loss(self.ssl, online, targets, s, self.queue)}
+            logits = [tf.cast(self.classifier(tf.stop_gradient(f), training=True), tf.float32)
+                      for f in (f1, f2)]
             outputs["classifier"] = s["classifier_loss_weight"] * (
                 losses.cross_entropy(labels, logits[0]) + losses.cross_entropy(labels, logits[1]))
             if teach:
                 outputs.update(self._distillation(view1, view2, online, logits))
             if s["online_probe"]:
-                features = self.encoder(view1, training=s["probe_training_mode"])
-                outputs["probe"] = losses.cross_entropy(
-                    labels, self.probe(tf.stop_gradient(features), training=True))
+                probe_images, probe_labels = (view1, labels) if probe is None else probe
+                features = self.encoder(probe_images, training=s["probe_training_mode"])
+                outputs["probe"] = losses.cross_entropy(probe_labels, tf.cast(
+                    self.probe(tf.stop_gradient(features), training=True), tf.float32))
+            outputs = _float32(outputs)
             loss = tf.add_n(list(outputs.values()))
+            scaled = self.loss_scale.scale_loss(loss)
         variables = self.optimizer.variables_to_train
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        self.loss_scale.apply(tape.gradient(scaled, variables),
+                              lambda grads: self._update(grads, variables, targets))
+        return {"loss": loss, **outputs}
+
+    def _update(self, grads, variables, targets) -> None:
+        """The optimiser step, then the momentum encoder and the queue (under mixed_float16 a
+        step whose gradients overflow skips all three: `DynamicLossScale`)."""
+        self.optimizer.apply(grads, variables)
         if self.momentum is not None:
             self._momentum_update()
-        return {"loss": loss, **outputs}
+        if self.queue is not None:
+            self.queue.enqueue(targets["z1"], targets["z2"])
 
     def _targets(self, view1, view2) -> dict:
         if self.momentum is None:
             return {}
         encoder, projector = self.momentum["encoder"], self.momentum["projector"]
-        return {f"z{i}": tf.stop_gradient(projector(encoder(v, training=True), training=True))
+        return {f"z{i}": tf.stop_gradient(tf.cast(
+            projector(encoder(v, training=True), training=True), tf.float32))
                 for i, v in ((1, view1), (2, view2))}
 
     def _distillation(self, view1, view2, online, logits) -> dict:
@@ -220,12 +271,13 @@ class Kaizen(StreamMethod):
         s, teacher, terms = self.settings, self.teacher, {}
         old = [teacher["encoder"](v, training=True) for v in (view1, view2)]
         if s["distill_features"]:
-            targets = [teacher["projector"](f, training=True) for f in old]
-            h = [self.distill_predictor(online[z], training=True) for z in ("z1", "z2")]
+            targets = [tf.cast(teacher["projector"](f, training=True), tf.float32) for f in old]
+            h = [tf.cast(self.distill_predictor(online[z], training=True), tf.float32)
+                 for z in ("z1", "z2")]
             terms["feature_distill"] = s["feature_distill_weight"] * distill_loss(
                 self.ssl, h[0], h[1], targets[0], targets[1], s["distill_temperature"])
         if s["distill_classifier"]:
-            soft = [teacher["classifier"](f, training=True) for f in old]
+            soft = [tf.cast(teacher["classifier"](f, training=True), tf.float32) for f in old]
             terms["classifier_distill"] = s["classifier_distill_weight"] * 0.5 * (
                 losses.soft_label_loss(logits[0], soft[0])
                 + losses.soft_label_loss(logits[1], soft[1]))
@@ -246,15 +298,32 @@ class Kaizen(StreamMethod):
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         teach = int(self.task.numpy()) > 0 and (self.settings["distill_features"]
                                                  or self.settings["distill_classifier"])
-        return self._step(images, labels, seed, self.optimizer.learning_rates(batch.epoch),
-                          teach)
+        idle = () if teach and self.settings["distill_features"] else ("distill_predictor",)
+        return self._step(images, labels, seed, self.optimizer.learning_rates(batch.epoch, idle),
+                          teach, self._probe_batch(batch))
+
+    def _probe_batch(self, batch: StreamBatch):
+        """(standardised images, labels) of every seen task's rows for the online probe this
+        step, or None: no probe, or outside a stream (then it reads the step's own rows)."""
+        if not self.settings["online_probe"] or self._experiences is None or batch.source is None:
+            return None
+        ids = probe_rows(self._experiences, int(self.task), self.batch_size,
+                         int(self.optimizer.task_iterations()), self.seed)
+        images, labels = batch.source.gather(ids)
+        return standardize(images), labels
 
     def predict(self, images):
         return self._predict(images)
 
+    def probe_features(self, images) -> tf.Tensor:
+        """The encoder's features in inference mode: what a `linear_probe` stage trains on
+        (the FWT baseline: a probe on the random backbone, `StreamPlan.random_init_evaluation`)."""
+        return self._features(images)
+
     # ---------------------------------------------------------------- hooks
     def begin_experience(self, experience, table) -> None:
-        """Record the task; restart the optimiser and the tau schedule; freeze the teacher."""
+        """Record the task; restart the optimiser and the tau schedule; freeze the teacher; add
+        the previous task's share of each class to the replay memory."""
         self.task.assign(experience.index)
         batches = math.ceil(len(experience.train_ids) / max(self.batch_size, 1))
         self.task_steps.assign(self.epochs * batches)
@@ -263,10 +332,21 @@ class Kaizen(StreamMethod):
             copy_weights(self.encoder, self.teacher["encoder"])
             copy_weights(self.projector, self.teacher["projector"])
             copy_weights(self.classifier, self.teacher["classifier"])
+            self._remember(experience.index - 1, table)
 
-    def end_experience(self, experience, table) -> None:
-        """Add the task's share of each class to the replay memory (used from task t + 1)."""
-        if self.buffer is None:
+    def _remember(self, index: int, table) -> None:
+        """Memory of task `index`, added when the next task starts (not when it ends), so the
+        state after task 0 is the same with and without replay."""
+        if self.buffer is None or not self.uses_buffer:
             return
-        ids = list(experience.train_ids)
+        if self._experiences is None:
+            raise RuntimeError("Kaizen fills its memory from the scenario: call check_stream "
+                               "before the first experience")
+        ids = list(self._experiences[index].train_ids)
         self.buffer.end_experience(ids, table.labels_of(ids), self.seed)
+
+
+def _float32(values: dict) -> dict:
+    """Each tensor cast to float32 (under a mixed policy the models compute in 16 bits; losses
+    and their sum are taken in 32)."""
+    return {name: tf.cast(value, tf.float32) for name, value in values.items()}

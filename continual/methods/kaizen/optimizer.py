@@ -45,11 +45,15 @@ class KaizenOptimizer:
                 "warmup_cosine", base_lr=lr, warmup=settings["warmup_epochs"],
                 total=settings["epochs"], warmup_start_lr=settings["warmup_start_lr"]))
         self.groups = ParameterGroups(pairs)
+        self.names = tuple(groups)
         self.variables_to_train = [v for variables in groups.values() for v in variables]
 
-    def learning_rates(self, epoch: int) -> tf.Tensor:
-        """float32 [groups]: each group's lr in epoch `epoch` of the task."""
-        return tf.stack([tf.cast(schedule(epoch), tf.float32) for schedule in self.schedules])
+    def learning_rates(self, epoch: int, idle: tuple[str, ...] = ()) -> tf.Tensor:
+        """float32 [groups]: each group's lr in epoch `epoch` of the task; 0 for the groups
+        named in `idle`, which get no gradient this step (so their saved lr is the same
+        whatever their schedule: the state after task 0 does not depend on λ_f)."""
+        return tf.stack([tf.constant(0.0) if name in idle else tf.cast(schedule(epoch), tf.float32)
+                         for name, schedule in zip(self.names, self.schedules, strict=True)])
 
     def set_learning_rates(self, learning_rates: tf.Tensor) -> None:
         for index, optimizer in enumerate(self.groups.optimizers):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gin
 
 from continual import planning
-from continual.methods.kaizen.ssl import SSL_METHODS
+from continual.methods.kaizen.ssl import check_ssl_settings
 from continual.optim.lars import LARS
 
 OWNER = "Kaizen"
@@ -16,6 +16,11 @@ SIZES = ("projection_dim", "projector_hidden", "predictor_hidden", "distill_hidd
          "classifier_hidden")
 FLAGS = ("replay", "distill_features", "distill_classifier", "online_probe",
          "probe_training_mode")
+# The bindings that act from task 1 on only (replay, both distillations and their weights): the
+# stream plan leaves them out of the keys of the initial state and of task 0.
+LATER_TASKS_ONLY = tuple(f"{OWNER}.{name}" for name in (
+    "replay", "distill_features", "distill_classifier", "feature_distill_weight",
+    "classifier_distill_weight", "distill_temperature", "distiller"))
 # LARS arguments that Kaizen passes per parameter group (so a LARS.* binding of them would be
 # silently ignored): refused, naming Kaizen's own binding.
 LARS_OWNED = {"learning_rate": "Kaizen.learning_rate (and classifier_lr, probe_lr)",
@@ -24,7 +29,7 @@ LARS_OWNED = {"learning_rate": "Kaizen.learning_rate (and classifier_lr, probe_l
 
 def check_settings(values: dict) -> None:
     """Raise ValueError / TypeError for the first bad value in `values` (argument -> value)."""
-    planning.check_choice(f"{OWNER}.ssl_method", values["ssl_method"], tuple(SSL_METHODS))
+    check_ssl_settings(values)
     epochs = planning.check_int(f"{OWNER}.epochs", values["epochs"], minimum=1)
     warmup = planning.check_int(f"{OWNER}.warmup_epochs", values["warmup_epochs"], minimum=0)
     if warmup >= epochs:
@@ -40,6 +45,10 @@ def check_settings(values: dict) -> None:
         if planning.check_float(f"{OWNER}.{name}", values[name], positive=False) < 0:
             raise ValueError(f"{OWNER}.{name} = {values[name]} must be >= 0; fix the gin binding")
     _check_taus(values["tau_base"], values["tau_final"])
+    teacher = values.get("teacher_checkpoint")
+    if teacher is not None and (not isinstance(teacher, str) or not teacher):
+        raise TypeError(f"{OWNER}.teacher_checkpoint = {teacher!r} must be None or the folder "
+                        "that save_teacher wrote (a string)")
     _check_lars_bindings()
 
 
