@@ -4,8 +4,9 @@ Kaizen (Tang et al., WACV 2024; `kaizen/utils/pretrain_dataloader.py`) replays, 
 the first ⌊n_c · p⌋ training images of every class c of the tasks before t, in dataset order
 (p = `replay_proportion`, 0.01 on CIFAR-100: 5 images per class). The memory is fixed: it is
 labelled, never updated and has no selection heuristic. Here the items of a task's classes are
-added when the task ends (`end_experience`), so the memory at the start of task t holds exactly
-the classes of tasks 0..t-1. `mode='first'` takes the first items in stream order (the
+added by `end_experience` with that task's rows; Kaizen calls it with task t-1's rows when task
+t begins (so the saved state after task 0 does not depend on whether replay is on), and the
+memory during task t holds exactly the classes of tasks 0..t-1. `mode='first'` takes the first items in stream order (the
 original); `mode='random'` a seeded random choice keyed by (seed, class). The original's
 optional cap `replay_memory_bank_size` is inactive in the paper scripts (errata K6) and is not
 reproduced.
@@ -36,7 +37,7 @@ def items_per_class(count: int, proportion: float) -> int:
 
 @gin.configurable(denylist=["num_classes"])
 class ProportionPerClassPolicy(BufferPolicy):
-    """⌊n_c · replay_proportion⌋ items of each class of a task, added when the task ends."""
+    """⌊n_c · replay_proportion⌋ items of each class of a task, added by `end_experience`."""
 
     def __init__(self, replay_proportion: float = 0.01, mode: str = "first", *,
                  num_classes: int):
