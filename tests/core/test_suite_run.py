@@ -20,6 +20,7 @@ EXPERIMENT = "FINE_TUNING_DISJOINT_NO_MIX_10-10"
 def suite_args(tmp: Path, per_class: int = 3, *extra: str) -> list[str]:
     params = [
         f"Suite.synthetic_data_dir = '{tmp / 'data'}'",
+        f"Suite.replay_standins_dir = '{tmp / 'standins'}'",  # not the repository's data/
         "generate_synthetic.size = 32", "generate_synthetic.num_train = 90",
         "generate_synthetic.num_val = 30",
         f"TrainManager.data_dir = '{tmp / 'data'}'",
