@@ -6,10 +6,10 @@ the first ⌊n_c · p⌋ training images of every class c of the tasks before t,
 labelled, never updated and has no selection heuristic. Here the items of a task's classes are
 added by `end_experience` with that task's rows; Kaizen calls it with task t-1's rows when task
 t begins (so the saved state after task 0 does not depend on whether replay is on), and the
-memory during task t holds exactly the classes of tasks 0..t-1. `mode='first'` takes the first items in stream order (the
-original); `mode='random'` a seeded random choice keyed by (seed, class). The original's
-optional cap `replay_memory_bank_size` is inactive in the paper scripts (errata K6) and is not
-reproduced.
+memory during task t holds exactly the classes of tasks 0..t-1. `mode='first'` takes the first
+items in stream order (the original); `mode='random'` a seeded random choice keyed by (seed,
+class). The original's optional cap `replay_memory_bank_size` is inactive in the paper scripts
+(errata K6) and is not reproduced.
 """
 
 from __future__ import annotations
