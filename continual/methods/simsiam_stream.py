@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from continual import planning
 from continual.data.ssl_views import two_views
+from continual.data.video_frames import VideoFrames, require_random_video_stream
 from continual.data.views import standardize
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.models.classifiers import build_classifier
@@ -38,6 +39,8 @@ from continual.optim.sgd import TorchSGD
 from continual.replay.buffers.ssl_buffer import ContinuousBuffer
 
 SCHEDULES = ("cosine", "constant")
+REDRAW = "SimSiamStream.redraw_frame_per_read"
+REDRAW_SALT = 3   # folded into the buffer-sampling seed for the frame draws
 
 
 @gin.configurable
@@ -53,6 +56,11 @@ class SimSiamStream(StreamMethod):
       schedule: 'cosine' over all updates of the stream, or 'constant'.
       fix_predictor_lr: the predictor keeps the initial lr (the original's `fix_pred_lr`).
       projection_dim, predictor_dim: D and h of the heads (R18: 512 and 128).
+      redraw_frame_per_read: a buffer slot stands for its video (record `group`, errata M3):
+        every buffer read for an update reads a fresh random frame of the slot's group, drawn
+        statelessly by (seed, update, slot); statistics stay with the slot. Needs
+        `@video_runs` with `sampling = 'random'` (which draws the stream reads' frames);
+        without a buffer it changes nothing.
     """
 
     name = "simsiam"
@@ -61,7 +69,8 @@ class SimSiamStream(StreamMethod):
     def __init__(self, *, updates_per_batch: int = 1, epochs: int = 1,
                  learning_rate: float = 0.05, momentum: float = 0.9, weight_decay: float = 1e-4,
                  schedule: str = "cosine", fix_predictor_lr: bool = True,
-                 projection_dim: int = 512, predictor_dim: int = 128):
+                 projection_dim: int = 512, predictor_dim: int = 128,
+                 redraw_frame_per_read: bool = False):
         owner = type(self).__name__
         self.updates_per_batch = planning.check_int(f"{owner}.updates_per_batch",
                                                     updates_per_batch, minimum=1)
@@ -78,6 +87,7 @@ class SimSiamStream(StreamMethod):
         self.batch_size = 0   # the stream batch, also the training batch (check_stream)
         self.stream_batches, self.stream_items, self.last_experience = 0, 0, -1
         self.buffer, self._cosine = None, None
+        self.redraw_frame_per_read, self._frames = bool(redraw_frame_per_read), (None, None)
 
     # -- set-up ------------------------------------------------------------------------------
     def check_stream(self, scenario, loop) -> None:
@@ -101,6 +111,8 @@ class SimSiamStream(StreamMethod):
             raise ValueError(f"ContinuousBuffer.capacity = {self.buffer.capacity} is larger "
                              f"than the stream ({self.stream_items} records): it would never "
                              "fill; lower it")
+        if self.redraw_frame_per_read:
+            require_random_video_stream(scenario, REDRAW)
         if self._cosine is not None:  # read when the train step is first traced
             self._cosine.total = self.total_updates
 
@@ -189,9 +201,22 @@ class SimSiamStream(StreamMethod):
         self.updates.assign_add(1)
         return tf.reduce_mean(per_item)
 
-    def _update_from_buffer(self, table) -> tf.Tensor:
+    def replay_rows(self, table) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """The table rows of the next buffer batch and its per-shard slots: the stored ids,
+        or with `redraw_frame_per_read` a random frame of each slot's group."""
         ids, slots = self.buffer.sample(self.batch_size, self._seed(0))
-        images, _ = table.gather(ids)
+        if not self.redraw_frame_per_read:
+            return ids, slots
+        if self._frames[0] is not table:
+            self._frames = (table, VideoFrames.from_manifest(table.manifest, REDRAW))
+        seed = tf.random.experimental.stateless_fold_in(self._seed(0), REDRAW_SALT)
+        rows = self._frames[1].draw(ids, self.buffer.slot_keys(slots), seed,
+                                    self.buffer.num_slots)
+        return rows, slots
+
+    def _update_from_buffer(self, table) -> tf.Tensor:
+        rows, slots = self.replay_rows(table)
+        images, _ = table.gather(rows)
         per_item, z1, z2 = self._step(*self._views(images, self._seed(1)))
         self.buffer.write_stats(slots, tf.math.l2_normalize(z1 + z2, axis=1), per_item,
                                 cosine(z1, z2))

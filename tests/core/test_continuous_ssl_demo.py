@@ -121,6 +121,8 @@ def test_sigkill_mid_stream_then_rerun_gives_the_same_probes_and_buffer(tmp_path
     ("SimSiamStream.schedule = 'step'", "FIFO", "SimSiamStream.schedule"),
     ("ExperienceLoop.stream_batch_size = 100000", "SINGLE_PASS", "fewer than one batch"),
     ("StreamPlan.evaluation_kind = 'probe'", "FIFO", "StreamPlan.evaluation_kind"),
+    ("SimSiamStream.redraw_frame_per_read = True", "MINRED",   # not a video stream
+     "SimSiamStream.redraw_frame_per_read = True"),
 ])
 def test_bad_input_fails_before_training(short_run, tmp_path, capsys, binding, only, message):
     extra = ["SimSiamStream.updates_per_batch = 1"] if only == "SINGLE_PASS" else []

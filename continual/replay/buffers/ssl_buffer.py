@@ -94,6 +94,18 @@ class ContinuousBuffer(tf.Module):
         ids = tf.concat([tf.gather(s.ids, p) for s, p in zip(self.shards, slots, strict=True)], 0)
         return ids, slots
 
+    @property
+    def num_slots(self) -> int:
+        """Slots of all shards together (capacity plus each shard's room for a batch)."""
+        return sum(s.slots for s in self.shards)
+
+    def slot_keys(self, slots: list[tf.Tensor]) -> tf.Tensor:
+        """One int64 per sampled item naming its slot across the shards (shard i's slot k is
+        k plus the slots of shards 0..i-1), in `sample`'s order."""
+        offsets = np.cumsum([0] + [s.slots for s in self.shards])
+        return tf.concat([tf.cast(p, tf.int64) + int(offsets[i]) for i, p in enumerate(slots)],
+                         0)
+
     def write_stats(self, slots: list[tf.Tensor], features, loss, similarity) -> None:
         """Per-item statistics of a sampled batch (rows in `sample`'s order)."""
         start = 0
