@@ -252,7 +252,19 @@ def stream_metrics(records: Sequence[dict], joint_records: Sequence[dict] | None
         "mean_class_accuracy_final": (mean_class_final if mean_class_final is not None
                                       else class_mean(last.get("per_class_accuracy"))),
         "images_per_sec": _mean_defined([r.get("images_per_sec") for r in evaluations]),
+        **top_k_summary(evaluations),
     }
+
+
+def top_k_summary(evaluations: Sequence[dict]) -> dict:
+    """RM's A_last / A_avg over the top-k accuracy (`StreamPlan.top_k`, e.g. top-5 on
+    ImageNet, errata R9) as `final_top_k_accuracy` / `a_avg_top_k` with `top_k`; {} when the
+    evaluations carry no top-k (forgetting stays on the argmax accuracy either way)."""
+    if not evaluations or evaluations[-1].get("top_k") is None:
+        return {}
+    values = [r.get("top_k_accuracy") for r in evaluations]
+    return {"top_k": evaluations[-1]["top_k"], "final_top_k_accuracy": values[-1],
+            "a_avg_top_k": _mean_or_none([np.nan if v is None else v for v in values])}
 
 
 def _joint_reference(name: str, joint_records: Sequence[dict] | None,

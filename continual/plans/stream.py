@@ -65,7 +65,9 @@ class StreamPlan:
     train split, with a warning that it overlaps the stream),
     `StreamPlan.random_init_evaluation` (the stage kind of the random-initialisation evaluation,
     the FWT baseline b: None = evaluation_kind; 'linear_probe' = a linear probe on the random
-    backbone, CaSSLe's b_j for self-supervised methods)."""
+    backbone, CaSSLe's b_j for self-supervised methods),
+    `StreamPlan.top_k` (None, or k in 1..classes: each evaluation also reports
+    `top_k_accuracy`, and the summary A_last / A_avg over it, as RM's `--topk`)."""
 
     kind = "stream"
     evaluation_kinds = ("stream_evaluation",)
@@ -76,7 +78,7 @@ class StreamPlan:
                  name: str | None = None, joint_experiment: str | None = None,
                  evaluate_random_init: bool = True, eval_batch_size: int = 256,
                  evaluation_kind: str = "stream_evaluation", probe_split: str | None = None,
-                 random_init_evaluation: str | None = None):
+                 random_init_evaluation: str | None = None, top_k: int | None = None):
         if scenario is None or method is None:
             raise ValueError("a stream experiment needs StreamPlan.scenario (e.g. "
                              "@class_incremental) and StreamPlan.method (e.g. @FineTuning)")
@@ -104,6 +106,7 @@ class StreamPlan:
         # the kind of every evaluation after an experience first, then the random-init one's
         self.evaluation_kinds = tuple(dict.fromkeys((evaluation_kind, init_kind)))
         self._scenario = None
+        self.top_k = None if top_k is None else planning.check_int("StreamPlan.top_k", top_k, 1)
 
     # ----------------------------------------------------------------------------------------
     def record_sets(self) -> dict[str, Manifest]:
@@ -116,6 +119,10 @@ class StreamPlan:
             raise ValueError(f"StreamPlan.data_dir = {self.data_dir}: train is "
                              f"{train.image_shape} with {train.num_classes} classes but test is "
                              f"{test.image_shape} with {test.num_classes}; rebuild the set")
+        if self.top_k is not None and self.top_k > train.num_classes:
+            raise ValueError(f"StreamPlan.top_k = {self.top_k} is larger than the "
+                             f"{train.num_classes} classes of {train.path}; use 1 .. "
+                             f"{train.num_classes} (or None)")
         self.scenario = self.scenario_fn(train, test, self.manager.seed)
         if "linear_probe" in self.evaluation_kinds:
             from continual.plans.probe_data import check_probe_data
@@ -188,6 +195,7 @@ class StreamPlan:
                   "task_rows": [_rows_hash(t) for t in self.scenario.task_test_ids],
                   "eval_rows": _rows_hash(experience.eval_ids) if experience else None,
                   "batch_size": self.eval_batch_size, **self._isolation(),
+                  **({} if self.top_k is None else {"top_k": self.top_k}),
                   **({"probe_data": self.probe_hash} if "probe" in self.splits else {})}
         name = "eval_init" if experience is None else f"eval{index}"
         kind = self.evaluation_kinds[-1] if experience is None else self.evaluation_kinds[0]

@@ -112,7 +112,7 @@ def stream_evaluation(ctx: StageContext, plan_step, folder: Path) -> dict:
     restore_state(ctx, ctx.plan[plan_step.depends[0]], method, LoopState())
     test = image_table(ctx.record_set("test"))
     metrics = evaluate_experience(method.predict, test, plan.scenario, plan_step.step,
-                                  plan.eval_batch_size)
+                                  plan.eval_batch_size, getattr(plan, "top_k", None))
     probe = getattr(method, "online_probe_predict", None)
     if probe is not None:  # an evaluation head trained beside the method (Kaizen's online probe)
         metrics["online_probe_accuracy"] = evaluate_experience(

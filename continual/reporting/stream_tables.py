@@ -31,9 +31,10 @@ STREAM_COLUMNS = ("experiment", "method", "scenario", "final_accuracy",
                   "average_incremental_accuracy", "forgetting", "bwt", "fwt", "amca",
                   "images_per_sec")
 INTRANSIGENCE_COLUMNS = ("intransigence", "intransigence_last")
+TOP_K_COLUMNS = ("top_k", "final_top_k_accuracy", "a_avg_top_k")  # StreamPlan.top_k set
 PERCENT_COLUMNS = ("final_accuracy", "a_avg", "average_incremental_accuracy", "forgetting", "bwt",
                    "fwt", "amca", "accuracy", "probe_accuracy", "online_probe_accuracy",
-                   "mean_class_accuracy_final",
+                   "mean_class_accuracy_final", "final_top_k_accuracy", "a_avg_top_k",
                    *INTRANSIGENCE_COLUMNS, *PROGRESS_COLUMNS)
 # Time-ordered domain streams (SSLAD: `by_attribute`) report AMCA with the final class-mean
 # accuracy beside it, under its own name.
@@ -64,7 +65,8 @@ def stream_columns(rows: Sequence[dict]) -> tuple[str, ...]:
     plus the intransigence columns when some experiment has
     a joint run, plus `mean_class_accuracy_final` when some experiment streams by attribute,
     plus `online_probe_accuracy` when some method trains an online probe (Kaizen's: a head on
-    detached features fed every seen task's labels, never the method's own accuracy)."""
+    detached features fed every seen task's labels, never the method's own accuracy), plus
+    TOP_K_COLUMNS when some experiment sets `StreamPlan.top_k`."""
     linked = any(row.get("joint_experiment") for row in rows)
     probed = any(row.get("probe_accuracy") is not None for row in rows)
     class_mean = any(row.get("scenario") in CLASS_MEAN_SCENARIOS for row in rows)
@@ -72,6 +74,7 @@ def stream_columns(rows: Sequence[dict]) -> tuple[str, ...]:
     return (_with_a_avg(rows) + (("probe_accuracy", *PROGRESS_COLUMNS) if probed else ())
             + (("online_probe_accuracy",) if online else ())
             + (("mean_class_accuracy_final",) if class_mean else ())
+            + (TOP_K_COLUMNS if any(row.get("top_k") for row in rows) else ())
             + (INTRANSIGENCE_COLUMNS if linked else ()))
 
 
@@ -147,7 +150,9 @@ def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
            "overall accuracy)" if INTRANSIGENCE_COLUMNS[0] in columns else "")
         + ("; a_avg (RM's A_avg): mean over experiences of the overall accuracy after each, "
            "rule: " + ", ".join(sorted({r["a_avg_rule"] for r in rows if r.get("a_avg_rule")}))
-           if "a_avg" in columns else "") + ".\n\n"
+           if "a_avg" in columns else "")
+        + ("; final_top_k_accuracy / a_avg_top_k: A_last / A_avg over the top-k accuracy "
+           "(StreamPlan.top_k)" if "top_k" in columns else "") + ".\n\n"
         + markdown_table(columns, summary) + seed_markdown(rows)
         + "\n## Every experience\n\nOverall accuracy after each experience and its R row "
         "(accuracy on each experience's test data), in percent.\n\n"

@@ -89,10 +89,10 @@ def test_a_train_step_runs_with_cutmix_and_cutout():
 
 
 @pytest.mark.parametrize("bindings, message", [
-    ({"transforms": ["autoaug"]}, "not implemented"),
+    ({"transforms": ["randaug", "autoaug", "randaug"]}, "repeats a name"),
     ({"transforms": ["mixup"]}, "unknown transform"),
     ({"transforms": "cutmix"}, "list of names"),
-    ({"uncertainty_metric": "vr_randaug"}, "not implemented"),
+    ({"uncertainty_metric": "vr_cutout"}, "not implemented"),
     ({"uncertainty_metric": "loss"}, "not an uncertainty metric"),
     ({"stream": "batch"}, "RainbowMemory.stream"),
 ])

@@ -3,9 +3,11 @@
 The train transform is always RandomCrop(size, padding 4, zero fill) then a horizontal flip;
 the names in `RainbowMemory.transforms` add to it: 'cutout' (one 16-pixel square of zeros at a
 random centre, clipped at the border) and 'cutmix' (a random box pasted from a permuted batch
-with probability 0.5 per batch, the loss mixed by the box's area). 'randaug' and 'autoaug' are
-the original's other names; they are not implemented in this port yet, and asking for them is
-an error, never a silent no-op (errata B9). Every draw is stateless, keyed by (seed, step).
+with probability 0.5 per batch, the loss mixed by the box's area), 'randaug' (RandAugment, pip
+randaugment 1.0.2's, gin `RandAugment.*`) and 'autoaug' (AutoAugment's CIFAR-10 policy), applied
+in the original's order: crop, flip, cutout, randaug, autoaug (see `policies`). An unknown name
+is an error, never a silent no-op (errata B9); `describe_transforms` is what the methods log.
+Every draw is stateless, keyed by (seed, step).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-IMPLEMENTED = ("cutout", "cutmix")
-NOT_YET = ("randaug", "autoaug")
+from continual.methods.rainbow_memory import policies
+
+IMPLEMENTED = ("cutout", "cutmix", "randaug", "autoaug")
 CUTOUT_SIZE = 16
 CUTMIX_PROBABILITY = 0.5
 PADDING = 4
@@ -27,15 +30,27 @@ def resolve_transforms(names: Sequence[str], binding: str) -> tuple[str, ...]:
         raise ValueError(f"{binding} = {names!r} must be a list of names, e.g. ['cutmix']")
     resolved = tuple(str(name) for name in names)
     for name in resolved:
-        if name in NOT_YET:
-            raise ValueError(f"{binding}: {name!r} (RandAugment / AutoAugment) is not "
-                             f"implemented in this port yet; use a subset of {IMPLEMENTED}")
         if name not in IMPLEMENTED:
-            raise ValueError(f"{binding}: unknown transform {name!r}; known: {IMPLEMENTED} "
-                             f"(not yet implemented: {NOT_YET})")
+            raise ValueError(f"{binding}: unknown transform {name!r}; known: {IMPLEMENTED}")
     if len(set(resolved)) != len(resolved):
         raise ValueError(f"{binding} = {list(resolved)} repeats a name; list each once")
+    if "randaug" in resolved:
+        policies.RandAugment()  # checks the RandAugment.* bindings up front
     return resolved
+
+
+def describe_transforms(names: Sequence[str]) -> list[str]:
+    """The full train transform, in order, with RandAugment's settings: the logged form."""
+    described = ["crop(pad 4)", "hflip"]
+    if "cutout" in names:
+        described.append(f"cutout({CUTOUT_SIZE})")
+    if "randaug" in names:
+        described.append(policies.RandAugment().describe())
+    if "autoaug" in names:
+        described.append("autoaug(CIFAR-10 policy, 25 sub-policies)")
+    if "cutmix" in names:
+        described.append(f"cutmix(p {CUTMIX_PROBABILITY})")
+    return described
 
 
 def translate(images: tf.Tensor, dx: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
@@ -104,10 +119,14 @@ def cutmix(images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):
 
 
 def train_views(images: tf.Tensor, seed: tf.Tensor, transforms: Sequence[str]) -> tf.Tensor:
-    """uint8 -> float32 [0, 255]: random crop, flip, then 'cutout' if listed (CutMix is
-    applied by the train step, which mixes the labels too)."""
+    """uint8 -> float32 [0, 255]: random crop, flip, then 'cutout', 'randaug', 'autoaug' if
+    listed, in that order (CutMix is applied by the train step, which mixes the labels too)."""
     images = tf.cast(images, tf.float32)
     images = random_hflip(random_crop(images, seed), seed + 7)
     if "cutout" in transforms:
         images = cutout(images, seed + 13)
+    if "randaug" in transforms:
+        images = policies.RandAugment()(images, seed + 17)
+    if "autoaug" in transforms:
+        images = policies.auto_augment(images, seed + 19)
     return images

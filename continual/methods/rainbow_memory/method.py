@@ -57,8 +57,10 @@ class RainbowMemory(StreamMethod):
       offline_epochs: epochs over stream + memory per task in offline mode.
       warm_start_factor: lr factor of the online pass and of each schedule's epoch 0.
       eta_min_factor: the cosine's floor, as a fraction of the base lr.
-      transforms: extra train augmentations ('cutout', 'cutmix'); see `augment`.
-      uncertainty_metric: the perturbation set of the uncertainty votes ('vr').
+      transforms: extra train augmentations ('cutout', 'cutmix', 'randaug', 'autoaug'); see
+        `augment` (RandAugment's settings: `RandAugment.*`).
+      uncertainty_metric: the perturbation set of the uncertainty votes ('vr', 'vr_randaug',
+        'vr_autoaug'); see `perturb`.
     The base lr, momentum, Nesterov and weight decay are `TorchSGD.*` bindings.
     """
 
@@ -82,8 +84,9 @@ class RainbowMemory(StreamMethod):
         self.transforms = augment.resolve_transforms(transforms, f"{owner}.transforms")
         self.perturbations = perturb.check_metric(uncertainty_metric,
                                                   f"{owner}.uncertainty_metric")
-        log.info("%s transforms: crop(pad 4), hflip, %s; uncertainty: %s", owner,
-                 list(self.transforms), list(self.perturbations))
+        log.info("%s transforms: %s; uncertainty: %s = %s", owner,
+                 augment.describe_transforms(self.transforms), uncertainty_metric,
+                 list(self.perturbations))
 
     # ---------------------------------------------------------------- build and state
     def build(self, input_shape, num_classes, buffer, seed) -> None:

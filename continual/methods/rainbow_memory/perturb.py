@@ -3,7 +3,10 @@
 `uncertainty_metric = 'vr'` (the original's CLI default) is a fixed list of 12: Cutout 8, 16,
 24, 32; horizontal flip; vertical flip; rotate 45 and 90 degrees (counter-clockwise, as PIL,
 black fill); invert; solarize at 128, 64, 32 (PIL: a pixel >= threshold becomes 255 - pixel).
-`vr_randaug` (12 RandAugment draws, the paper's `experiment.sh`) is not implemented yet.
+`vr_randaug` (the paper's `experiment.sh`): 12 independent RandAugment draws, each with pip
+randaugment 1.0.2's settings (2 ops, level uniform 1..9, p 0.5) whatever `RandAugment.*` binds
+for training; `vr_autoaug`: 12 draws of AutoAugment's CIFAR-10 policy. Each vote's draws are
+keyed by the vote's index, so the 12 differ.
 u(x) = 1 - max_c S_c(x) / T, S_c = the perturbations predicting c (here T = 12).
 """
 
@@ -13,18 +16,23 @@ import math
 
 import tensorflow as tf
 
+from continual.methods.rainbow_memory import policies
 from continual.methods.rainbow_memory.augment import cutout
 
 VR = ("cutout8", "cutout16", "cutout24", "cutout32", "hflip", "vflip", "rotate45", "rotate90",
       "invert", "solarize128", "solarize64", "solarize32")
-METRICS = {"vr": VR}
-NOT_YET = ("vr_randaug", "vr_cutout", "vr_autoaug")
+VOTES = 12
+METRICS = {"vr": VR, "vr_randaug": tuple(f"randaug{i}" for i in range(VOTES)),
+           "vr_autoaug": tuple(f"autoaug{i}" for i in range(VOTES))}
+NOT_YET = ("vr_cutout",)
+PIP_RANDAUGMENT = {"num_ops": 2, "magnitude": None, "probability": 0.5}
 
 
 def check_metric(name: str, binding: str) -> tuple[str, ...]:
     """The perturbation list of metric `name`; an unknown or unported name is an error."""
     if name in NOT_YET:
-        raise ValueError(f"{binding} = {name!r} is not implemented in this port yet; use 'vr'")
+        raise ValueError(f"{binding} = {name!r} is not implemented in this port yet; use one "
+                         f"of {sorted(METRICS)}")
     if name not in METRICS:
         raise ValueError(f"{binding} = {name!r} is not an uncertainty metric; known: "
                          f"{sorted(METRICS)} (not yet implemented: {list(NOT_YET)})")
@@ -49,6 +57,10 @@ def rotate(images: tf.Tensor, degrees: float) -> tf.Tensor:
 
 def perturb(images: tf.Tensor, name: str, seed: tf.Tensor) -> tf.Tensor:
     """Perturbation `name` of float32 images in [0, 255] (Cutout centres keyed by `seed`)."""
+    if name.startswith("randaug"):
+        return policies.RandAugment(**PIP_RANDAUGMENT)(images, seed)
+    if name.startswith("autoaug"):
+        return policies.auto_augment(images, seed)
     if name.startswith("cutout"):
         return cutout(images, seed, size=int(name[len("cutout"):]))
     if name == "hflip":
@@ -62,7 +74,7 @@ def perturb(images: tf.Tensor, name: str, seed: tf.Tensor) -> tf.Tensor:
     if name.startswith("solarize"):
         threshold = float(name[len("solarize"):])
         return tf.where(images >= threshold, 255.0 - images, images)
-    raise ValueError(f"unknown perturbation {name!r}; known: {VR}")
+    raise ValueError(f"unknown perturbation {name!r}; known: {VR}, randaug<i>, autoaug<i>")
 
 
 def vote_uncertainty(votes: tf.Tensor) -> tf.Tensor:
