@@ -44,6 +44,7 @@ def test_rm_beats_finetuning_by_ten_points_on_a_short_run(tmp_path):
         "last epoch"
 
 
+@pytest.mark.slow  # tests/reporting/test_seed_tables.py checks the table in the default run
 def test_summary_prints_mean_and_std_over_the_seeds(tmp_path, capsys):
     """Two seeds of fine-tuning on tiny data: one 'Over seeds' line with mean ± std."""
     args = rm_args(tmp_path, "Suite.experiments = [{'file': "

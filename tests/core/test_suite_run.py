@@ -21,6 +21,9 @@ def suite_args(tmp: Path, per_class: int = 3, *extra: str) -> list[str]:
     params = [
         f"Suite.synthetic_data_dir = '{tmp / 'data'}'",
         f"Suite.replay_standins_dir = '{tmp / 'standins'}'",  # not the repository's data/
+        f"GanReplay.generator_handle = '{tmp / 'standins/generator'}'",
+        f"GanReplay.classifier_handle = '{tmp / 'standins/classifier'}'",
+        f"WebReplay.folder = '{tmp / 'standins/web'}'",
         "generate_synthetic.size = 32", "generate_synthetic.num_train = 90",
         "generate_synthetic.num_val = 30",
         f"TrainManager.data_dir = '{tmp / 'data'}'",
