@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import gin
 
@@ -48,3 +49,33 @@ def explain_refused_binding(error: Exception) -> Exception:
         return error
     configurable = found.group(1).rsplit(".", 1)[-1]
     return ValueError(refusal_message(f"{configurable}.{found.group(2)}"))
+
+
+# Checks of a bound value, each naming the binding and the fix in its error.
+def check_bool(binding: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{binding} must be True or False, got {value!r}; fix the gin binding")
+    return value
+
+
+def check_int(binding: str, value: Any, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{binding} must be an integer, got {value!r} "
+                        f"({type(value).__name__}); fix the gin binding")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{binding} must be >= {minimum}, got {value}; fix the gin binding")
+    return value
+
+
+def check_float(binding: str, value: Any, positive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{binding} must be a number, got {value!r}; fix the gin binding")
+    if positive and value <= 0:
+        raise ValueError(f"{binding} must be > 0, got {value}; fix the gin binding")
+    return float(value)
+
+
+def check_choice(binding: str, value: Any, choices: tuple) -> Any:
+    if value not in choices:
+        raise ValueError(f"{binding} = {value!r} is not one of {choices}; fix the gin binding")
+    return value

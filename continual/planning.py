@@ -17,6 +17,8 @@ from typing import Any
 
 import gin
 
+# The binding checks live in continual.bindings; re-exported here for the plans' callers.
+from continual.bindings import check_bool, check_choice, check_float, check_int  # noqa: F401
 from continual.data.manifest import sha256_cached
 
 # Bump the version of a stage when its code changes what it produces.
@@ -65,35 +67,6 @@ class MissingRecordSet:
     """Stands for a record set that is not on disk while a dry run plans."""
 
     content_hash: str
-
-
-def check_bool(binding: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{binding} must be True or False, got {value!r}; fix the gin binding")
-    return value
-
-
-def check_int(binding: str, value: Any, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{binding} must be an integer, got {value!r} "
-                        f"({type(value).__name__}); fix the gin binding")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{binding} must be >= {minimum}, got {value}; fix the gin binding")
-    return value
-
-
-def check_float(binding: str, value: Any, positive: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{binding} must be a number, got {value!r}; fix the gin binding")
-    if positive and value <= 0:
-        raise ValueError(f"{binding} must be > 0, got {value}; fix the gin binding")
-    return float(value)
-
-
-def check_choice(binding: str, value: Any, choices: tuple) -> Any:
-    if value not in choices:
-        raise ValueError(f"{binding} = {value!r} is not one of {choices}; fix the gin binding")
-    return value
 
 
 def common_values(*, batch_size, n_classes, dataset_mean, train_image_size, momentum,

@@ -61,8 +61,14 @@ def make_checkpoint(method: StreamMethod, state: LoopState) -> tf.train.Checkpoi
 
 
 def run_experience(method: StreamMethod, experience, table, settings: ExperienceLoop,
-                   seed: int, folder: Path, state: LoopState, log_scalars=None) -> dict:
-    """Train `method` on one experience; resumes from `folder/ckpt` when a run was cut short."""
+                   seed: int, folder: Path, state: LoopState, log_scalars=None,
+                   after_epoch=None) -> dict:
+    """Train `method` on one experience; resumes from `folder/ckpt` when a run was cut short.
+
+    `after_epoch(phase_index, phase, epoch)`, when given, runs after the last batch of each
+    epoch of each phase (an online phase: one epoch), before the next checkpoint: a resumed
+    run calls it again for an epoch whose end it passes again (the same weights), so it must
+    be idempotent (e.g. the per-epoch test evaluation of `StreamPlan.accuracy_rule`)."""
     checkpoint = make_checkpoint(method, state)
     manager = tf.train.CheckpointManager(checkpoint, str(folder / "ckpt"), max_to_keep=1)
     if resume(checkpoint, manager):
@@ -76,7 +82,7 @@ def run_experience(method: StreamMethod, experience, table, settings: Experience
     while int(state.phase) < len(phases):
         index = int(state.phase)
         _run_phase(method, phases[index], index, experience, table, settings, seed, state,
-                   manager, log_scalars)
+                   manager, log_scalars, after_epoch)
         method.end_phase(phases[index], experience, table)
         state.phase.assign_add(1)
         state.batch.assign(0)
@@ -95,7 +101,7 @@ def _phase_ids(method: StreamMethod, phase, experience) -> np.ndarray:
 
 
 def _run_phase(method, phase, index, experience, table, settings, seed, state, manager,
-               log_scalars) -> None:
+               log_scalars, after_epoch=None) -> None:
     batches = phase_batches(phase, index, _phase_ids(method, phase, experience),
                             settings.stream_batch_size, seed, experience.index)
     first = True
@@ -113,6 +119,9 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
         first = False
         state.global_step.assign_add(1)
         state.batch.assign_add(1)
+        following = int(state.batch)
+        if after_epoch and (following == len(batches) or batches[following][0] != epoch):
+            after_epoch(index, phase, epoch)
         if log_scalars and int(state.global_step) % 20 == 0:
             log_scalars(int(state.global_step), {k: float(v) for k, v in outputs.items()})
         if int(state.batch) % settings.checkpoint_every == 0:

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from continual.metrics.transfer import fwt_omission
+
 log = logging.getLogger(__name__)
 
 PerClass = Mapping[str, float | None] | Sequence[float | None] | None
@@ -86,7 +88,8 @@ def backward_transfer(R) -> float | None:
 
 def forward_transfer(R, random_init_row) -> float | None:
     """FWT = (1/(T-1)) sum_{j>=1} (R[j-1, j] - b_j), b_j = accuracy on task j of the randomly
-    initialised network (GEM); None without that row or when T = 1."""
+    initialised network (GEM); None without that row or when T = 1. `stream_metrics` reports it
+    only when R and b come from the same evaluator (classifier or linear probe, `transfer.py`)."""
     R = _as_matrix(R)
     b = _as_row(random_init_row, R.shape[1], "random_init_row")
     if b is None:
@@ -95,10 +98,11 @@ def forward_transfer(R, random_init_row) -> float | None:
 
 
 def intransigence(R, joint_row) -> float | None:
-    """I = (1/T) sum_k (a*_k - R[k, k]), a*_k = the linked joint run's accuracy on task k.
+    """I = (1/T) sum_k (a*_k - R[k, k]), a*_k = the linked joint reference's accuracy on task k.
 
-    Chaudhry et al. train one joint model per k on tasks 0..k; we compare with the one joint
-    run on all tasks, which the suite links. None without a joint run (errata B2).
+    Chaudhry et al. train one joint model per k on tasks 0..k: a*_k is then R_joint[k, k] of a
+    `cumulative_joint` run (`stream_metrics` passes its diagonal); with one joint run on all
+    tasks, a*_k is its accuracy on task k. None without a joint run (errata B2).
     """
     R = _as_matrix(R)
     a_star = _as_row(joint_row, R.shape[1], "joint_row")
@@ -234,10 +238,12 @@ def stream_metrics(records: Sequence[dict], joint_records: Sequence[dict] | None
     `accuracy` of the last evaluation with the joint run's.
     """
     R, random_init_row = accuracy_matrix(records)
+    # FWT only from R and b scored alike (continual.metrics.transfer)
+    fwt_note = fwt_omission(*_random_init_and_evaluations(records))
     name = _experiment(records)
     evaluations = [r for r in last_record_per_experience(records) if r["experience"] >= 0]
     last = evaluations[-1] if evaluations else {}
-    joint_row, joint_acc = _joint_reference(name, joint_records, R.shape[1])
+    joint_row, joint_acc, reference = _joint_reference(name, joint_records, R.shape[1])
     mean_class_final = last.get("mean_class_accuracy")
     return {
         "final_accuracy": final_accuracy(R),
@@ -245,7 +251,8 @@ def stream_metrics(records: Sequence[dict], joint_records: Sequence[dict] | None
         "average_incremental_accuracy": average_incremental_accuracy(R),
         "forgetting": forgetting(R),
         "bwt": backward_transfer(R),
-        "fwt": forward_transfer(R, random_init_row),
+        "fwt": None if fwt_note else forward_transfer(R, random_init_row),
+        **({"fwt_note": fwt_note} if fwt_note else {}),
         "intransigence": intransigence(R, joint_row),
         "intransigence_last": intransigence_last(last.get("accuracy"), joint_acc),
         "amca": amca([r.get("per_class_accuracy") for r in evaluations]),
@@ -253,7 +260,28 @@ def stream_metrics(records: Sequence[dict], joint_records: Sequence[dict] | None
                                       else class_mean(last.get("per_class_accuracy"))),
         "images_per_sec": _mean_defined([r.get("images_per_sec") for r in evaluations]),
         **top_k_summary(evaluations),
+        **best_epoch_summary(evaluations),
+        **({"intransigence_reference": reference} if reference else {}),
     }
+
+
+def best_epoch_summary(evaluations: Sequence[dict]) -> dict:
+    """A_last / A_avg by RM's best-epoch rule (`StreamPlan.accuracy_rule = 'best_epoch'`,
+    B1: selected on the test set, optimistic) as `a_last_best_epoch_test` /
+    `a_avg_best_epoch_test`; {} when the evaluations carry no `accuracy_best_epoch_test`."""
+    if not evaluations or evaluations[-1].get("accuracy_best_epoch_test") is None:
+        return {}
+    values = [r.get("accuracy_best_epoch_test") for r in evaluations]
+    return {"a_last_best_epoch_test": values[-1],
+            "a_avg_best_epoch_test": _mean_or_none([np.nan if v is None else v
+                                                    for v in values])}
+
+
+def _random_init_and_evaluations(records: Sequence[dict]) -> tuple[dict | None, list[dict]]:
+    """The random-initialisation record (experience -1) or None, and the later evaluations."""
+    latest = last_record_per_experience(records)
+    init = latest[0] if latest and latest[0]["experience"] == -1 else None
+    return init, [r for r in latest if r["experience"] >= 0]
 
 
 def top_k_summary(evaluations: Sequence[dict]) -> dict:
@@ -267,22 +295,39 @@ def top_k_summary(evaluations: Sequence[dict]) -> dict:
             "a_avg_top_k": _mean_or_none([np.nan if v is None else v for v in values])}
 
 
+JOINT_ALL_TASKS = "joint on all tasks"
+JOINT_PER_TASK_COUNT = "joint on tasks 0..k"
+
+
 def _joint_reference(name: str, joint_records: Sequence[dict] | None,
-                     num_tasks: int) -> tuple[np.ndarray | None, float | None]:
-    """The joint run's per-task row a* and its overall accuracy, or (None, None) with a log."""
+                     num_tasks: int) -> tuple[np.ndarray | None, float | None, str | None]:
+    """The joint reference's per-task row a*, its overall accuracy (after its last
+    experience) and which reference it is; (None, None, None) with a log when there is none.
+
+    A joint run of one experience gives a*_k = its accuracy on task k (JOINT_ALL_TASKS); a
+    `cumulative_joint` run of T experiences (experience k trained from scratch on tasks
+    0..k) gives a*_k = R_joint[k, k] (JOINT_PER_TASK_COUNT, Chaudhry et al.'s definition).
+    """
     if joint_records is None:
         log.info("experiment %r: intransigence omitted: no joint run is linked (it is never "
                  "computed against 0)", name)
-        return None, None
+        return None, None, None
     joint_R, _ = accuracy_matrix(joint_records)
     joint_name = _experiment(joint_records)
     if joint_R.shape[1] != num_tasks:
         raise ValueError(f"experiment {name!r} has {num_tasks} tasks but its joint run "
                          f"{joint_name!r} evaluates {joint_R.shape[1]}; link a joint run of "
                          f"the same scenario (joint_experiment)")
-    if len(joint_R) == 0:
-        log.info("experiment %r: intransigence omitted: the linked joint run %r has no "
-                 "evaluation yet", name, joint_name)
-        return None, None
-    joint_last = last_record_per_experience(joint_records)[-1]
-    return joint_R[-1], joint_last.get("accuracy")
+    latest = last_record_per_experience(joint_records)
+    count = _num_experiences(latest, joint_name)
+    if count not in (1, num_tasks):
+        raise ValueError(f"experiment {name!r} has {num_tasks} tasks but its joint run "
+                         f"{joint_name!r} has {count} experiences; link a joint run of one "
+                         f"experience or a cumulative_joint run of {num_tasks}")
+    if len(joint_R) < count:
+        log.info("experiment %r: intransigence omitted: the linked joint run %r has %d of "
+                 "its %d evaluations", name, joint_name, len(joint_R), count)
+        return None, None, None
+    if count == 1:
+        return joint_R[-1], latest[-1].get("accuracy"), JOINT_ALL_TASKS
+    return np.diag(joint_R).copy(), latest[-1].get("accuracy"), JOINT_PER_TASK_COUNT

@@ -2,10 +2,11 @@
 
 `build_classifier('resnet18_cifar', input_shape=(32, 32, 3), num_classes=10)` returns a
 `Classifier`: `backbone` (images -> features), `head` (features -> logits), `feature_dim`.
-Registered names: 'resnet18_cifar', 'resnet32' (`resnet_cifar.py`), 'mlp', 'tiny_convnet'
-(`small_backbones.py`). Architecture options are bound on the backbone builders in gin
-(`resnet18_cifar_backbone.layout = 'rainbow_memory'`); what every backbone shares (BN momentum
-and epsilon) is bound here, on `build_classifier`.
+Registered names: 'resnet18_cifar', 'resnet32' (`resnet_cifar.py`), 'resnet34_rm'
+(`resnet_imagenet_rm.py`), 'mlp', 'tiny_convnet' (`small_backbones.py`). Architecture options
+are bound on the backbone builders in gin (`resnet18_cifar_backbone.layout =
+'rainbow_memory'`); what every backbone shares (BN momentum and epsilon) is bound here, on
+`build_classifier`.
 
 BN conventions: Keras `momentum` = 1 - torch `momentum` (torch's 0.1 is Keras' 0.9, the default
 here); torch's epsilon is 1e-5 (the default here), RM uses 1e-6, Keras' own default is 1e-3.
@@ -19,6 +20,7 @@ import gin
 import keras
 
 from continual.models.resnet_cifar import resnet18_cifar_backbone, resnet32_backbone
+from continual.models.resnet_imagenet_rm import resnet34_rm_backbone
 from continual.models.small_backbones import (
     mlp_backbone,
     tiny_convnet_backbone,
@@ -30,6 +32,7 @@ _BACKBONES: dict[str, BackboneBuilder] = {
     "mlp": mlp_backbone,
     "resnet18_cifar": resnet18_cifar_backbone,
     "resnet32": resnet32_backbone,
+    "resnet34_rm": resnet34_rm_backbone,
     "tiny_convnet": tiny_convnet_backbone,
 }
 

@@ -6,16 +6,19 @@ stride 2, then BN-ReLU and a 3x3 max-pool with stride 2), the stride of a bottle
 conv, and downsampling shortcuts that average-pool 2x2 (ceil mode, padding not counted: Keras'
 'same' average pool) before their 1x1 conv. Bottlenecks of 3, 4, 6, 3 blocks with widths 64,
 128, 256, 512 (x4 out), the last BN of each block zero-initialised (timm's `zero_init_last`),
-global average pool to 2048 features. Random init only: ImageNet weights are not converted here.
+global average pool to 2048 features. Random init by default; `imagenet_weights` loads timm's
+ImageNet state dict from a .npz (`timm_resnet50d.py`), as the original's `pretrained=True`.
 """
 
 from __future__ import annotations
 
+import gin
 import keras
 
-from continual.models.backbone_inputs import check_image_shape
+from continual.models.backbone_inputs import BACKBONE_ARGS, check_image_shape
 from continual.models.classifiers import register_backbone
 from continual.models.resnet_cifar import _Layers
+from continual.models.timm_resnet50d import load_timm_npz
 
 STAGES = ((3, 64, 1), (4, 128, 2), (6, 256, 2), (3, 512, 2))  # (blocks, width, stride)
 EXPANSION = 4
@@ -48,9 +51,15 @@ def bottleneck_d(layers: _Layers, x, width: int, stride: int, name: str):
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
+@gin.configurable(denylist=BACKBONE_ARGS)
 def resnet50d_backbone(input_shape: tuple, *, bn_momentum: float = 0.9,
-                       bn_epsilon: float = 1e-5, seed: int = 0) -> keras.Model:
-    """Images [B, H, W, C] -> pooled features [B, 2048] (H, W >= 32: five halvings)."""
+                       bn_epsilon: float = 1e-5, seed: int = 0,
+                       imagenet_weights: str | None = None) -> keras.Model:
+    """Images [B, H, W, C] -> pooled features [B, 2048] (H, W >= 32: five halvings).
+
+    `imagenet_weights`: a .npz of timm's `resnet50d` state dict (its `fc` is skipped), loaded
+    strictly by name; None = random init.
+    """
     input_shape = check_image_shape(input_shape, owner="resnet50d", min_size=32)
     layers = _Layers(bn_momentum, bn_epsilon, seed)
     images = keras.Input(input_shape, name="images")
@@ -60,7 +69,10 @@ def resnet50d_backbone(input_shape: tuple, *, bn_momentum: float = 0.9,
             x = bottleneck_d(layers, x, width, stride if block == 0 else 1,
                              f"layer{stage}_{block}")
     features = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
-    return keras.Model(images, features, name="resnet50d")
+    backbone = keras.Model(images, features, name="resnet50d")
+    if imagenet_weights is not None:
+        load_timm_npz(backbone, imagenet_weights)
+    return backbone
 
 
 register_backbone("resnet50d", resnet50d_backbone)

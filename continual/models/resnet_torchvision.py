@@ -20,8 +20,8 @@ import keras
 from continual.models.backbone_inputs import BACKBONE_ARGS, check_image_shape
 from continual.models.classifiers import register_backbone
 from continual.models.resnet_cifar import _Layers, basic_block
+from continual.models.resnet_imagenet_rm import WIDTHS, imagenet_stem
 
-WIDTHS = (64, 128, 256, 512)
 TOTAL_STRIDE = 32   # stem 2, max-pool 2, stages 2 x 2 x 2
 
 
@@ -47,10 +47,7 @@ def torchvision_resnet(input_shape: tuple, *, stage_blocks: Sequence[int], bottl
     input_shape = check_image_shape(input_shape, owner=name, min_size=TOTAL_STRIDE)
     layers = _Layers(bn_momentum, bn_epsilon, seed)
     images = keras.Input(input_shape, name="images")
-    x = layers.conv_bn(images, WIDTHS[0], 7, 2, 3, "stem", relu=True)
-    # after the ReLU every value is >= 0, so zero padding acts as torch's -inf padding
-    x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
+    x = imagenet_stem(layers, images)
     for stage, (blocks, width) in enumerate(zip(stage_blocks, WIDTHS, strict=True), start=1):
         for block in range(blocks):
             stride = 2 if stage > 1 and block == 0 else 1

@@ -7,6 +7,7 @@ stepped once per epoch (RM's warm restarts, Kaizen's per-epoch warm-up cosine).
 
 Formulas (e = the period index, an integer):
 - `MultiStepDecay`: base * gamma ** (number of milestones <= e)  (torch MultiStepLR).
+- `ExponentialDecay`: base * gamma ** e  (torch ExponentialLR).
 - `CosineDecay`: final + (base - final) * (1 + cos(pi * min(e, total) / total)) / 2; torch's
   CosineAnnealingLR formula, held at `final` after `total` (torch would rise again).
 - `WarmupCosine`: pl_bolts' LinearWarmupCosineAnnealingLR (solo-learn / Kaizen): for e < W,
@@ -81,6 +82,22 @@ class MultiStepDecay(PeriodSchedule):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "milestones": list(self.milestones), "gamma": self.gamma}
+
+
+@_registered("exponential")
+class ExponentialDecay(PeriodSchedule):
+    """torch ExponentialLR: lr multiplied by `gamma` every period (RM's 'anneal': 1 / 1.1)."""
+
+    def __init__(self, base_lr: float, gamma: float, steps_per_epoch: int = 1):
+        super().__init__(base_lr, steps_per_epoch)
+        _require(gamma > 0, "gamma", gamma, "> 0")
+        self.gamma = float(gamma)
+
+    def value_at(self, period):
+        return self.base_lr * ops.power(ops.cast(self.gamma, "float64"), period)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "gamma": self.gamma}
 
 
 @_registered("cosine")

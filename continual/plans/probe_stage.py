@@ -6,8 +6,10 @@ restores the method's state, trains a linear probe (`LinearProbe`) on the frozen
 features of `StreamPlan.probe_split` (default: the train split) with its labels, and scores
 the test split as `stream_evaluation` does: one row of the accuracy matrix (per segment of a
 class-sequential stream: the forgetting per split D_i), overall, per-class and top-5
-accuracy, plus `probe_accuracy`. Probes after experiences that end at 25 / 50 / 75 / 100 %
-of the stream (`stream_fraction` of the record) are the paper's accuracy-over-progress numbers.
+accuracy, plus `probe_accuracy` (and `online_probe_accuracy` for a method that trains an
+online probe, as `stream_evaluation` reports it). Probes after experiences that end at 25 / 50 /
+75 / 100 % of the stream (`stream_fraction` of the record) are the paper's accuracy-over-progress
+numbers.
 """
 
 from __future__ import annotations
@@ -47,5 +49,10 @@ def linear_probe(ctx: StageContext, plan_step, folder: Path) -> dict:
                                   image_table(ctx.record_set("test")), plan.scenario,
                                   plan_step.step, plan.eval_batch_size)
     metrics["probe_accuracy"] = metrics["accuracy"]
+    online = getattr(method, "online_probe_predict", None)
+    if online is not None:  # a head trained beside the method (Kaizen's online probe)
+        metrics["online_probe_accuracy"] = evaluate_experience(
+            online, image_table(ctx.record_set("test")), plan.scenario, plan_step.step,
+            plan.eval_batch_size)["accuracy"]
     write_json_atomic(folder / "metrics.json", metrics)
     return {"metrics": metrics}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 
 import gin
 import keras
@@ -28,7 +29,7 @@ from continual.data.manifest import Manifest
 from continual.data.shards import open_record_set
 from continual.loop.experience import ExperienceLoop
 from continual.methods import baselines  # noqa: F401, E402
-from continual.plans import stream_stages  # also registers the stream stages
+from continual.plans import epoch_accuracy, stream_stages  # the latter registers the stages
 from continual.replay import buffers  # noqa: F401, E402
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,11 @@ class StreamPlan:
     the FWT baseline b: None = evaluation_kind; 'linear_probe' = a linear probe on the random
     backbone, CaSSLe's b_j for self-supervised methods),
     `StreamPlan.top_k` (None, or k in 1..classes: each evaluation also reports
-    `top_k_accuracy`, and the summary A_last / A_avg over it, as RM's `--topk`)."""
+    `top_k_accuracy`, and the summary A_last / A_avg over it, as RM's `--topk`),
+    `StreamPlan.accuracy_rule` ('last_epoch', the default; 'best_epoch': the test rows are
+    also evaluated after every epoch of each experience's last phase and the summary adds
+    A_last / A_avg by best epoch, selected on the test set as RM reports them: see
+    `continual.plans.epoch_accuracy`)."""
 
     kind = "stream"
     evaluation_kinds = ("stream_evaluation",)
@@ -78,7 +83,8 @@ class StreamPlan:
                  name: str | None = None, joint_experiment: str | None = None,
                  evaluate_random_init: bool = True, eval_batch_size: int = 256,
                  evaluation_kind: str = "stream_evaluation", probe_split: str | None = None,
-                 random_init_evaluation: str | None = None, top_k: int | None = None):
+                 random_init_evaluation: str | None = None, top_k: int | None = None,
+                 accuracy_rule: str = "last_epoch"):
         if scenario is None or method is None:
             raise ValueError("a stream experiment needs StreamPlan.scenario (e.g. "
                              "@class_incremental) and StreamPlan.method (e.g. @FineTuning)")
@@ -107,6 +113,7 @@ class StreamPlan:
         self.evaluation_kinds = tuple(dict.fromkeys((evaluation_kind, init_kind)))
         self._scenario = None
         self.top_k = None if top_k is None else planning.check_int("StreamPlan.top_k", top_k, 1)
+        self.accuracy_rule = epoch_accuracy.check_rule(accuracy_rule)
 
     # ----------------------------------------------------------------------------------------
     def record_sets(self) -> dict[str, Manifest]:
@@ -160,7 +167,7 @@ class StreamPlan:
                 "scenario_params": self.scenario.params,
                 "method": _configurable_name(self.method_cls),
                 "buffer": _configurable_name(self.buffer_cls), **self._isolation(),
-                **self._precision()}
+                **self._precision(), **self._rule_input(), **self._method_files()}
         first = self._first_experience_inputs(base)
         init = self._step("init", "stream_init", {**first}, None, ())
         steps, previous = [init], init
@@ -201,6 +208,27 @@ class StreamPlan:
         kind = self.evaluation_kinds[-1] if experience is None else self.evaluation_kinds[0]
         return self._step(name, kind, inputs, experience, (model.name,))
 
+    def _rule_input(self) -> dict:
+        """The best-epoch rule, when set: its experience stages also store per-epoch test
+        accuracies (last-epoch keys stay as they were)."""
+        return {} if self.accuracy_rule == "last_epoch" else {"accuracy_rule": "best_epoch"}
+
+    def _method_files(self) -> dict:
+        """Content fingerprints of the files a method reads, by argument: the method class's
+        `key_files` names constructor arguments that hold a path (e.g.
+        Kaizen.teacher_checkpoint), so a file changed at the same path changes every key.
+        Unset (None) arguments add nothing, so keys without such files stay as they were."""
+        found = {}
+        for argument in sorted(getattr(self.method_cls, "key_files", ())):
+            path = planning.bound_value(self.method_cls, argument)
+            if path is None:
+                continue
+            binding = f"{_configurable_name(self.method_cls)}.{argument}"
+            found[binding] = (planning.file_fingerprint(str(path)) if os.path.exists(path)
+                              else planning.missing_input(path, ValueError(
+                                  f"{binding} = {str(path)!r}: no such file or folder")))
+        return {"method_files": found} if found else {}
+
     def _precision(self) -> dict:
         """The mixed-precision policy, when one is set (float32 keys stay as they were)."""
         policy = self.manager.mixed_precision
@@ -219,7 +247,8 @@ class StreamPlan:
         return {"plan_kind": "stream", "method": self.method_name,
                 "scenario": self._scenario.name if self._scenario else None,
                 **({"joint_experiment": self.joint_experiment} if self.joint_experiment else {}),
-                **_a_avg_rule(self.method_cls)}
+                **_a_avg_rule(self.method_cls),
+                **epoch_accuracy.rule_label(self.accuracy_rule, self.method_cls)}
 
     def metrics_record(self, plan_step: PlanStep, plan: dict) -> dict:
         store = self.manager.store
@@ -235,7 +264,9 @@ class StreamPlan:
         return {**self.describe(), "experience": index,
                 "num_experiences": len(self.scenario.experiences), "eval_key": plan_step.key,
                 "model_key": model_step.key, "stream_fraction": self._stream_fraction(index),
-                "images_per_sec": planning.finite(train_info.get("images_per_sec")), **metrics}
+                "images_per_sec": planning.finite(train_info.get("images_per_sec")), **metrics,
+                **(epoch_accuracy.best_epoch_values(train_info, metrics)
+                   if self.accuracy_rule == "best_epoch" and index >= 0 else {})}
 
     def _stream_fraction(self, index: int) -> float:
         """Fraction of the stream's train records fed once experience `index` is done (0.0

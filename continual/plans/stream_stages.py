@@ -16,6 +16,7 @@ from continual.data.atomic import write_json_atomic
 from continual.data.image_table import image_table
 from continual.loop.evaluation import evaluate_experience
 from continual.loop.experience import ExperienceLoop, LoopState, make_checkpoint, run_experience
+from continual.plans.epoch_accuracy import epoch_evaluation
 from continual.reporting import TensorBoardLogger
 from continual.stages import StageContext, register_stage, stage_seed
 
@@ -93,15 +94,27 @@ def stream_experience(ctx: StageContext, plan_step, folder: Path) -> dict:
     loop_state.images_seen.assign(0)
     loop_state.train_seconds.assign(0.0)
     table = image_table(ctx.train_set)
+    per_epoch = _epoch_evaluation(ctx, method, plan_step.step, folder)
     with TensorBoardLogger(folder / "tensorboard") as board:
         info = run_experience(method, plan_step.step, table, ExperienceLoop(),
                               stage_seed(ctx.manager.seed, plan_step), folder, loop_state,
                               log_scalars=lambda step, values: board.scalars(
-                                  step, values, prefix="train/"))
+                                  step, values, prefix="train/"), after_epoch=per_epoch)
     make_checkpoint(method, loop_state).write(str(folder / STATE / STATE))
+    if per_epoch is not None:
+        info.update(per_epoch.info())
     info.update(train_images=len(plan_step.step.train_ids),
                 buffer_size=int(method.buffer.size) if getattr(method, "buffer", None) else 0)
     return info
+
+
+def _epoch_evaluation(ctx: StageContext, method, experience, folder: Path):
+    """Per-epoch test evaluation under `StreamPlan.accuracy_rule = 'best_epoch'`, else None."""
+    plan = ctx.manager.planner
+    if getattr(plan, "accuracy_rule", "last_epoch") != "best_epoch":
+        return None
+    return epoch_evaluation(plan, method, experience, image_table(ctx.record_set("test")),
+                            folder)
 
 
 @register_stage("stream_evaluation")

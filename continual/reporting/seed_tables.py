@@ -17,7 +17,8 @@ import numpy as np
 from continual.reporting.tables import markdown_table
 
 SEED_NAME = re.compile(r"^(?P<group>.+)_seed(?P<seed>-?\d+)$")
-SEED_METRICS = ("final_accuracy", "a_avg", "forgetting", "intransigence", "intransigence_last")
+SEED_METRICS = ("final_accuracy", "a_avg", "forgetting", "intransigence", "intransigence_last",
+                "a_last_best_epoch_test", "a_avg_best_epoch_test")  # the last two: opt-in rule
 
 
 def seed_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:

@@ -15,7 +15,11 @@ import io
 import logging
 from collections.abc import Mapping, Sequence
 
-from continual.metrics.accuracy_matrix import last_record_per_experience, stream_metrics
+from continual.metrics.accuracy_matrix import (
+    JOINT_PER_TASK_COUNT,
+    last_record_per_experience,
+    stream_metrics,
+)
 from continual.reporting.probe_tables import (
     PROGRESS_COLUMNS,
     probe_progress,
@@ -32,10 +36,12 @@ STREAM_COLUMNS = ("experiment", "method", "scenario", "final_accuracy",
                   "images_per_sec")
 INTRANSIGENCE_COLUMNS = ("intransigence", "intransigence_last")
 TOP_K_COLUMNS = ("top_k", "final_top_k_accuracy", "a_avg_top_k")  # StreamPlan.top_k set
+# StreamPlan.accuracy_rule = 'best_epoch': RM's A_last / A_avg by best epoch (test-selected)
+BEST_EPOCH_COLUMNS = ("a_last_best_epoch_test", "a_avg_best_epoch_test")
 PERCENT_COLUMNS = ("final_accuracy", "a_avg", "average_incremental_accuracy", "forgetting", "bwt",
                    "fwt", "amca", "accuracy", "probe_accuracy", "online_probe_accuracy",
                    "mean_class_accuracy_final", "final_top_k_accuracy", "a_avg_top_k",
-                   *INTRANSIGENCE_COLUMNS, *PROGRESS_COLUMNS)
+                   *BEST_EPOCH_COLUMNS, *INTRANSIGENCE_COLUMNS, *PROGRESS_COLUMNS)
 # Time-ordered domain streams (SSLAD: `by_attribute`) report AMCA with the final class-mean
 # accuracy beside it, under its own name.
 CLASS_MEAN_SCENARIOS = ("by_attribute",)
@@ -75,7 +81,16 @@ def stream_columns(rows: Sequence[dict]) -> tuple[str, ...]:
             + (("online_probe_accuracy",) if online else ())
             + (("mean_class_accuracy_final",) if class_mean else ())
             + (TOP_K_COLUMNS if any(row.get("top_k") for row in rows) else ())
-            + (INTRANSIGENCE_COLUMNS if linked else ()))
+            + (BEST_EPOCH_COLUMNS if any(row.get(BEST_EPOCH_COLUMNS[0]) is not None
+                                         for row in rows) else ())
+            + (INTRANSIGENCE_COLUMNS if linked else ())
+            + (("intransigence_reference",) if _per_task_joint(rows) else ()))
+
+
+def _per_task_joint(rows: Sequence[dict]) -> bool:
+    """True when some experiment's intransigence uses a joint reference per task count (then
+    the table names each row's reference; with one joint run everywhere it stays as it was)."""
+    return any(row.get("intransigence_reference") == JOINT_PER_TASK_COUNT for row in rows)
 
 
 def _with_a_avg(rows: Sequence[dict]) -> tuple[str, ...]:
@@ -106,10 +121,14 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
             row.update(probe_progress(records), split_forgetting=split_forgetting(records))
         if last.get("a_avg_rule"):  # RM's A_avg, with the rule it follows
             row["a_avg_rule"] = last["a_avg_rule"]
+        if last.get("accuracy_rule"):  # StreamPlan.accuracy_rule = 'best_epoch'
+            row["accuracy_rule"] = last["accuracy_rule"]
         if last.get("online_probe_accuracy") is not None:  # an evaluation head (Kaizen's)
             row["online_probe_accuracy"] = last["online_probe_accuracy"]
         if name in joint_runs or last.get("scenario") == "joint":
             row["average_incremental_accuracy"] = None
+        if last.get("scenario") == "cumulative_joint":  # a fresh model per k: nothing carried
+            row.update(forgetting=None, bwt=None, fwt=None)
         rows.append(row)
     return rows
 
@@ -152,13 +171,32 @@ def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
            "rule: " + ", ".join(sorted({r["a_avg_rule"] for r in rows if r.get("a_avg_rule")}))
            if "a_avg" in columns else "")
         + ("; final_top_k_accuracy / a_avg_top_k: A_last / A_avg over the top-k accuracy "
-           "(StreamPlan.top_k)" if "top_k" in columns else "") + ".\n\n"
-        + markdown_table(columns, summary) + seed_markdown(rows)
+           "(StreamPlan.top_k)" if "top_k" in columns else "")
+        + (_best_epoch_text(rows) if BEST_EPOCH_COLUMNS[0] in columns else "")
+        + ("; intransigence_reference: the joint reference of each row (" + JOINT_PER_TASK_COUNT
+           + ": one joint model per task count k, Chaudhry's a*_k)"
+           if "intransigence_reference" in columns else "") + ".\n\n"
+        + markdown_table(columns, summary) + _fwt_notes(rows) + seed_markdown(rows)
         + "\n## Every experience\n\nOverall accuracy after each experience and its R row "
         "(accuracy on each experience's test data), in percent.\n\n"
         + markdown_table(("experiment", "experience", "accuracy", "R row"), per_experience)
         + split_forgetting_markdown(rows)
     )
+
+
+def _best_epoch_text(rows: Sequence[dict]) -> str:
+    rules = sorted({r["accuracy_rule"] for r in rows if r.get("accuracy_rule")})
+    return ("; a_last_best_epoch_test / a_avg_best_epoch_test: A_last / A_avg with each "
+            "task's accuracy taken at its best epoch, SELECTED ON THE TEST SET (optimistic: "
+            "RM's reported numbers, for parity only; the primary columns are last-epoch), "
+            "rule: " + "; ".join(rules))
+
+
+def _fwt_notes(rows: Sequence[dict]) -> str:
+    """One line per experiment whose FWT is blank because R and its random-init baseline come
+    from different evaluators (`continual.metrics.transfer`); empty when there is none."""
+    notes = [f"- {row['experiment']}: {row['fwt_note']}\n" for row in rows if row.get("fwt_note")]
+    return "\n" + "".join(notes) if notes else ""
 
 
 def stream_csv(rows: Sequence[dict]) -> str:

@@ -34,17 +34,21 @@ def kaizen_args(tmp: Path, *extra: str, only=("KAIZEN",), small: bool = True,
     return args
 
 
-def test_kaizen_is_ahead_of_cassle_in_final_accuracy_and_forgetting(tmp_path):
+def test_kaizen_is_ahead_of_cassle_in_final_and_average_accuracy_and_forgetting(tmp_path):
     assert main.main(kaizen_args(tmp_path, only=("KAIZEN", "CASSLE"), small=False)) == 0
     kaizen, cassle = (stream_metrics(records(tmp_path, n)) for n in ("KAIZEN", "CASSLE"))
-    # measured at seed 0: final 16.4 vs 10.0 %, forgetting 36.3 vs 66.0 %
+    # measured at seed 0: final 26.8 vs 19.0 %, average incremental 46.2 vs 35.9 %,
+    # forgetting 38.5 vs 77.8 % (config/ports/kaizen/demo.gin)
     assert kaizen["final_accuracy"] >= cassle["final_accuracy"] + 0.05, (kaizen, cassle)
+    assert (kaizen["average_incremental_accuracy"]
+            >= cassle["average_incremental_accuracy"] + 0.05), (kaizen, cassle)
     assert kaizen["forgetting"] < cassle["forgetting"] - 0.20, (kaizen, cassle)
     rows = records(tmp_path, "KAIZEN")
     # FWT's baseline b: a linear probe on the random backbone (measured 49 %), not chance (10 %)
     assert rows[0]["experience"] == -1 and rows[0]["probe_accuracy"] > 0.3, rows[0]
-    assert kaizen["fwt"] < -0.3          # R[j-1, j] = 0: the classifier never saw task j
-    # the online probe over every seen task (measured 37.4 %) is reported beside R
+    # R from the classifier against b from a probe is not comparable: FWT omitted, with a note
+    assert kaizen["fwt"] is None and "linear_probe" in kaizen["fwt_note"]
+    # the online probe over every seen task (measured 40.0 %) is reported beside R
     assert rows[-1]["online_probe_accuracy"] > 0.2, rows[-1]
 
 

@@ -3,6 +3,7 @@
 import json
 import logging
 
+import pytest
 import tensorflow as tf
 
 import main
@@ -61,6 +62,10 @@ def test_replay_experiments_run_and_a_rerun_reuses_every_replay_artefact(tmp_pat
     after = sorted(p.stat().st_mtime_ns for p in (tmp_path / "ckpt").rglob("COMPLETE.json"))
     assert after == before and " running " not in caplog.text
 
+
+@pytest.mark.slow
+def test_an_independent_run_rebuilds_every_replay_artefact_with_the_same_key_and_bytes(tmp_path):
+    assert main.main(replay_args(tmp_path)) == 0
     # An independent run (new data folder, rebuilt stand-ins, empty store) whose incremental
     # steps differ (another learning rate), so different stages ran before each helper:
     # everything upstream of the change gets the same key, and the same bytes.

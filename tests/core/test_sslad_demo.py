@@ -45,6 +45,8 @@ def _run(tmp: Path) -> subprocess.Popen:
 
 
 def test_full_method_beats_fine_tuning_by_5_amca_points(tmp_path):
+    # demo.gin, seed 0: full 52.7, fine-tuning 28.7. Full > uncertainty replay is not asserted:
+    # it holds on the mean of seeds 0-2 only (+0.3, +4.4, -2.9 per seed; demo.gin).
     experiments = ("Suite.experiments = ['config/ports/sslad/FINETUNE.gin', "
                    "'config/ports/sslad/FULL.gin']")
     assert main.main(sslad_args(tmp_path, experiments)) == 0

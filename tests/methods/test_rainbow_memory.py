@@ -1,5 +1,6 @@
-"""Rainbow Memory's method: lr per epoch, augmentations and perturbations by hand, the head
-reset and class mask per task, the memory update through the buffer policy, bad bindings."""
+"""Rainbow Memory's method: lr per epoch (each `sched_name`), CutMix, the vote uncertainty by
+hand (the perturbations and Cutout: test_rainbow_memory_perturb.py), the head reset and class
+mask per task, the memory update through the buffer policy, bad bindings."""
 
 import dataclasses
 
@@ -54,6 +55,29 @@ def test_learning_rate_per_phase_and_epoch():
     assert got == pytest.approx([0.005, 0.05, 0.05, 0.02525])
 
 
+def test_multistep_schedule_follows_rms_imagenet_epochs():
+    """RM's ImageNet run (sched_name 'multistep'): epoch 0 at 0.1 lr, epoch 1 sets lr, then
+    MultiStepLR([30, 60, 80, 90], 0.1) stepped from epoch 2, so the lr drops after epochs 30,
+    60, 80 and 90 (its scheduler has taken e - 1 steps at epoch e)."""
+    method = _method(sched_name="multistep")
+    epochs = [0, 1, 2, 30, 31, 60, 61, 80, 81, 90, 91, 99]
+    got = [method.learning_rate("memory", e) for e in epochs]
+    assert got == pytest.approx([0.005, 0.05, 0.05, 0.05, 0.005, 0.005, 5e-4, 5e-4, 5e-5, 5e-5,
+                                 5e-6, 5e-6])
+    assert method.learning_rate("online", 0) == pytest.approx(0.005)
+
+
+@pytest.mark.parametrize("bindings, expected", [
+    ({"sched_name": "multistep", "milestones": [2, 4], "gamma": 0.5},
+     [0.005, 0.05, 0.05, 0.025, 0.025, 0.0125]),
+    ({"sched_name": "anneal"},                                   # x 1 / 1.1 per epoch
+     [0.005, 0.05, 0.05 / 1.1, 0.05 / 1.21, 0.05 / 1.331, 0.05 / 1.4641]),
+])
+def test_other_schedules_per_epoch(bindings, expected):
+    method = _method(**bindings)
+    assert [method.learning_rate("offline", e) for e in range(6)] == pytest.approx(expected)
+
+
 def test_begin_experience_resets_the_head_and_masks_unseen_classes():
     method = _method()
     old = [w.numpy().copy() for w in method.model.head.weights]
@@ -92,9 +116,11 @@ def test_a_train_step_runs_with_cutmix_and_cutout():
     ({"transforms": ["randaug", "autoaug", "randaug"]}, "repeats a name"),
     ({"transforms": ["mixup"]}, "unknown transform"),
     ({"transforms": "cutmix"}, "list of names"),
-    ({"uncertainty_metric": "vr_cutout"}, "not implemented"),
     ({"uncertainty_metric": "loss"}, "not an uncertainty metric"),
     ({"stream": "batch"}, "RainbowMemory.stream"),
+    ({"sched_name": "step"}, r"RainbowMemory.sched_name = 'step' is not one of \('cos', "),
+    ({"milestones": [60, 30]}, "RainbowMemory.milestones"),
+    ({"gamma": 0.0}, "RainbowMemory.gamma"),
 ])
 def test_bad_bindings_name_the_binding(bindings, message):
     with pytest.raises(ValueError, match=message):
@@ -115,25 +141,6 @@ def test_cutmix_lambda_is_one_minus_the_pasted_area():
                                                       axis=0), tf.float32))
         assert 0.0 <= float(lam) <= 1.0
         assert float(changed) <= (1.0 - float(lam)) * 100 + 1e-6  # only inside the box
-
-
-def test_cutout_zeroes_a_square_of_the_given_size():
-    images = tf.fill([1, 40, 40, 1], 200.0)
-    out = augment.cutout(images, tf.constant([0, 1], tf.int64), size=8)
-    zeros = int(tf.reduce_sum(tf.cast(out == 0.0, tf.int32)))
-    assert 0 < zeros <= 64
-
-
-def test_perturbations_by_hand():
-    image = tf.reshape(tf.range(9, dtype=tf.float32) * 20.0, [1, 3, 3, 1])
-    seed = tf.constant([0, 0], tf.int64)
-    rotated = perturb.perturb(image, "rotate90", seed).numpy()[0, ..., 0]
-    np.testing.assert_array_equal(rotated, np.rot90(image.numpy()[0, ..., 0]))  # counter-cw
-    np.testing.assert_array_equal(perturb.perturb(image, "invert", seed).numpy(),
-                                  255.0 - image.numpy())
-    solarized = perturb.perturb(image, "solarize128", seed).numpy().reshape(-1)
-    np.testing.assert_array_equal(solarized, [0, 20, 40, 60, 80, 100, 120, 115, 95])
-    assert len(perturb.VR) == 12
 
 
 def test_vote_uncertainty():

@@ -9,9 +9,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image, ImageEnhance, ImageOps
 
-from continual.methods.rainbow_memory import augment, perturb, policies
-from continual.methods.rainbow_memory import geometry_ops as geo
-from continual.methods.rainbow_memory import image_ops as px
+from continual.data.autoaugment import geometry_ops as geo
+from continual.data.autoaugment import image_ops as px
+from continual.data.autoaugment import policies
+from continual.methods.rainbow_memory import augment, perturb
 
 SEED = tf.constant([3, 4], tf.int64)
 

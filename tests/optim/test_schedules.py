@@ -9,7 +9,13 @@ import pytest
 import tensorflow as tf
 
 from continual.optim import TorchSGD, make_schedule
-from continual.optim.schedules import CosineDecay, CosineWarmRestarts, MultiStepDecay, WarmupCosine
+from continual.optim.schedules import (
+    CosineDecay,
+    CosineWarmRestarts,
+    ExponentialDecay,
+    MultiStepDecay,
+    WarmupCosine,
+)
 
 
 def _values(schedule, steps):
@@ -22,6 +28,11 @@ def test_multistep_per_epoch():
     # epochs: steps 0-5 -> 0, 1; steps 6-11 -> 2, 3; step 12 -> 4
     assert _values(schedule, [0, 5, 6, 11, 12]) == pytest.approx(
         [0.05, 0.05, 0.005, 0.005, 0.0005])
+
+
+def test_exponential_per_epoch():
+    schedule = ExponentialDecay(0.05, gamma=1 / 1.1, steps_per_epoch=2)   # torch ExponentialLR
+    assert _values(schedule, [0, 1, 2, 5]) == pytest.approx([0.05, 0.05, 0.05 / 1.1, 0.05 / 1.21])
 
 
 def test_cosine_reaches_final_and_stays():

@@ -3,8 +3,10 @@
 `collections/<dataset>/<dataset>_train_<exp>_rand<s>_cls<n>_task<t>.json` lists task t's train
 samples as `{klass, file_name, label}` (label = the class's position in RM's task order), and
 `<dataset>_test_rand<s>_cls<n>_task<t>.json` the test samples of task t's classes. A
-`file_name` `train/<class>/<file>` is the record id `<class>/<file>` of a set converted with
-`python -m continual.data.image_folder`. The stream keeps each JSON's order. Evaluation after
+`file_name`'s last two parts are the record id `<class>/<file>` of a set converted with
+`python -m continual.data.image_folder`: `train/<class>/<file>` (CIFAR, MNIST) and
+`imagenet/data/val/<wnid>/<file>` (ImageNet, whose val/ the converter reads as test/) alike.
+The stream keeps each JSON's order. Evaluation after
 task t reads every task's test rows (blurry) or those of tasks 0..t (disjoint), as RM's
 `main.py` does; R[i, j] reads task j's test file.
 """
@@ -51,12 +53,17 @@ def _read(path: Path, folder: Path, dataset: str) -> list[dict]:
     return json.loads(path.read_text())
 
 
+def record_id(file_name: str) -> str:
+    """The record id `<class>/<file>` of an RM `file_name`: its last two path parts."""
+    return "/".join(file_name.split("/")[-2:])
+
+
 def _rows(entries: list[dict], index: dict[str, int], labels: np.ndarray, path: Path,
           class_of: dict[int, int]) -> np.ndarray:
     """Record rows of the entries; fills class_of[RM label] = manifest label, checked."""
     rows = []
     for entry in entries:
-        record = str(entry["file_name"]).split("/", 1)[-1]
+        record = record_id(str(entry["file_name"]))
         if record not in index:
             raise ValueError(f"{path}: {entry['file_name']!r} is not in the record set "
                              f"(no record id {record!r}); convert the dataset with "

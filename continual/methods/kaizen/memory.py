@@ -5,6 +5,7 @@ The memory after task t holds ⌊n_c · p⌋ items of each class c of tasks 0..t
 uses each task's mean class size: it refuses a proportion that keeps 0 per class and a capacity
 that the memory would outgrow, and warns when a replay batch is larger than the memory it
 draws from (the batch is then the whole memory, as the original's `min(32, |memory|)`).
+`remember_task` adds a finished task's share to the memory.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ def check_memory(buffer, scenario, replay_batch_size: int) -> None:
                          f"EpisodicBuffer.capacity = {buffer.capacity}; raise the capacity")
     if sizes and sizes[0] < replay_batch_size:
         _warn_small_memory(replay_batch_size, sizes[0])
+
+
+def remember_task(buffer, experiences, index: int, table, seed: int) -> None:
+    """Add task `index`'s share of each class to the memory. Kaizen calls it when the next task
+    starts (not when task `index` ends), so the state after task 0 is the same with and
+    without replay."""
+    if experiences is None:
+        raise RuntimeError("Kaizen fills its memory from the scenario: call check_stream "
+                           "before the first experience")
+    ids = list(experiences[index].train_ids)
+    buffer.end_experience(ids, table.labels_of(ids), seed)
 
 
 @functools.lru_cache(maxsize=8)

@@ -40,14 +40,14 @@ import tensorflow as tf
 from continual.data.views import standardize
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.methods.kaizen import losses
-from continual.methods.kaizen.heads import copy_weights, linear_head, two_layer_head
-from continual.methods.kaizen.memory import check_memory
-from continual.methods.kaizen.moco import NegativeQueue, check_queue_size
+from continual.methods.kaizen.heads import copy_weights
+from continual.methods.kaizen.memory import check_memory, remember_task
+from continual.methods.kaizen.moco import check_queue_size
+from continual.methods.kaizen.networks import build_networks, checkpoint_parts, parameter_groups
 from continual.methods.kaizen.optimizer import KaizenOptimizer
 from continual.methods.kaizen.probe import probe_rows
 from continual.methods.kaizen.settings import LATER_TASKS_ONLY, check_settings
 from continual.methods.kaizen.ssl import (
-    build_projector,
     distill_loss,
     ema_update,
     momentum_tau,
@@ -57,7 +57,6 @@ from continual.methods.kaizen.ssl import (
 )
 from continual.methods.kaizen.teacher import restore_teacher
 from continual.methods.kaizen.views import kaizen_views
-from continual.models.classifiers import build_classifier
 from continual.optim.loss_scale import DynamicLossScale
 
 log = logging.getLogger(__name__)
@@ -90,6 +89,8 @@ class Kaizen(StreamMethod):
     # for Kaizen, CaSSLe and no-distill, so the stream plan trains it once for the three.
     first_experience_invariant = LATER_TASKS_ONLY
     supports_loss_scaling = True
+    # Path arguments whose files' content enters the stage keys (StreamPlan._method_files).
+    key_files = ("teacher_checkpoint",)
 
     def __init__(self, *, ssl_method: str = "byol", epochs: int = 500, replay: bool = True,
                  distill_features: bool = True, distill_classifier: bool = True,
@@ -118,33 +119,13 @@ class Kaizen(StreamMethod):
         self._check_buffer(buffer)
         self.buffer, self.seed = buffer, int(seed)
         s = self.settings
-        self.encoder = self._encoder(input_shape, num_classes, seed)
-        dim = int(self.encoder.output.shape[-1])
-        proj = s["projection_dim"]
-        self.projector = self._projector(dim, seed, "projector")
-        self.classifier = two_layer_head(dim, s["classifier_hidden"], num_classes,
-                                         batch_norm=False, seed=seed + 300, name="classifier")
-        self.probe = linear_head(dim, num_classes, seed=seed + 400, name="online_probe")
-        self.distill_predictor = two_layer_head(proj, s["distill_hidden"], proj, batch_norm=True,
-                                                seed=seed + 500, name="distill_predictor")
-        self.predictor = (two_layer_head(proj, s["predictor_hidden"], proj, batch_norm=True,
-                                         seed=seed + 600, name="predictor")
-                          if self.ssl.predictor else None)
-        self.momentum = None
-        self.queue = (NegativeQueue(s["queue_size"], proj, seed) if self.ssl.queue else None)
-        if self.ssl.momentum:
-            self.momentum = {"encoder": self._encoder(input_shape, num_classes, seed),
-                             "projector": self._projector(dim, seed, "momentum_projector")}
-            copy_weights(self.encoder, self.momentum["encoder"])
-            copy_weights(self.projector, self.momentum["projector"])
-        self.teacher = {"encoder": self._encoder(input_shape, num_classes, seed),
-                        "projector": self._projector(dim, seed, "teacher_projector"),
-                        "classifier": two_layer_head(dim, s["classifier_hidden"], num_classes,
-                                                     batch_norm=False, seed=seed + 300,
-                                                     name="teacher_classifier")}
+        # encoder, projector, classifier, probe, distill_predictor, predictor, queue, momentum,
+        # teacher: networks.build_networks
+        for name, part in build_networks(self.ssl, s, input_shape, num_classes, seed).items():
+            setattr(self, name, part)
         self.task = tf.Variable(0, dtype=tf.int64, trainable=False, name="task")
         self.task_steps = tf.Variable(1, dtype=tf.int64, trainable=False, name="task_steps")
-        self.optimizer = KaizenOptimizer(self._groups(), s)
+        self.optimizer = KaizenOptimizer(parameter_groups(self), s)
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         if s["teacher_checkpoint"] is not None:  # before any stage: a mismatch is an input error
             restore_teacher(self, s["teacher_checkpoint"])
@@ -160,25 +141,6 @@ class Kaizen(StreamMethod):
             lambda images: self.probe(self.encoder(standardize(images), training=False)),
             reduce_retracing=True) if s["online_probe"] else None
 
-    def _encoder(self, input_shape, num_classes, seed):
-        return build_classifier(input_shape=tuple(input_shape), num_classes=num_classes,
-                                seed=seed).backbone
-
-    def _projector(self, dim, seed, name):
-        return build_projector(self.ssl, dim, self.settings, seed, name)
-
-    def _groups(self) -> dict:
-        trunk = self.encoder.trainable_variables + self.projector.trainable_variables
-        if self.predictor is not None:
-            trunk += self.predictor.trainable_variables
-        groups = {"encoder": trunk, "classifier": self.classifier.trainable_variables}
-        if self.settings["online_probe"]:
-            groups["probe"] = self.probe.trainable_variables
-        # Always a group (without feature distillation it never gets a gradient), so the
-        # optimiser's variables do not depend on the flag.
-        groups["distill_predictor"] = self.distill_predictor.trainable_variables
-        return groups
-
     def _check_buffer(self, buffer) -> None:
         if buffer is None:
             return
@@ -187,22 +149,7 @@ class Kaizen(StreamMethod):
                              f"'{MEMORY_POLICY}', got {buffer.policy.name!r}")
 
     def trackables(self) -> dict:
-        found = {"encoder": self.encoder, "projector": self.projector,
-                 "classifier": self.classifier, "probe": self.probe,
-                 "distill_predictor": self.distill_predictor, "optimizer": self.optimizer.groups,
-                 "task": self.task, "task_steps": self.task_steps,
-                 **{f"teacher_{k}": v for k, v in self.teacher.items()}}
-        if self.predictor is not None:
-            found["predictor"] = self.predictor
-        if self.momentum is not None:
-            found.update({f"momentum_{k}": v for k, v in self.momentum.items()})
-        if self.buffer is not None:
-            found["buffer"] = self.buffer
-        if self.queue is not None:
-            found["moco_queue"] = self.queue
-        if self.loss_scale.enabled:  # float32 checkpoints stay as they were
-            found["loss_scale"] = self.loss_scale
-        return found
+        return checkpoint_parts(self)
 
     def phases(self, experience) -> list[Phase]:
         return [Phase("offline", self.epochs)]
@@ -332,18 +279,9 @@ class Kaizen(StreamMethod):
             copy_weights(self.encoder, self.teacher["encoder"])
             copy_weights(self.projector, self.teacher["projector"])
             copy_weights(self.classifier, self.teacher["classifier"])
-            self._remember(experience.index - 1, table)
-
-    def _remember(self, index: int, table) -> None:
-        """Memory of task `index`, added when the next task starts (not when it ends), so the
-        state after task 0 is the same with and without replay."""
-        if self.buffer is None or not self.uses_buffer:
-            return
-        if self._experiences is None:
-            raise RuntimeError("Kaizen fills its memory from the scenario: call check_stream "
-                               "before the first experience")
-        ids = list(self._experiences[index].train_ids)
-        self.buffer.end_experience(ids, table.labels_of(ids), self.seed)
+            if self.buffer is not None and self.uses_buffer:
+                remember_task(self.buffer, self._experiences, experience.index - 1, table,
+                              self.seed)
 
 
 def _float32(values: dict) -> dict:

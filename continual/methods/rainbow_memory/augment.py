@@ -1,12 +1,13 @@
 """Rainbow Memory's training augmentations, as a gin list of names (reference §3.3).
 
 The train transform is always RandomCrop(size, padding 4, zero fill) then a horizontal flip;
-the names in `RainbowMemory.transforms` add to it: 'cutout' (one 16-pixel square of zeros at a
-random centre, clipped at the border) and 'cutmix' (a random box pasted from a permuted batch
-with probability 0.5 per batch, the loss mixed by the box's area), 'randaug' (RandAugment, pip
-randaugment 1.0.2's, gin `RandAugment.*`) and 'autoaug' (AutoAugment's CIFAR-10 policy), applied
-in the original's order: crop, flip, cutout, randaug, autoaug (see `policies`). An unknown name
-is an error, never a silent no-op (errata B9); `describe_transforms` is what the methods log.
+the names in `RainbowMemory.transforms` add to it: 'cutout' (one 16-pixel square of the
+original's grey at a random centre, clipped at the border; see `cutout`) and 'cutmix' (a
+random box pasted from a permuted batch with probability 0.5 per batch, the loss mixed by the
+box's area), 'randaug' (RandAugment, pip randaugment 1.0.2's, gin `RandAugment.*`) and
+'autoaug' (AutoAugment's CIFAR-10 policy), applied in the original's order: crop, flip,
+cutout, randaug, autoaug (see `policies`). An unknown name is an error, never a silent no-op
+(errata B9); `describe_transforms` is what the methods log.
 Every draw is stateless, keyed by (seed, step).
 """
 
@@ -16,10 +17,12 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from continual.methods.rainbow_memory import policies
+from continual.data.autoaugment import policies
 
 IMPLEMENTED = ("cutout", "cutmix", "randaug", "autoaug")
 CUTOUT_SIZE = 16
+CUTOUT_FILL = (125.0, 122.0, 113.0)  # the original's fixed RGB, about CIFAR-10's mean colour
+LUMA = (0.299, 0.587, 0.114)         # PIL's convert('L') weights (ITU-R 601-2)
 CUTMIX_PROBABILITY = 0.5
 PADDING = 4
 
@@ -91,13 +94,27 @@ def box_mask(height, width, centre_y, centre_x, box_h, box_w) -> tf.Tensor:
     return tf.cast(inside, tf.float32)[..., None]
 
 
+def cutout_fill(channels: int | None) -> tf.Tensor:
+    """float32 [channels]: the Cutout colour on the [0, 255] scale. The original paints RGB
+    (125, 122, 113) into the uint8 image (`utils/augment.py:318`; its loader converts every image
+    to RGB, MNIST included); a grey one-channel image gets that colour's luma, 122."""
+    if channels == 3:
+        return tf.constant(CUTOUT_FILL)
+    if channels == 1:
+        luma = sum(w * c for w, c in zip(LUMA, CUTOUT_FILL, strict=True))
+        return tf.constant([float(round(luma))])
+    raise ValueError(f"Cutout takes images with 1 or 3 channels, got {channels}")
+
+
 def cutout(images: tf.Tensor, seed: tf.Tensor, size: int = CUTOUT_SIZE) -> tf.Tensor:
-    """One size x size square of zeros per image at a uniform centre (clipped at the border)."""
+    """One size x size square of `cutout_fill` per float32 [0, 255] image, centre uniform over
+    the pixels, box [centre - size // 2, centre + size // 2) clipped at the border (as the
+    original's `Cutout`, `utils/augment.py:266-319`)."""
     batch, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
     centre = tf.random.stateless_uniform([2, batch], seed, minval=0, maxval=2 ** 30,
                                          dtype=tf.int32)
     mask = box_mask(height, width, centre[0] % height, centre[1] % width, size, size)
-    return images * (1.0 - mask)
+    return images * (1.0 - mask) + cutout_fill(images.shape[-1]) * mask
 
 
 def cutmix(images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor):

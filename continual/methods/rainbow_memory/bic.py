@@ -73,6 +73,7 @@ class BiC(RainbowMemory):
     bias_batch_size, temperature."""
 
     name = "bic"
+    reports_final_evaluation = True  # RM's BiC sets best_acc once, after bias correction (R5)
 
     def __init__(self, *, validation_size: int = 50, bias_epochs: int = 256,
                  bias_lr: float = 1e-3, bias_batch_size: int = 100, temperature: float = 2.0,

@@ -71,6 +71,7 @@ class ICaRL(RainbowMemory):
     eta_min_factor) and transforms (none by default; 'cutout' allowed)."""
 
     name = "icarl"
+    reports_final_evaluation = True  # RM's iCaRL evaluates once, after its exemplar update
 
     def __init__(self, *, stream: str = "online", memory_epochs: int = 256,
                  offline_epochs: int = 256, warm_start_factor: float = 0.1,

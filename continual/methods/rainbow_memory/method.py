@@ -6,8 +6,9 @@ are those seen in the stream (blurry: all classes from task 0, as RM's `n_init_c
 - online: one pass over the task's stream at warm_start_factor * lr, each step a stream batch
   plus a memory batch (`ExperienceLoop.stream_batch_size` / `replay_batch_size`, RM: 8 + 8);
   the memory update; `memory_epochs` epochs over the memory alone (batch
-  `stream_batch_size`, RM: B // 2 = 8), lr per epoch: 0.1 lr, lr, then warm-restart cosine
-  (T_0 1, T_mult 2, eta_min 0.01 lr);
+  `stream_batch_size`, RM: B // 2 = 8), lr per epoch: 0.1 lr, lr, then RM's `--sched_name`
+  stepped per epoch (`sched_name`; 'cos': warm-restart cosine, T_0 1, T_mult 2, eta_min
+  0.01 lr; see `schedule`);
 - offline: `offline_epochs` epochs of stream + memory batches under that per-epoch schedule,
   then the memory update.
 The memory update is the buffer's policy: 'rainbow' (RM's uncertainty manager: 12 perturbation
@@ -18,7 +19,9 @@ A head smaller than the label space is a full-size head whose unexposed logits a
 (-1e9) in training and prediction: the same softmax over the exposed classes as RM's
 `Linear(d, n_exposed)`, without changing the checkpointed variables between tasks.
 Deviations: task 0's online batches have `stream_batch_size` rows (RM: B, as its memory is
-empty); the best-epoch test accuracy (B1) is not measured (the stream reports last epoch).
+empty); the primary A_last / A_avg are last-epoch. RM's best epoch on the test set (B1) is
+measured only when `StreamPlan.accuracy_rule = 'best_epoch'` (continual.plans.epoch_accuracy),
+and reported beside them, labelled as test-selected.
 """
 
 from __future__ import annotations
@@ -35,10 +38,9 @@ from keras.optimizers.schedules import LearningRateSchedule
 from continual import planning
 from continual.data.views import standardize
 from continual.methods.base import Phase, StreamBatch, StreamMethod
-from continual.methods.rainbow_memory import augment, perturb
+from continual.methods.rainbow_memory import augment, perturb, schedule
 from continual.models.classifiers import build_classifier, build_head
 from continual.optim.loss_scale import DynamicLossScale
-from continual.optim.schedules import make_schedule
 from continual.optim.sgd import TorchSGD
 from continual.replay.buffers.policies.boundary import BoundarySelection
 
@@ -59,8 +61,13 @@ class RainbowMemory(StreamMethod):
       eta_min_factor: the cosine's floor, as a fraction of the base lr.
       transforms: extra train augmentations ('cutout', 'cutmix', 'randaug', 'autoaug'); see
         `augment` (RandAugment's settings: `RandAugment.*`).
-      uncertainty_metric: the perturbation set of the uncertainty votes ('vr', 'vr_randaug',
-        'vr_autoaug'); see `perturb`.
+      uncertainty_metric: the perturbation set of the uncertainty votes ('vr', 'vr_cutout',
+        'vr_randaug', 'vr_autoaug'); see `perturb`.
+      sched_name: the lr schedule of the epochs after the first two (RM's `--sched_name`):
+        'cos' (warm restarts), 'anneal' (x gamma per epoch) or 'multistep' (x gamma at each of
+        `milestones`); see `schedule`.
+      milestones: the epochs counted by 'multistep' (RM: 30, 60, 80, 90).
+      gamma: the decay factor of 'anneal' / 'multistep'; None: RM's (1 / 1.1, 0.1).
     The base lr, momentum, Nesterov and weight decay are `TorchSGD.*` bindings.
     """
 
@@ -72,7 +79,9 @@ class RainbowMemory(StreamMethod):
     def __init__(self, *, stream: str = "online", memory_epochs: int = 256,
                  offline_epochs: int = 256, warm_start_factor: float = 0.1,
                  eta_min_factor: float = 0.01, transforms: Sequence[str] = ("cutmix",),
-                 uncertainty_metric: str = "vr"):
+                 uncertainty_metric: str = "vr", sched_name: str = "cos",
+                 milestones: Sequence[int] = schedule.RM_MILESTONES,
+                 gamma: float | None = None):
         owner = type(self).__name__
         self.stream = planning.check_choice(f"{owner}.stream", stream, STREAMS)
         self.memory_epochs = planning.check_int(f"{owner}.memory_epochs", memory_epochs, 1)
@@ -84,6 +93,8 @@ class RainbowMemory(StreamMethod):
         self.transforms = augment.resolve_transforms(transforms, f"{owner}.transforms")
         self.perturbations = perturb.check_metric(uncertainty_metric,
                                                   f"{owner}.uncertainty_metric")
+        self.sched_name, self.milestones, self.gamma = schedule.check_schedule(
+            owner, sched_name, milestones, gamma)
         log.info("%s transforms: %s; uncertainty: %s = %s", owner,
                  augment.describe_transforms(self.transforms), uncertainty_metric,
                  list(self.perturbations))
@@ -102,9 +113,9 @@ class RainbowMemory(StreamMethod):
         self.optimizer.build(self.model.trainable_variables)
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         self.exposed = tf.Variable(tf.zeros([num_classes]), trainable=False, name="exposed")
-        self.schedule = make_schedule("cosine_warm_restarts", base_lr=self.base_lr, t_0=1,
-                                      t_mult=2, eta_min=self.eta_min_factor * self.base_lr,
-                                      warm_start_factor=self.warm_start_factor)
+        self.schedule = schedule.epoch_schedule(
+            self.sched_name, self.base_lr, eta_min_factor=self.eta_min_factor,
+            milestones=self.milestones, gamma=self.gamma)
         self._epoch_lrs: dict[int, float] = {}
         self._steps: dict[tuple, object] = {}
         # No tensor-dependent Python control flow in these two, so AutoGraph's source
@@ -169,12 +180,12 @@ class RainbowMemory(StreamMethod):
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
 
     def learning_rate(self, phase: str, epoch: int) -> float:
-        """The lr of an epoch: the online pass at warm_start_factor * lr; offline and memory
-        epochs under the warm-start + warm-restart cosine, stepped once per epoch."""
-        if phase == "online":
+        """The lr of an epoch: the online pass and epoch 0 at warm_start_factor * lr; offline
+        and memory epoch e >= 1 at the `sched_name` schedule after e - 1 per-epoch steps."""
+        if phase == "online" or epoch == 0:
             return self.warm_start_factor * self.base_lr
         if epoch not in self._epoch_lrs:  # the schedule is a TF op: once per epoch, not step
-            self._epoch_lrs[epoch] = float(self.schedule(epoch))
+            self._epoch_lrs[epoch] = float(self.schedule(epoch - 1))
         return self._epoch_lrs[epoch]
 
     def train_step(self, batch: StreamBatch, step) -> dict:

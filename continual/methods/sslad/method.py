@@ -41,6 +41,7 @@ from continual.replay.buffers.policies.uncertainty import UncertaintyPolicy
 
 OWNER = settings.OWNER
 SWEEP_BATCH = 256
+HEAD_SEED = 7919  # offsets the head step's draws from the replay batch's (same step)
 
 
 @gin.configurable
@@ -50,8 +51,12 @@ class UncertaintyGuidedReplay(StreamMethod):
     Switches (the ablation ladder): `replay` (uncertainty-guided memory and replay),
     `lr_milestones` (() = constant lr), `soft_labels`, `contrastive_weight`,
     `supcon_weight` (0 = off), `focal_alpha` / `focal_gamma` / `class_balanced_beta` (1, 0,
-    None = cross-entropy), `head_epochs` (> 0: head fine-tuning on the memory after each
-    experience, class-balanced by the loss's batch weights).
+    None = cross-entropy), head fine-tuning: `head_batch_size` (> 0: the original's
+    `FinetuneHeadTrainer`, commit 029da65: after every update once replay has started, one SGD
+    step on the head alone over `head_batch_size` class-balanced memory rows through the memory
+    transforms, cross-entropy, lr `head_learning_rate`) or `head_epochs` (> 0: this port's
+    variant, `head_epochs` epochs of the head on the memory after each experience with the
+    classification loss). Neither writes the stored logits (the soft labels).
     """
 
     name = "sslad"
@@ -68,7 +73,8 @@ class UncertaintyGuidedReplay(StreamMethod):
                  supcon_weight: float = 0.1, supcon_temperature: float = 0.1,
                  replay_flip: bool = True, replay_rotation: float = 10.0,
                  replay_brightness: float = 0.5, replay_hue: float = 0.5, head_epochs: int = 0,
-                 head_learning_rate: float = 0.001, challenge_rules: bool = True,
+                 head_batch_size: int = 0, head_learning_rate: float = 0.001,
+                 challenge_rules: bool = True,
                  epochs: int = 1):
         self.replay = self.uses_buffer = planning.check_bool(f"{OWNER}.replay", replay)
         self.sweep_size = planning.check_int(f"{OWNER}.sweep_size", sweep_size, minimum=1)
@@ -101,6 +107,8 @@ class UncertaintyGuidedReplay(StreamMethod):
                                                                   replay_brightness),
                               "hue": settings.at_most("replay_hue", replay_hue, 0.5)}
         self.head_epochs = planning.check_int(f"{OWNER}.head_epochs", head_epochs, minimum=0)
+        self.head_batch_size = planning.check_int(f"{OWNER}.head_batch_size", head_batch_size,
+                                                  minimum=0)
         self.head_learning_rate = settings.positive("head_learning_rate", head_learning_rate)
         self.challenge_rules = planning.check_bool(f"{OWNER}.challenge_rules", challenge_rules)
         self.epochs = planning.check_int(f"{OWNER}.epochs", epochs, minimum=1)
@@ -109,9 +117,8 @@ class UncertaintyGuidedReplay(StreamMethod):
         if self.soft_labels and not self.soft_label_milestones:
             raise ValueError(f"{OWNER}.soft_labels = True needs soft_label_milestones (the "
                              "iteration it starts at first); give at least one")
-        if self.head_epochs and not self.replay:
-            raise ValueError(f"{OWNER}.head_epochs = {head_epochs} fine-tunes the head on the "
-                             f"memory, but {OWNER}.replay = False keeps none; set replay = True")
+        settings.check_head(self.head_epochs, self.head_batch_size, self.replay,
+                            self.sweep_size)
         self.buffer = None
 
     # ---------------------------------------------------------------------------- building
@@ -134,6 +141,7 @@ class UncertaintyGuidedReplay(StreamMethod):
             self._check_buffer(buffer)
         self._step = tf.function(self._train_step, reduce_retracing=True)
         self._head_step = tf.function(self._train_head, reduce_retracing=True)
+        self._head_replay_step = tf.function(self._train_head_on_replay, reduce_retracing=True)
         self._predict = tf.function(lambda images: self.model(standardize(images),
                                                               training=False),
                                     reduce_retracing=True)
@@ -213,11 +221,12 @@ class UncertaintyGuidedReplay(StreamMethod):
                                   zip(grads, variables, strict=True)))
         return {"loss": loss, **parts}
 
-    def _train_head(self, images, labels):
+    def _train_head(self, images, labels, cross_entropy: bool = False):
         embeddings = self.model.features(standardize(images), training=False)
         with tf.GradientTape() as tape:
             logits = tf.cast(self.model.head(embeddings), tf.float32)
-            loss = self._classification_loss(labels, logits)
+            loss = (losses.class_balanced_focal(labels, logits, alpha=1.0, gamma=0.0, beta=None)
+                    if cross_entropy else self._classification_loss(labels, logits))
             scaled_loss = self.loss_scale.scale_loss(loss)
         variables = self.model.head.trainable_variables
         self.loss_scale.apply(tape.gradient(scaled_loss, variables),
@@ -225,12 +234,25 @@ class UncertaintyGuidedReplay(StreamMethod):
                                   zip(grads, variables, strict=True)))
         return {"loss": loss}
 
+    def _train_head_on_replay(self, images, labels, seed):
+        """The original's per-update head step: memory rows through the memory transforms,
+        cross-entropy, the head alone."""
+        images = memory_view(images, seed, flip=self.replay_flip, **self.replay_jitter)
+        return self._train_head(images, labels, cross_entropy=True)
+
     def train_step(self, batch: StreamBatch, step) -> dict:
         if batch.phase == "memory":
             return self._head_step(batch.images, batch.labels)
         replay_images, replay_labels, replay_logits = self._replay_rows(batch)
-        return self._step(batch.images, batch.labels, replay_images, replay_labels,
-                          replay_logits, step)
+        outputs = self._step(batch.images, batch.labels, replay_images, replay_labels,
+                             replay_logits, step)
+        if self.head_batch_size and bool(self.state.replay_started):
+            seed = tf.stack([tf.constant(self.seed + HEAD_SEED, tf.int64),
+                             tf.cast(step, tf.int64)])
+            sample = self.buffer.sample(self.head_batch_size, seed=seed)
+            images, labels = batch.source.gather(sample["ids"])
+            outputs["head_loss"] = self._head_replay_step(images, labels, seed)["loss"]
+        return outputs
 
     def _replay_rows(self, batch: StreamBatch):
         """The replay rows and their stored logits; empty until replay has started."""

@@ -76,6 +76,20 @@ def step_weight(step: tf.Tensor, milestones: Sequence[int],
     return tf.gather(tf.constant((0.0, *weights), tf.float32), passed)
 
 
+def check_head(head_epochs: int, head_batch_size: int, replay: bool, sweep_size: int) -> None:
+    """Head fine-tuning reads the memory: one schedule at a time, replay on, rows available."""
+    if head_epochs and head_batch_size:
+        raise ValueError(f"{OWNER}.head_epochs = {head_epochs} and {OWNER}.head_batch_size = "
+                         f"{head_batch_size} are two head fine-tuning schedules; set one to 0")
+    if (head_epochs or head_batch_size) and not replay:
+        raise ValueError(f"{OWNER}.head_epochs / head_batch_size fine-tune the head on the "
+                         f"memory, but {OWNER}.replay = False keeps none; set replay = True")
+    if head_batch_size > sweep_size:
+        raise ValueError(f"{OWNER}.head_batch_size = {head_batch_size} is more than "
+                         f"{OWNER}.sweep_size = {sweep_size} (the memory head steps start "
+                         "from); lower it")
+
+
 def check_challenge_rules(stream_batch: int, epochs: int) -> None:
     """The SSLAD Track 3A rules: mini-batches of at most 10 stream items, one pass."""
     if stream_batch > MAX_STREAM_BATCH:

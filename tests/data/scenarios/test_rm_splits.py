@@ -1,15 +1,18 @@
 """Rainbow Memory's shipped split files: read in JSON order onto record rows, evaluated as RM
 does (blurry: every test row; disjoint: the seen tasks'), and refused with the shipped list
-when a file is missing, names an unknown record, or breaks the task order of the labels."""
+when a file is missing, names an unknown record, or breaks the task order of the labels;
+ImageNet's `imagenet/data/val/<wnid>/<file>` names map onto the converter's record ids."""
 
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from continual.data import image_folder
 from continual.data.classification import ClassificationSample, write_classification_set
-from continual.data.scenarios.rm_splits import rm_split_files
+from continual.data.scenarios.rm_splits import record_id, rm_split_files
 from continual.data.shards import open_record_set
 
 CLASSES = ["cat", "dog", "frog", "ship"]          # manifest labels 0..3
@@ -91,3 +94,55 @@ def test_labels_out_of_task_order_are_refused(tmp_path):
     with pytest.raises(ValueError, match="not 0..C-1 in task order"):
         rm_split_files(train, test, 1, collections_dir=str(_write(tmp_path, "disjoint", tasks)),
                        dataset="toy", exp="disjoint", num_tasks=2)
+
+
+def _ilsvrc_folder(root: Path, wnids: list[str]) -> dict[str, list[str]]:
+    """ILSVRC-style train/<wnid>/ and val/<wnid>/ PNG folders, val linked as test/ (the
+    RM_IMAGENET card's layout); returns the file names per split."""
+    names = {"train": [f"{w}_{i}.JPEG" for w in wnids for i in range(2)],
+             "val": [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(len(wnids))]}
+    for split, files in names.items():
+        for i, name in enumerate(files):
+            wnid = wnids[i // 2] if split == "train" else wnids[i]
+            (root / split / wnid).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((4, 4, 3), 10 * i, np.uint8)).save(root / split / wnid / name,
+                                                                         format="PNG")
+    (root / "test").symlink_to("val")
+    return names
+
+
+def _imagenet_json(entries: list[tuple[str, str, str, int]]) -> str:
+    """The original's ImageNet JSON text: `imagenet/data/<split>/<wnid>/<file>`, slashes
+    escaped as `\\/`, keys in its order (file_name, klass, label)."""
+    return json.dumps([{"file_name": f"imagenet/data/{s}/{w}/{f}", "klass": w, "label": label}
+                       for s, w, f, label in entries], separators=(",", ":")).replace("/", "\\/")
+
+
+def test_imagenet_file_names_match_the_converted_record_ids(tmp_path):
+    wnids = ["n01440764", "n01498041"]      # RM's task order: n01498041 (label 0), n01440764
+    _ilsvrc_folder(tmp_path / "ILSVRC", wnids)
+    assert image_folder.main(["--root", str(tmp_path / "ILSVRC"), "--out",
+                              str(tmp_path / "imagenet")]) == 0
+    train, test = (open_record_set(tmp_path / "imagenet", s) for s in ("train", "test"))
+    folder = tmp_path / "collections" / "imagenet"
+    folder.mkdir(parents=True)
+    tasks = [[("train", wnids[1], f"{wnids[1]}_1.JPEG", 0), ("train", wnids[1],
+                                                              f"{wnids[1]}_0.JPEG", 0)],
+             [("train", wnids[0], f"{wnids[0]}_0.JPEG", 1)]]
+    tests = [[("val", wnids[1], "ILSVRC2012_val_00000001.JPEG", 0)],
+             [("val", wnids[0], "ILSVRC2012_val_00000000.JPEG", 1)]]
+    for t in range(2):
+        (folder / f"imagenet_train_blurry10_rand1_cls1_task{t}.json").write_text(
+            _imagenet_json(tasks[t]))
+        (folder / f"imagenet_test_rand1_cls1_task{t}.json").write_text(_imagenet_json(tests[t]))
+    assert '"imagenet\\/data\\/val\\/n01498041\\/' in (
+        folder / "imagenet_test_rand1_cls1_task0.json").read_text()
+    scenario = rm_split_files(train, test, 1, collections_dir=str(tmp_path / "collections"),
+                              dataset="imagenet", classes_per_task=1, num_tasks=2)
+    # converter rows: train n01440764_0, _1, n01498041_0, _1; test val_0 (n01440764), val_1
+    assert [e.train_ids for e in scenario.experiences] == [(3, 2), (0,)]
+    assert scenario.task_test_ids == ((1,), (0,))
+    assert scenario.params["class_order"] == [1, 0]
+    assert record_id("imagenet/data/val/n01498041/ILSVRC2012_val_00001935.JPEG") == \
+        "n01498041/ILSVRC2012_val_00001935.JPEG"
+    assert record_id("train/truck/0298.png") == "truck/0298.png"      # CIFAR, MNIST: as before

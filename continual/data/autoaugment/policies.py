@@ -1,4 +1,5 @@
-"""RandAugment and AutoAugment (the CIFAR-10 policy), as Rainbow Memory's original runs them.
+"""RandAugment and AutoAugment (the CIFAR-10 policy), as the Rainbow Memory and SSLAD originals
+run them.
 
 Both come from DeepVoltaire's `SubPolicy` (RM's `utils/augment.py`; pip `randaugment==1.0.2`,
 whose wheel was read to settle errata X1): an op at level L in 0..9 takes the L-th of 10
@@ -17,9 +18,9 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from continual import planning
-from continual.methods.rainbow_memory import geometry_ops as geo
-from continual.methods.rainbow_memory import image_ops as px
+from continual.bindings import check_int
+from continual.data.autoaugment import geometry_ops as geo
+from continual.data.autoaugment import image_ops as px
 
 OPS = ("Invert", "Cutout", "Sharpness", "AutoContrast", "Posterize", "ShearX", "TranslateX",
        "TranslateY", "ShearY", "Rotate", "Equalize", "Contrast", "Color", "Solarize",
@@ -31,6 +32,8 @@ LEVELS = {"ShearX": np.linspace(0, 0.3, 10), "ShearY": np.linspace(0, 0.3, 10),
           "Sharpness": _ENHANCE, "Brightness": _ENHANCE,
           "Posterize": np.round(np.linspace(8, 4, 10)), "Solarize": np.linspace(256, 0, 10),
           "Cutout": np.round(np.linspace(0, 20, 10))}
+# pip randaugment 1.0.2's `RandAugment()`: what an original that calls the package gets.
+PIP_RANDAUGMENT = {"num_ops": 2, "magnitude": None, "probability": 0.5}
 SIGNED = ("ShearX", "ShearY", "TranslateX", "TranslateY", "Color", "Contrast", "Sharpness",
           "Brightness")
 # The 25 CIFAR-10 sub-policies (Cubuk et al. 2019), as RM's utils/augment.py lists them:
@@ -111,7 +114,7 @@ class RandAugment:
     """
 
     def __init__(self, num_ops: int = 2, magnitude: int | None = None, probability: float = 0.5):
-        self.num_ops = planning.check_int("RandAugment.num_ops", num_ops, 1)
+        self.num_ops = check_int("RandAugment.num_ops", num_ops, 1)
         if magnitude is not None and not (isinstance(magnitude, int) and 0 <= magnitude <= 9):
             raise ValueError(f"RandAugment.magnitude = {magnitude!r} must be None (a level "
                              "drawn in 1..9 per op, as pip randaugment 1.0.2) or an int 0..9")
