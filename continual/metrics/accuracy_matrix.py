@@ -268,13 +268,20 @@ def stream_metrics(records: Sequence[dict], joint_records: Sequence[dict] | None
 def best_epoch_summary(evaluations: Sequence[dict]) -> dict:
     """A_last / A_avg by RM's best-epoch rule (`StreamPlan.accuracy_rule = 'best_epoch'`,
     B1: selected on the test set, optimistic) as `a_last_best_epoch_test` /
-    `a_avg_best_epoch_test`; {} when the evaluations carry no `accuracy_best_epoch_test`."""
-    if not evaluations or evaluations[-1].get("accuracy_best_epoch_test") is None:
-        return {}
-    values = [r.get("accuracy_best_epoch_test") for r in evaluations]
-    return {"a_last_best_epoch_test": values[-1],
-            "a_avg_best_epoch_test": _mean_or_none([np.nan if v is None else v
-                                                    for v in values])}
+    `a_avg_best_epoch_test`, and over the top-k accuracy (`StreamPlan.top_k` set) as
+    `a_last_top_k_best_epoch_test` / `a_avg_top_k_best_epoch_test`; each pair absent when the
+    last evaluation carries no `accuracy_best_epoch_test` / `top_k_accuracy_best_epoch_test`."""
+    found = {}
+    for source, a_last, a_avg_name in (
+            ("accuracy_best_epoch_test", "a_last_best_epoch_test", "a_avg_best_epoch_test"),
+            ("top_k_accuracy_best_epoch_test", "a_last_top_k_best_epoch_test",
+             "a_avg_top_k_best_epoch_test")):
+        if not evaluations or evaluations[-1].get(source) is None:
+            continue
+        values = [r.get(source) for r in evaluations]
+        found[a_last] = values[-1]
+        found[a_avg_name] = _mean_or_none([np.nan if v is None else v for v in values])
+    return found
 
 
 def _random_init_and_evaluations(records: Sequence[dict]) -> tuple[dict | None, list[dict]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gin
 import keras
 
+from continual.key_files import register_file_binding
 from continual.models.backbone_inputs import BACKBONE_ARGS, check_image_shape
 from continual.models.classifiers import register_backbone
 from continual.models.resnet_cifar import _Layers
@@ -76,3 +77,5 @@ def resnet50d_backbone(input_shape: tuple, *, bn_momentum: float = 0.9,
 
 
 register_backbone("resnet50d", resnet50d_backbone)
+# The .npz enters the stage keys by its content, not its path (continual.key_files).
+register_file_binding(resnet50d_backbone, "imagenet_weights")

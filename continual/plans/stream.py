@@ -5,20 +5,20 @@ An experiment is a chain of stages: `stream_init` (the method's initial state, a
 for forward transfer), then per experience `stream_experience` (the full training state after
 it: weights, optimisers, buffer, policy state, global step) and `stream_evaluation` (one row of
 the accuracy matrix). Each key hashes the gin bindings of every configurable the experiment
-uses, the data's content hash, the experience's rows, the seed and the previous key, so two
-experiments that share a prefix share its artefacts.
+uses, the content of the files that bound path arguments name (`continual.key_files`), the
+data's content hash, the experience's rows, the seed and the previous key, so two experiments
+that share a prefix share its artefacts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 
 import gin
 import keras
 
-from continual import planning
+from continual import key_files, planning
 from continual.artifacts import PlanStep, artifact_key
 
 # The gin names a stream experiment binds: scenarios, buffers, models, the loop, the baselines.
@@ -114,6 +114,9 @@ class StreamPlan:
         self._scenario = None
         self.top_k = None if top_k is None else planning.check_int("StreamPlan.top_k", top_k, 1)
         self.accuracy_rule = epoch_accuracy.check_rule(accuracy_rule)
+        # content of every bound file binding (continual/key_files.py): a missing file is an
+        # input error here, before any model is built
+        self.bound_files = key_files.bound_file_fingerprints()
 
     # ----------------------------------------------------------------------------------------
     def record_sets(self) -> dict[str, Manifest]:
@@ -167,7 +170,7 @@ class StreamPlan:
                 "scenario_params": self.scenario.params,
                 "method": _configurable_name(self.method_cls),
                 "buffer": _configurable_name(self.buffer_cls), **self._isolation(),
-                **self._precision(), **self._rule_input(), **self._method_files()}
+                **self._precision(), **self._rule_input(), **self._file_contents()}
         first = self._first_experience_inputs(base)
         init = self._step("init", "stream_init", {**first}, None, ())
         steps, previous = [init], init
@@ -213,21 +216,12 @@ class StreamPlan:
         accuracies (last-epoch keys stay as they were)."""
         return {} if self.accuracy_rule == "last_epoch" else {"accuracy_rule": "best_epoch"}
 
-    def _method_files(self) -> dict:
-        """Content fingerprints of the files a method reads, by argument: the method class's
-        `key_files` names constructor arguments that hold a path (e.g.
-        Kaizen.teacher_checkpoint), so a file changed at the same path changes every key.
-        Unset (None) arguments add nothing, so keys without such files stay as they were."""
-        found = {}
-        for argument in sorted(getattr(self.method_cls, "key_files", ())):
-            path = planning.bound_value(self.method_cls, argument)
-            if path is None:
-                continue
-            binding = f"{_configurable_name(self.method_cls)}.{argument}"
-            found[binding] = (planning.file_fingerprint(str(path)) if os.path.exists(path)
-                              else planning.missing_input(path, ValueError(
-                                  f"{binding} = {str(path)!r}: no such file or folder")))
-        return {"method_files": found} if found else {}
+    def _file_contents(self) -> dict:
+        """sha256 of the files of every bound file binding (`continual.key_files`, e.g.
+        Kaizen.teacher_checkpoint, resnet50d_backbone.imagenet_weights), so a file changed at
+        the same path changes every key. None adds nothing: keys without such files stay as
+        they were (and keep the name 'method_files' they were first keyed under)."""
+        return {"method_files": self.bound_files} if self.bound_files else {}
 
     def _precision(self) -> dict:
         """The mixed-precision policy, when one is set (float32 keys stay as they were)."""

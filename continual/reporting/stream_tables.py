@@ -38,10 +38,13 @@ INTRANSIGENCE_COLUMNS = ("intransigence", "intransigence_last")
 TOP_K_COLUMNS = ("top_k", "final_top_k_accuracy", "a_avg_top_k")  # StreamPlan.top_k set
 # StreamPlan.accuracy_rule = 'best_epoch': RM's A_last / A_avg by best epoch (test-selected)
 BEST_EPOCH_COLUMNS = ("a_last_best_epoch_test", "a_avg_best_epoch_test")
+# ... and with StreamPlan.top_k set as well: the same over the top-k accuracy
+BEST_EPOCH_TOP_K_COLUMNS = ("a_last_top_k_best_epoch_test", "a_avg_top_k_best_epoch_test")
 PERCENT_COLUMNS = ("final_accuracy", "a_avg", "average_incremental_accuracy", "forgetting", "bwt",
                    "fwt", "amca", "accuracy", "probe_accuracy", "online_probe_accuracy",
                    "mean_class_accuracy_final", "final_top_k_accuracy", "a_avg_top_k",
-                   *BEST_EPOCH_COLUMNS, *INTRANSIGENCE_COLUMNS, *PROGRESS_COLUMNS)
+                   *BEST_EPOCH_COLUMNS, *BEST_EPOCH_TOP_K_COLUMNS, *INTRANSIGENCE_COLUMNS,
+                   *PROGRESS_COLUMNS)
 # Time-ordered domain streams (SSLAD: `by_attribute`) report AMCA with the final class-mean
 # accuracy beside it, under its own name.
 CLASS_MEAN_SCENARIOS = ("by_attribute",)
@@ -72,7 +75,9 @@ def stream_columns(rows: Sequence[dict]) -> tuple[str, ...]:
     a joint run, plus `mean_class_accuracy_final` when some experiment streams by attribute,
     plus `online_probe_accuracy` when some method trains an online probe (Kaizen's: a head on
     detached features fed every seen task's labels, never the method's own accuracy), plus
-    TOP_K_COLUMNS when some experiment sets `StreamPlan.top_k`."""
+    TOP_K_COLUMNS when some experiment sets `StreamPlan.top_k`, plus BEST_EPOCH_COLUMNS
+    (and BEST_EPOCH_TOP_K_COLUMNS, with top_k too) under `StreamPlan.accuracy_rule =
+    'best_epoch'`."""
     linked = any(row.get("joint_experiment") for row in rows)
     probed = any(row.get("probe_accuracy") is not None for row in rows)
     class_mean = any(row.get("scenario") in CLASS_MEAN_SCENARIOS for row in rows)
@@ -83,6 +88,8 @@ def stream_columns(rows: Sequence[dict]) -> tuple[str, ...]:
             + (TOP_K_COLUMNS if any(row.get("top_k") for row in rows) else ())
             + (BEST_EPOCH_COLUMNS if any(row.get(BEST_EPOCH_COLUMNS[0]) is not None
                                          for row in rows) else ())
+            + (BEST_EPOCH_TOP_K_COLUMNS if any(row.get(BEST_EPOCH_TOP_K_COLUMNS[0]) is not None
+                                               for row in rows) else ())
             + (INTRANSIGENCE_COLUMNS if linked else ())
             + (("intransigence_reference",) if _per_task_joint(rows) else ()))
 
@@ -189,7 +196,10 @@ def _best_epoch_text(rows: Sequence[dict]) -> str:
     return ("; a_last_best_epoch_test / a_avg_best_epoch_test: A_last / A_avg with each "
             "task's accuracy taken at its best epoch, SELECTED ON THE TEST SET (optimistic: "
             "RM's reported numbers, for parity only; the primary columns are last-epoch), "
-            "rule: " + "; ".join(rules))
+            "rule: " + "; ".join(rules)
+            + (" (" + " / ".join(BEST_EPOCH_TOP_K_COLUMNS) + ": the same over the top-k "
+               "accuracy)" if any(r.get(BEST_EPOCH_TOP_K_COLUMNS[0]) is not None for r in rows)
+               else ""))
 
 
 def _fwt_notes(rows: Sequence[dict]) -> str:

@@ -38,6 +38,7 @@ import gin
 import tensorflow as tf
 
 from continual.data.views import standardize
+from continual.key_files import register_file_binding
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.methods.kaizen import losses
 from continual.methods.kaizen.heads import copy_weights
@@ -89,8 +90,6 @@ class Kaizen(StreamMethod):
     # for Kaizen, CaSSLe and no-distill, so the stream plan trains it once for the three.
     first_experience_invariant = LATER_TASKS_ONLY
     supports_loss_scaling = True
-    # Path arguments whose files' content enters the stage keys (StreamPlan._method_files).
-    key_files = ("teacher_checkpoint",)
 
     def __init__(self, *, ssl_method: str = "byol", epochs: int = 500, replay: bool = True,
                  distill_features: bool = True, distill_classifier: bool = True,
@@ -282,6 +281,10 @@ class Kaizen(StreamMethod):
             if self.buffer is not None and self.uses_buffer:
                 remember_task(self.buffer, self._experiences, experience.index - 1, table,
                               self.seed)
+
+
+# The teacher folder's files enter the stage keys by content, not by path (continual.key_files).
+register_file_binding(Kaizen, "teacher_checkpoint")
 
 
 def _float32(values: dict) -> dict:

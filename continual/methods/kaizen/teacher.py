@@ -7,7 +7,7 @@ their Keras path), written by `save_teacher`. `restore_teacher` loads it into th
 the method is built, so the initial state starts from it and it becomes the teacher when the
 first distilled task begins. A part that is missing, or a variable missing, unexpected or of
 another shape, is an error naming the checkpoint and the variable, before anything trains.
-The stream plan keys the folder by its files' content (`Kaizen.key_files`), not its path.
+The stream plan keys the folder by its files' content (`continual.key_files`), not its path.
 `python -m continual.methods.kaizen.teacher_export` writes one from a finished stream run.
 """
 

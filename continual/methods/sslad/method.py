@@ -56,7 +56,12 @@ class UncertaintyGuidedReplay(StreamMethod):
     step on the head alone over `head_batch_size` class-balanced memory rows through the memory
     transforms, cross-entropy, lr `head_learning_rate`) or `head_epochs` (> 0: this port's
     variant, `head_epochs` epochs of the head on the memory after each experience with the
-    classification loss). Neither writes the stored logits (the soft labels).
+    classification loss). Neither writes the stored logits (the soft labels). Options of the
+    per-update head step (both off by default): `head_lr_milestones` (the head lr times
+    `head_lr_gamma` at each, counted in head steps: commit 566057a) and `head_soft_labels`
+    (commit 47287f5: from global iteration `head_soft_label_milestones[0]` on, the head step
+    adds `head_soft_label_weights[i]` x the soft-label KL, temperature `head_temperature`, of
+    its memory rows to their stored logits).
     """
 
     name = "sslad"
@@ -74,6 +79,10 @@ class UncertaintyGuidedReplay(StreamMethod):
                  replay_flip: bool = True, replay_rotation: float = 10.0,
                  replay_brightness: float = 0.5, replay_hue: float = 0.5, head_epochs: int = 0,
                  head_batch_size: int = 0, head_learning_rate: float = 0.001,
+                 head_lr_milestones=(), head_lr_gamma: float = 0.1,
+                 head_soft_labels: bool = False, head_temperature: float = 0.5,
+                 head_soft_label_milestones=(1700, 2000, 2100),
+                 head_soft_label_weights=(0.5, 0.8, 1.0),
                  challenge_rules: bool = True,
                  epochs: int = 1):
         self.replay = self.uses_buffer = planning.check_bool(f"{OWNER}.replay", replay)
@@ -110,6 +119,16 @@ class UncertaintyGuidedReplay(StreamMethod):
         self.head_batch_size = planning.check_int(f"{OWNER}.head_batch_size", head_batch_size,
                                                   minimum=0)
         self.head_learning_rate = settings.positive("head_learning_rate", head_learning_rate)
+        self.head_lr_milestones = settings.increasing("head_lr_milestones", head_lr_milestones)
+        self.head_lr_gamma = settings.positive("head_lr_gamma", head_lr_gamma)
+        self.head_soft_labels = planning.check_bool(f"{OWNER}.head_soft_labels",
+                                                    head_soft_labels)
+        self.head_temperature = settings.positive("head_temperature", head_temperature)
+        self.head_soft_label_milestones = settings.increasing("head_soft_label_milestones",
+                                                              head_soft_label_milestones)
+        self.head_soft_label_weights = settings.weights_for(
+            "head_soft_label_weights", head_soft_label_weights, self.head_soft_label_milestones,
+            "head_soft_label_milestones")
         self.challenge_rules = planning.check_bool(f"{OWNER}.challenge_rules", challenge_rules)
         self.epochs = planning.check_int(f"{OWNER}.epochs", epochs, minimum=1)
         if self.challenge_rules:
@@ -119,6 +138,8 @@ class UncertaintyGuidedReplay(StreamMethod):
                              "iteration it starts at first); give at least one")
         settings.check_head(self.head_epochs, self.head_batch_size, self.replay,
                             self.sweep_size)
+        settings.check_head_soft_labels(self.head_soft_labels, self.head_batch_size,
+                                        self.head_soft_label_milestones)
         self.buffer = None
 
     # ---------------------------------------------------------------------------- building
@@ -131,7 +152,10 @@ class UncertaintyGuidedReplay(StreamMethod):
         self.optimizer = TorchSGDBase(learning_rate=rate, momentum=self.momentum,
                                       weight_decay=self.weight_decay)
         self.optimizer.build(self.model.trainable_variables)
-        self.head_optimizer = TorchSGDBase(learning_rate=self.head_learning_rate)
+        head_rate = (MultiStepDecay(self.head_learning_rate, self.head_lr_milestones,
+                                    self.head_lr_gamma)
+                     if self.head_lr_milestones else self.head_learning_rate)
+        self.head_optimizer = TorchSGDBase(learning_rate=head_rate)  # schedule: head steps
         self.head_optimizer.build(self.model.head.trainable_variables)
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         self.state = tf.Module(name="sslad_state")
@@ -171,6 +195,10 @@ class UncertaintyGuidedReplay(StreamMethod):
         if self.soft_labels and self.replay:
             settings.warn_unreachable("soft_label_milestones", self.soft_label_milestones[0],
                                       iterations, "soft-label retrospection")
+        if self.head_soft_labels:
+            settings.warn_unreachable("head_soft_label_milestones",
+                                      self.head_soft_label_milestones[0], iterations,
+                                      "the head steps' soft-label term")
 
     def trackables(self) -> dict:
         found = {"model": self.model, "optimizer": self.optimizer, "sslad": self.state,
@@ -221,24 +249,35 @@ class UncertaintyGuidedReplay(StreamMethod):
                                   zip(grads, variables, strict=True)))
         return {"loss": loss, **parts}
 
-    def _train_head(self, images, labels, cross_entropy: bool = False):
+    def _train_head(self, images, labels, cross_entropy: bool = False, stored_logits=None,
+                    soft_weight=None):
         embeddings = self.model.features(standardize(images), training=False)
+        parts = {}
         with tf.GradientTape() as tape:
             logits = tf.cast(self.model.head(embeddings), tf.float32)
             loss = (losses.class_balanced_focal(labels, logits, alpha=1.0, gamma=0.0, beta=None)
                     if cross_entropy else self._classification_loss(labels, logits))
+            if soft_weight is not None:  # the original's CE weights stay 1.0 (not ported)
+                parts["soft_labels"] = soft_weight * losses.soft_label_kl(
+                    stored_logits, logits, self.head_temperature)
+                loss += parts["soft_labels"]
             scaled_loss = self.loss_scale.scale_loss(loss)
         variables = self.model.head.trainable_variables
         self.loss_scale.apply(tape.gradient(scaled_loss, variables),
                               lambda grads: self.head_optimizer.apply_gradients(
                                   zip(grads, variables, strict=True)))
-        return {"loss": loss}
+        return {"loss": loss, **parts}
 
-    def _train_head_on_replay(self, images, labels, seed):
+    def _train_head_on_replay(self, images, labels, stored_logits, seed, step):
         """The original's per-update head step: memory rows through the memory transforms,
-        cross-entropy, the head alone."""
+        cross-entropy (+ the soft-label KL to their stored logits, weight ramped at global
+        iterations, with `head_soft_labels`), the head alone."""
         images = memory_view(images, seed, flip=self.replay_flip, **self.replay_jitter)
-        return self._train_head(images, labels, cross_entropy=True)
+        weight = (settings.step_weight(step, self.head_soft_label_milestones,
+                                       self.head_soft_label_weights)
+                  if self.head_soft_labels else None)
+        return self._train_head(images, labels, cross_entropy=True,
+                                stored_logits=stored_logits, soft_weight=weight)
 
     def train_step(self, batch: StreamBatch, step) -> dict:
         if batch.phase == "memory":
@@ -251,7 +290,10 @@ class UncertaintyGuidedReplay(StreamMethod):
                              tf.cast(step, tf.int64)])
             sample = self.buffer.sample(self.head_batch_size, seed=seed)
             images, labels = batch.source.gather(sample["ids"])
-            outputs["head_loss"] = self._head_replay_step(images, labels, seed)["loss"]
+            head = self._head_replay_step(images, labels, sample["logits"], seed, step)
+            outputs["head_loss"] = head["loss"]
+            if self.head_soft_labels:
+                outputs["head_soft_labels"] = head["soft_labels"]
         return outputs
 
     def _replay_rows(self, batch: StreamBatch):

@@ -90,6 +90,17 @@ def check_head(head_epochs: int, head_batch_size: int, replay: bool, sweep_size:
                          "from); lower it")
 
 
+def check_head_soft_labels(on: bool, head_batch_size: int, milestones: Sequence[int]) -> None:
+    """The head steps' soft-label term needs the per-update head steps and a start iteration."""
+    if on and not head_batch_size:
+        raise ValueError(f"{OWNER}.head_soft_labels = True adds a term to the per-update head "
+                         f"steps, but {OWNER}.head_batch_size = 0 runs none; set "
+                         "head_batch_size > 0 (the original: 6)")
+    if on and not milestones:
+        raise ValueError(f"{OWNER}.head_soft_labels = True needs head_soft_label_milestones "
+                         "(the global iteration it starts at first); give at least one")
+
+
 def check_challenge_rules(stream_batch: int, epochs: int) -> None:
     """The SSLAD Track 3A rules: mini-batches of at most 10 stream items, one pass."""
     if stream_batch > MAX_STREAM_BATCH:

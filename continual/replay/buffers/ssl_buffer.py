@@ -18,6 +18,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from continual.key_files import register_file_binding
 from continual.replay.buffers.ssl_restore import restore_buffer
 from continual.replay.buffers.ssl_shard import BufferShard
 
@@ -129,3 +130,7 @@ class ContinuousBuffer(tf.Module):
         labels = np.concatenate([tf.gather(s.labels, s.occupied_slots()).numpy()
                                  for s in self.shards])
         return np.bincount(labels, minlength=self.num_classes)
+
+
+# The checkpoint's files enter the stage keys by their content, not the path (continual.key_files).
+register_file_binding(ContinuousBuffer, "restore_from")

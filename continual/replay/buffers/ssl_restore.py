@@ -5,8 +5,9 @@ stream_experience/<key>/state/state`): the run begins with the items that run ke
 statistics and MinRed's neighbour table, as when a stream continues after a pause. The
 checkpoint's shapes are checked against this buffer before anything is read, so a different
 feature size (`SimSiamStream.projection_dim`), shard count or capacity is an error naming the
-binding, raised while the plan is checked, not a TensorFlow shape error mid-training. Only
-the path enters the stage keys, not the checkpoint's content: do not overwrite it in place.
+binding, raised while the plan is checked, not a TensorFlow shape error mid-training. The
+checkpoint's files enter the stage keys by their content (`continual.key_files`), so one
+rewritten at the same path is never answered from stale artefacts.
 """
 
 from __future__ import annotations
