@@ -34,7 +34,8 @@ def rm_args(tmp: Path, *extra: str, only=("RM_seed1",), small: bool = True) -> l
 
 
 def test_rm_beats_finetuning_by_ten_points_on_a_short_run(tmp_path):
-    """The demo's seed 1 (its sizes): RM 44.5 %, fine-tuning 11.0 % final accuracy (A_last)."""
+    """The demo's seed 1 (its sizes): RM 44.5 %, fine-tuning 11.0 % final accuracy (A_last;
+    re-measured after RM's RainbowMemory.* values moved into its suite entries: unchanged)."""
     assert main.main(rm_args(tmp_path, only=("RM_seed1", "FINETUNE_seed1"), small=False)) == 0
     rm = stream_metrics(records(tmp_path, "RM_seed1"))
     finetune = stream_metrics(records(tmp_path, "FINETUNE_seed1"))
@@ -80,6 +81,16 @@ def test_bad_rm_input_fails_before_training(tmp_path, capsys, binding, message):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err, err
     assert not list((tmp_path / "ckpt").rglob("COMPLETE.json"))
+
+
+def test_a_rainbow_memory_binding_gdumb_would_override_fails_before_training(tmp_path, capsys):
+    """GDumb passes its own transforms: a differing suite-wide RainbowMemory.transforms would
+    do nothing for it, so the run stops naming the binding to use."""
+    args = rm_args(tmp_path, "GDumb.memory_epochs = 2", "RainbowMemory.transforms = ['cutout']",
+                   only=("GDUMB_seed1",))
+    assert main.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "bind GDumb.transforms instead" in err, err
 
 
 RM_PERTURBED = [

@@ -21,6 +21,7 @@ as it splits its loaders).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import gin
 import keras
@@ -29,7 +30,7 @@ import tensorflow as tf
 
 from continual import planning
 from continual.data.views import standardize
-from continual.methods.rainbow_memory import augment
+from continual.methods.rainbow_memory import augment, overrides, schedule
 from continual.methods.rainbow_memory.method import MASKED, RainbowMemory
 from continual.models.classifiers import build_classifier
 from continual.replay.buffers.policies.boundary import BoundarySelection
@@ -68,9 +69,10 @@ def balanced_validation(old_ids, old_labels, ids, labels, classes, size: int, se
 
 @gin.configurable
 class BiC(RainbowMemory):
-    """Args: RM's loop settings, transforms (none by default; 'cutout' allowed),
-    validation_size (round(0.1 K): 50 for K = 500), bias_epochs (RM: n_epoch), bias_lr,
-    bias_batch_size, temperature."""
+    """Args: RM's loop settings (with sched_name, milestones, gamma: its lr schedule, 'cos'
+    by default), transforms (none by default; 'cutout' allowed), validation_size
+    (round(0.1 K): 50 for K = 500), bias_epochs (RM: n_epoch), bias_lr, bias_batch_size,
+    temperature."""
 
     name = "bic"
     reports_final_evaluation = True  # RM's BiC sets best_acc once, after bias correction (R5)
@@ -78,16 +80,20 @@ class BiC(RainbowMemory):
     def __init__(self, *, validation_size: int = 50, bias_epochs: int = 256,
                  bias_lr: float = 1e-3, bias_batch_size: int = 100, temperature: float = 2.0,
                  stream: str = "online", memory_epochs: int = 256, offline_epochs: int = 256,
-                 warm_start_factor: float = 0.1, eta_min_factor: float = 0.01, transforms=()):
+                 warm_start_factor: float = 0.1, eta_min_factor: float = 0.01, transforms=(),
+                 sched_name: str = "cos", milestones: Sequence[int] = schedule.RM_MILESTONES,
+                 gamma: float | None = None):
         self.validation_size = planning.check_int("BiC.validation_size", validation_size, 1)
         self.bias_epochs = planning.check_int("BiC.bias_epochs", bias_epochs, 1)
         self.bias_lr = planning.check_float("BiC.bias_lr", bias_lr)
         self.bias_batch_size = planning.check_int("BiC.bias_batch_size", bias_batch_size, 1)
         self.temperature = planning.check_float("BiC.temperature", temperature)
-        super().__init__(stream=stream, memory_epochs=memory_epochs,
-                         offline_epochs=offline_epochs, warm_start_factor=warm_start_factor,
-                         eta_min_factor=eta_min_factor, transforms=transforms,
-                         uncertainty_metric="vr")
+        super().__init__(**overrides.passed_arguments(type(self).__name__, "RainbowMemory", {
+            "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
+            "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
+            "transforms": transforms,
+            **schedule.baseline_schedule(type(self).__name__, sched_name, milestones, gamma)},
+            fixed={"uncertainty_metric": "vr"}))
         if "cutmix" in self.transforms:
             raise ValueError("BiC.transforms: 'cutmix' is not supported by this BiC port; "
                              "remove it (RM's baselines ran without augmentation)")

@@ -13,9 +13,12 @@ Deviation: GDumb's gradient clipping (norm 10) is not applied.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import gin
 
 from continual.methods.base import Phase, StreamBatch
+from continual.methods.rainbow_memory import overrides, schedule
 from continual.methods.rainbow_memory.method import RainbowMemory
 from continual.replay.buffers.policies.boundary import BoundarySelection
 
@@ -25,15 +28,21 @@ STREAM_POLICIES = ("greedy_class_balanced", "class_balanced_reservoir", "reservo
 @gin.configurable
 class GDumb(RainbowMemory):
     """Args: memory_epochs (GDumb / RM CIFAR: 256), warm_start_factor, eta_min_factor,
-    transforms (none by default: RM's baselines ran without augmentation)."""
+    transforms (none by default: RM's baselines ran without augmentation), sched_name,
+    milestones, gamma (RM's lr schedule, 'cos' by default; see RainbowMemory)."""
 
     name = "gdumb"
 
     def __init__(self, *, memory_epochs: int = 256, warm_start_factor: float = 0.1,
-                 eta_min_factor: float = 0.01, transforms=()):
-        super().__init__(stream="online", memory_epochs=memory_epochs, offline_epochs=1,
-                         warm_start_factor=warm_start_factor, eta_min_factor=eta_min_factor,
-                         transforms=transforms, uncertainty_metric="vr")
+                 eta_min_factor: float = 0.01, transforms=(), sched_name: str = "cos",
+                 milestones: Sequence[int] = schedule.RM_MILESTONES,
+                 gamma: float | None = None):
+        owner = type(self).__name__
+        own = {"memory_epochs": memory_epochs, "warm_start_factor": warm_start_factor,
+               "eta_min_factor": eta_min_factor, "transforms": transforms,
+               **schedule.baseline_schedule(owner, sched_name, milestones, gamma)}
+        super().__init__(**overrides.passed_arguments(owner, "RainbowMemory", own, fixed={
+            "stream": "online", "offline_epochs": 1, "uncertainty_metric": "vr"}))
 
     def build(self, input_shape, num_classes, buffer, seed) -> None:
         super().build(input_shape, num_classes, buffer, seed)

@@ -21,12 +21,14 @@ Deviations: the head is our linear head on backbone features, not RM's Linear-to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import gin
 import numpy as np
 import tensorflow as tf
 
 from continual.data.views import standardize
-from continual.methods.rainbow_memory import augment
+from continual.methods.rainbow_memory import augment, overrides, schedule
 from continual.methods.rainbow_memory.method import MASKED, RainbowMemory
 from continual.models.classifiers import build_classifier
 from continual.replay.buffers.policies.boundary import BoundarySelection
@@ -68,18 +70,23 @@ def nearest_mean_logits(features, means, has_mean) -> tf.Tensor:
 @gin.configurable
 class ICaRL(RainbowMemory):
     """Args: RM's loop settings (stream, memory_epochs, offline_epochs, warm_start_factor,
-    eta_min_factor) and transforms (none by default; 'cutout' allowed)."""
+    eta_min_factor; sched_name, milestones, gamma: its lr schedule, 'cos' by default) and
+    transforms (none by default; 'cutout' allowed)."""
 
     name = "icarl"
     reports_final_evaluation = True  # RM's iCaRL evaluates once, after its exemplar update
 
     def __init__(self, *, stream: str = "online", memory_epochs: int = 256,
                  offline_epochs: int = 256, warm_start_factor: float = 0.1,
-                 eta_min_factor: float = 0.01, transforms=()):
-        super().__init__(stream=stream, memory_epochs=memory_epochs,
-                         offline_epochs=offline_epochs, warm_start_factor=warm_start_factor,
-                         eta_min_factor=eta_min_factor, transforms=transforms,
-                         uncertainty_metric="vr")
+                 eta_min_factor: float = 0.01, transforms=(), sched_name: str = "cos",
+                 milestones: Sequence[int] = schedule.RM_MILESTONES,
+                 gamma: float | None = None):
+        super().__init__(**overrides.passed_arguments(type(self).__name__, "RainbowMemory", {
+            "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
+            "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
+            "transforms": transforms,
+            **schedule.baseline_schedule(type(self).__name__, sched_name, milestones, gamma)},
+            fixed={"uncertainty_metric": "vr"}))
         if "cutmix" in self.transforms:
             raise ValueError("ICaRL.transforms: 'cutmix' is not supported by this iCaRL port; "
                              "remove it (RM's baselines ran without augmentation)")

@@ -18,11 +18,13 @@ gradient as one term per task, in memory that does not grow with the number of t
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from continual import planning
+from continual.methods.rainbow_memory import overrides, schedule
 from continual.methods.rainbow_memory.method import RainbowMemory
 
 log = logging.getLogger(__name__)
@@ -86,23 +88,29 @@ def fisher_diagonal(batch_gradients, total: int) -> list[np.ndarray]:
 class RegularizedReplay(RainbowMemory):
     """Base of EWC and RWalk: RM's loop with a reservoir memory and a quadratic penalty.
 
-    Subclasses return the finished task's importance from `task_importance`.
+    Subclasses return the finished task's importance from `task_importance`. RM's lr
+    schedule: `<subclass>.sched_name`, `.milestones`, `.gamma` ('cos' by default; see
+    RainbowMemory).
     """
 
     def __init__(self, *, reg_coef: float = 100.0, keep_every_task: bool = True,
                  stream: str = "online", memory_epochs: int = 256, offline_epochs: int = 256,
                  warm_start_factor: float = 0.1, eta_min_factor: float = 0.01,
-                 transforms=()):
+                 transforms=(), sched_name: str = "cos",
+                 milestones: Sequence[int] = schedule.RM_MILESTONES,
+                 gamma: float | None = None):
         owner = type(self).__name__
         self.reg_coef = planning.check_float(f"{owner}.reg_coef", reg_coef, positive=False)
         if self.reg_coef < 0:
             raise ValueError(f"{owner}.reg_coef = {reg_coef} must be >= 0 (0: plain reservoir "
                              "replay); fix the gin binding")
         self.keep_every_task = planning.check_bool(f"{owner}.keep_every_task", keep_every_task)
-        super().__init__(stream=stream, memory_epochs=memory_epochs,
-                         offline_epochs=offline_epochs, warm_start_factor=warm_start_factor,
-                         eta_min_factor=eta_min_factor, transforms=transforms,
-                         uncertainty_metric="vr")
+        super().__init__(**overrides.passed_arguments(owner, "RainbowMemory", {
+            "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
+            "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
+            "transforms": transforms,
+            **schedule.baseline_schedule(owner, sched_name, milestones, gamma)},
+            fixed={"uncertainty_metric": "vr"}))
 
     def build(self, input_shape, num_classes, buffer, seed) -> None:
         super().build(input_shape, num_classes, buffer, seed)

@@ -14,6 +14,7 @@ import gin
 import tensorflow as tf
 
 from continual.methods.baselines import FineTuning
+from continual.methods.rainbow_memory import overrides
 
 
 @gin.configurable
@@ -23,7 +24,9 @@ class JointFromScratch(FineTuning):
     name = "joint_from_scratch"
 
     def __init__(self, *, epochs: int = 1, flip: bool = False):
-        super().__init__(epochs=epochs, online=False, flip=flip)
+        super().__init__(**overrides.passed_arguments(
+            type(self).__name__, "FineTuning", {"epochs": epochs, "flip": flip},
+            fixed={"online": False}))
 
     def build(self, input_shape, num_classes, buffer, seed) -> None:
         super().build(input_shape, num_classes, buffer, seed)

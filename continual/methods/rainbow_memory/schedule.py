@@ -9,6 +9,9 @@ after e - 1 steps (`epoch_schedule(...)(e - 1)`):
   1-30, 0.1 lr for 31-60, 0.01 lr for 61-80, 1e-3 lr for 81-90, 1e-4 lr from 91.
 The scheduler is made afresh with the optimiser at each task (`--init_opt`), so every task's
 offline or memory-only epochs start again at epoch 0.
+RM's baselines (GDumb, BiC, iCaRL, EWC, RWalk) take the same three settings as their own
+bindings (`GDumb.sched_name`, ...; the original's `--sched_name` applies to every method) and
+pass them on with `baseline_schedule`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ def check_schedule(owner: str, sched_name: str, milestones: Sequence[int],
     if gamma is not None:
         gamma = planning.check_float(f"{owner}.gamma", gamma)
     return sched_name, steps, gamma
+
+
+def baseline_schedule(owner: str, sched_name: str, milestones: Sequence[int],
+                      gamma: float | None) -> dict:
+    """A baseline's own schedule bindings (`<owner>.sched_name`, `.milestones`, `.gamma`),
+    checked, as keyword arguments for `RainbowMemory.__init__` (passed on through
+    `overrides.passed_arguments`, which refuses a differing `RainbowMemory.*` binding)."""
+    sched_name, steps, gamma = check_schedule(owner, sched_name, milestones, gamma)
+    return {"sched_name": sched_name, "milestones": steps, "gamma": gamma}
 
 
 def epoch_schedule(sched_name: str, base_lr: float, *, eta_min_factor: float,
