@@ -79,3 +79,35 @@ def check_choice(binding: str, value: Any, choices: tuple) -> Any:
     if value not in choices:
         raise ValueError(f"{binding} = {value!r} is not one of {choices}; fix the gin binding")
     return value
+
+
+# A subclass's explicit arguments to its gin-configurable parent (RM's baselines, e.g. GDumb's
+# `transforms` to RainbowMemory) would silently win over the parent's bindings.
+def passed_arguments(owner: str, parent: str, own: dict[str, Any],
+                     fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`own` and `fixed` merged: the keyword arguments `owner` passes to `parent.__init__`.
+
+    own: arguments that are `owner`'s own bindings (`<owner>.<name>`);
+    fixed: values `owner` always passes (no binding of `owner` sets them).
+    Raises ValueError for a `<parent>.<name>` binding that differs from the value passed.
+    """
+    fixed = fixed or {}
+    bound = gin.get_bindings(parent)
+    for name, value in sorted({**own, **fixed}.items()):
+        if name not in bound or _plain(bound[name]) == _plain(value):
+            continue
+        if name in own:
+            fix = f"bind {owner}.{name} instead"
+            source = f"its own {owner}.{name} = {value!r}"
+        else:
+            fix = (f"{owner} does not take {name}: move that binding into the bindings of the "
+                   f"{parent} experiments (their suite entry's 'bindings' or their own file)")
+            source = f"its fixed {name} = {value!r}"
+        raise ValueError(f"{parent}.{name} = {bound[name]!r} is bound, but {owner} passes "
+                         f"{source}, so that binding would do nothing; {fix}")
+    return {**own, **fixed}
+
+
+def _plain(value: Any) -> Any:
+    """Lists and tuples compare by their items (gin gives lists, defaults are tuples)."""
+    return tuple(_plain(v) for v in value) if isinstance(value, (list, tuple)) else value

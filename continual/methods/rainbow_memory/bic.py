@@ -29,8 +29,9 @@ import numpy as np
 import tensorflow as tf
 
 from continual import planning
+from continual.bindings import passed_arguments
 from continual.data.views import standardize
-from continual.methods.rainbow_memory import augment, overrides, schedule
+from continual.methods.rainbow_memory import augment, schedule
 from continual.methods.rainbow_memory.method import MASKED, RainbowMemory
 from continual.models.classifiers import build_classifier
 from continual.replay.buffers.policies.boundary import BoundarySelection
@@ -88,7 +89,7 @@ class BiC(RainbowMemory):
         self.bias_lr = planning.check_float("BiC.bias_lr", bias_lr)
         self.bias_batch_size = planning.check_int("BiC.bias_batch_size", bias_batch_size, 1)
         self.temperature = planning.check_float("BiC.temperature", temperature)
-        super().__init__(**overrides.passed_arguments(type(self).__name__, "RainbowMemory", {
+        super().__init__(**passed_arguments(type(self).__name__, "RainbowMemory", {
             "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
             "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
             "transforms": transforms,

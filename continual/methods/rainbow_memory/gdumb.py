@@ -17,8 +17,9 @@ from collections.abc import Sequence
 
 import gin
 
+from continual.bindings import passed_arguments
 from continual.methods.base import Phase, StreamBatch
-from continual.methods.rainbow_memory import overrides, schedule
+from continual.methods.rainbow_memory import schedule
 from continual.methods.rainbow_memory.method import RainbowMemory
 from continual.replay.buffers.policies.boundary import BoundarySelection
 
@@ -41,7 +42,7 @@ class GDumb(RainbowMemory):
         own = {"memory_epochs": memory_epochs, "warm_start_factor": warm_start_factor,
                "eta_min_factor": eta_min_factor, "transforms": transforms,
                **schedule.baseline_schedule(owner, sched_name, milestones, gamma)}
-        super().__init__(**overrides.passed_arguments(owner, "RainbowMemory", own, fixed={
+        super().__init__(**passed_arguments(owner, "RainbowMemory", own, fixed={
             "stream": "online", "offline_epochs": 1, "uncertainty_metric": "vr"}))
 
     def build(self, input_shape, num_classes, buffer, seed) -> None:

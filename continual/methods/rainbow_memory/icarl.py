@@ -27,8 +27,9 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from continual.bindings import passed_arguments
 from continual.data.views import standardize
-from continual.methods.rainbow_memory import augment, overrides, schedule
+from continual.methods.rainbow_memory import augment, schedule
 from continual.methods.rainbow_memory.method import MASKED, RainbowMemory
 from continual.models.classifiers import build_classifier
 from continual.replay.buffers.policies.boundary import BoundarySelection
@@ -81,7 +82,7 @@ class ICaRL(RainbowMemory):
                  eta_min_factor: float = 0.01, transforms=(), sched_name: str = "cos",
                  milestones: Sequence[int] = schedule.RM_MILESTONES,
                  gamma: float | None = None):
-        super().__init__(**overrides.passed_arguments(type(self).__name__, "RainbowMemory", {
+        super().__init__(**passed_arguments(type(self).__name__, "RainbowMemory", {
             "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
             "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
             "transforms": transforms,

@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from continual import planning
-from continual.methods.rainbow_memory import overrides, schedule
+from continual.bindings import passed_arguments
+from continual.methods.rainbow_memory import schedule
 from continual.methods.rainbow_memory.method import RainbowMemory
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class RegularizedReplay(RainbowMemory):
             raise ValueError(f"{owner}.reg_coef = {reg_coef} must be >= 0 (0: plain reservoir "
                              "replay); fix the gin binding")
         self.keep_every_task = planning.check_bool(f"{owner}.keep_every_task", keep_every_task)
-        super().__init__(**overrides.passed_arguments(owner, "RainbowMemory", {
+        super().__init__(**passed_arguments(owner, "RainbowMemory", {
             "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
             "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
             "transforms": transforms,

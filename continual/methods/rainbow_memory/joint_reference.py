@@ -13,8 +13,8 @@ from __future__ import annotations
 import gin
 import tensorflow as tf
 
+from continual.bindings import passed_arguments
 from continual.methods.baselines import FineTuning
-from continual.methods.rainbow_memory import overrides
 
 
 @gin.configurable
@@ -24,7 +24,7 @@ class JointFromScratch(FineTuning):
     name = "joint_from_scratch"
 
     def __init__(self, *, epochs: int = 1, flip: bool = False):
-        super().__init__(**overrides.passed_arguments(
+        super().__init__(**passed_arguments(
             type(self).__name__, "FineTuning", {"epochs": epochs, "flip": flip},
             fixed={"online": False}))
 

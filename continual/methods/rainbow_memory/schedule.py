@@ -46,7 +46,7 @@ def baseline_schedule(owner: str, sched_name: str, milestones: Sequence[int],
                       gamma: float | None) -> dict:
     """A baseline's own schedule bindings (`<owner>.sched_name`, `.milestones`, `.gamma`),
     checked, as keyword arguments for `RainbowMemory.__init__` (passed on through
-    `overrides.passed_arguments`, which refuses a differing `RainbowMemory.*` binding)."""
+    `continual.bindings.passed_arguments`, which refuses a differing `RainbowMemory.*` binding)."""
     sched_name, steps, gamma = check_schedule(owner, sched_name, milestones, gamma)
     return {"sched_name": sched_name, "milestones": steps, "gamma": gamma}
 
