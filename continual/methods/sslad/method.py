@@ -99,11 +99,9 @@ class UncertaintyGuidedReplay(StreamMethod):
         self.beta = settings.beta_or_none(class_balanced_beta)
         self.soft_labels = planning.check_bool(f"{OWNER}.soft_labels", soft_labels)
         self.temperature = settings.positive("temperature", temperature)
-        self.soft_label_milestones = settings.increasing("soft_label_milestones",
-                                                         soft_label_milestones)
-        self.soft_label_weights = settings.weights_for(
-            "soft_label_weights", soft_label_weights, self.soft_label_milestones,
-            "soft_label_milestones")
+        self.soft_label_milestones, self.soft_label_weights = settings.weight_schedule(
+            "soft_label_milestones", soft_label_milestones, "soft_label_weights",
+            soft_label_weights)
         self.contrastive_weight = settings.non_negative("contrastive_weight", contrastive_weight)
         self.margins = (settings.non_negative("positive_margin", positive_margin),
                         settings.non_negative("negative_margin", negative_margin))
@@ -124,11 +122,9 @@ class UncertaintyGuidedReplay(StreamMethod):
         self.head_soft_labels = planning.check_bool(f"{OWNER}.head_soft_labels",
                                                     head_soft_labels)
         self.head_temperature = settings.positive("head_temperature", head_temperature)
-        self.head_soft_label_milestones = settings.increasing("head_soft_label_milestones",
-                                                              head_soft_label_milestones)
-        self.head_soft_label_weights = settings.weights_for(
-            "head_soft_label_weights", head_soft_label_weights, self.head_soft_label_milestones,
-            "head_soft_label_milestones")
+        self.head_soft_label_milestones, self.head_soft_label_weights = settings.weight_schedule(
+            "head_soft_label_milestones", head_soft_label_milestones, "head_soft_label_weights",
+            head_soft_label_weights)
         self.challenge_rules = planning.check_bool(f"{OWNER}.challenge_rules", challenge_rules)
         self.epochs = planning.check_int(f"{OWNER}.epochs", epochs, minimum=1)
         if self.challenge_rules:

@@ -67,6 +67,13 @@ def weights_for(name: str, weights: Sequence[float], milestones: Sequence[int],
     return weights
 
 
+def weight_schedule(milestones_name: str, milestones: Sequence[int], weights_name: str,
+                    weights: Sequence[float]) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """(milestones, weights) of a term ramped at global iterations, both checked."""
+    milestones = increasing(milestones_name, milestones)
+    return milestones, weights_for(weights_name, weights, milestones, milestones_name)
+
+
 def step_weight(step: tf.Tensor, milestones: Sequence[int],
                 weights: Sequence[float]) -> tf.Tensor:
     """0 before milestones[0], then weights[i] from milestones[i] on (float32)."""
