@@ -25,7 +25,7 @@ from pathlib import Path
 import gin
 import keras
 
-from continual import planning
+from continual import lineage, planning
 from continual.bindings import OWNERS, explain_refused_binding, supplied_configurable
 from continual.data.synthetic import generate_synthetic
 from continual.data.synthetic_stream import generate_stream_set
@@ -265,9 +265,12 @@ class SuiteRunner:
                 else:
                     evaluation = step.kind in training.manager.planner.evaluation_kinds
                     action = "evaluate" if evaluation else "train"
+                    why = lineage.why_train(training.manager.store.root, step,
+                                            training.lineage[step.name])
                 rows.append({"experiment": experiment.name, "step": step.name,
                              "model": training.manager.planner.model_summary(),
-                             "kind": step.kind, "key": step.key, "action": action})
+                             "kind": step.kind, "key": step.key, "action": action,
+                             **({"why": why} if action in ("train", "evaluate") else {})})
         return rows
 
     def dry_run_rows(self) -> tuple[list[dict], list[str]]:
@@ -287,7 +290,8 @@ class SuiteRunner:
             if row["experiment"] != current:
                 current = row["experiment"]
                 print(f"\n{current}  ({row['model']})")
-            print(f"  {row['step']:<8} {row['kind']:<18} {row['key']}  {row['action']}")
+            why = f" ({row['why']})" if row.get("why") else ""
+            print(f"  {row['step']:<8} {row['kind']:<18} {row['key']}  {row['action']}{why}")
         distinct = {(r["kind"], r["key"]) for r in rows}
         to_run = {(r["kind"], r["key"]) for r in rows if r["action"] in ("train", "evaluate")}
         print(f"\n{len(rows)} steps in all, {len(distinct)} distinct, {len(to_run)} to run now")

@@ -61,6 +61,7 @@ class TrainManager:
                  interleave_ratio_old: int = 4, interleave_ratio_new: int = 4,
                  train_encoder_incremental: bool = False,
                  seed: int = 0, deterministic: bool = False, share_artifacts: bool = True,
+                 code_in_keys: bool = True,
                  replay_images_per_class: int | None = None, mixed_precision: str | None = None,
                  parameters_common_index=None, parameters_fs_index=None,
                  parameters_helper_index=None, parameters_incremental_index=None):
@@ -69,6 +70,10 @@ class TrainManager:
         self.seed = planning.check_int("TrainManager.seed", seed, minimum=0)
         self.deterministic = planning.check_bool("TrainManager.deterministic", deterministic)
         self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
+        # Keys hold the source of the project code each stage computes with (continual/
+        # code_keys.py); False keys the code by Pipfile.lock only, for users who know that
+        # their edits change no result.
+        self.code_in_keys = planning.check_bool("TrainManager.code_in_keys", code_in_keys)
         # bfloat16 needs no loss scaling; float16 trains with a dynamic loss scale
         # (continual/optim/loss_scale.py), e.g. on GPUs without bfloat16.
         self.mixed_precision = planning.check_choice(

@@ -18,9 +18,10 @@ import gin
 import keras
 import tensorflow as tf
 
-from continual import stages
+from continual import lineage, stages
 from continual.artifacts import PlanStep
 from continual.data.atomic import write_text_atomic
+from continual.divergence import check_finite_state
 from continual.errors import InputError
 from continual.models.stage_checkpoints import is_chief, worker_name
 from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
@@ -68,6 +69,7 @@ class Training:
         self.plan = manager.plan({name: manifest.content_hash
                                   for name, manifest in self.record_sets.items()})
         manager.planner.check_inputs(self.plan)  # before any stage trains
+        self.lineage = lineage.lineage_keys(self.plan)
         self.strategy = make_strategy()
         _check_strategy_fits(manager.planner, self.strategy, self.name)
         # A multi-worker group trains each stage together: its workers must not claim apart.
@@ -131,7 +133,12 @@ class Training:
             return
         folder = store.prepare(plan_step.kind, plan_step.key, plan_step.inputs)
         info = stages.run_stage(context, plan_step, folder)
+        check_finite_state(folder, f"{self.name}: {plan_step.name} ({plan_step.kind})")
+        check_keyed = getattr(self.manager.planner, "check_keyed_bindings", None)
+        if check_keyed is not None:
+            check_keyed(plan_step)
         store.complete(plan_step.kind, plan_step.key, info)
+        lineage.record(store.root, plan_step, self.lineage[plan_step.name])
 
     def _run_beside_chief(self, context: stages.StageContext, plan_step: PlanStep) -> None:
         """A non-chief worker runs the stage with the chief (every collective op needs all the

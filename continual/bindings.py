@@ -8,6 +8,7 @@ and `explain_refused_binding` turns gin's error into one that names the binding 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -70,6 +71,9 @@ def check_int(binding: str, value: Any, minimum: int | None = None) -> int:
 def check_float(binding: str, value: Any, positive: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{binding} must be a number, got {value!r}; fix the gin binding")
+    if not math.isfinite(value):
+        raise ValueError(f"{binding} must be a finite number, got {value!r}; fix the gin "
+                         "binding")
     if positive and value <= 0:
         raise ValueError(f"{binding} must be > 0, got {value}; fix the gin binding")
     return float(value)

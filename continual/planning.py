@@ -22,7 +22,18 @@ from continual.bindings import check_bool, check_choice, check_float, check_int 
 from continual.data.manifest import sha256_cached
 
 # Bump the version of a stage when its code changes what it produces.
-STAGE_VERSIONS = {"model_step0": 1, "model_incremental": 1, "evaluation": 1, "inpainted": 1}
+# Configurables of the runner (which experiments, where, how processes take turns, data
+# generation): their values never change what a stage computes, so no key holds them.
+RUNNER_CONFIGURABLES = ("Suite", "TrainManager", "make_strategy", "KeyLocks",
+                        "prepare_replay_standins", "generate_synthetic", "generate_stream_set")
+
+
+def recall_stage_code(kind: str, code_in_keys: bool) -> dict:
+    """The code part of a RECALL stage's key (`continual.stages.stage_code`): the stage's
+    module and those of the configurables called so far, with what they import."""
+    from continual import stages  # stages reads data modules that import this one
+
+    return stages.stage_code(kind, operative_modules(RUNNER_CONFIGURABLES), code_in_keys)
 
 # gin configurables whose bindings change the model or the training data of every stage.
 MODEL_CONFIGURABLES = ("build_encoder", "build_decoder", "build_segmenter", "tiny_encoder",
@@ -193,14 +204,46 @@ def finite(value):
 
 
 def gin_sections() -> dict[str, str]:
-    """The bindings of every bound configurable as gin text, by configurable name.
+    """The bindings of every bound configurable as gin text, by configurable name."""
+    return _sections(gin.config_str())
 
-    Stream keys hash these (minus the runner's own), so a binding that a stage uses can never
-    be forgotten in a key: hashing too much only shares less.
+
+def operative_sections() -> dict[str, str]:
+    """The values of every configurable called since the config was parsed (gin's operative
+    config: bound values and the defaults it used), as gin text by configurable name.
+
+    Stream keys hash these after planning has built the experiment's scenario, method, buffer,
+    model and loop: a binding of a configurable the experiment never calls (a `blurry.*`
+    binding under a class-incremental scenario) is not among them and changes no key.
     """
+    return _sections(gin.operative_config_str())
+
+
+def _sections(text: str) -> dict[str, str]:
     sections = {}
-    for block in gin.config_str().split("# Parameters for ")[1:]:
+    for block in text.split("# Parameters for ")[1:]:
         header, _, body = block.partition("\n")
         lines = [line for line in body.splitlines() if line and not line.startswith("#")]
         sections[header.rstrip(":").strip()] = "\n".join(lines)
     return sections
+
+
+def configurable_module(name: str) -> str | None:
+    """The Python module that defines gin configurable `name` (None: gin knows no such)."""
+    configurable = gin.config._REGISTRY.get_match(name)  # gin has no public lookup
+    if configurable is None:
+        return None
+    return getattr(configurable.wrapped, "__module__", None) or configurable.module
+
+
+def operative_modules(left_out: tuple[str, ...] = ()) -> set[str]:
+    """The Python modules that define the configurables gin has called since the config was
+    parsed, less those named in `left_out` (by their short name): the roots of a stage's
+    code key (`continual.code_keys`)."""
+    modules = set()
+    with gin.config._OPERATIVE_CONFIG_LOCK:  # gin keeps no public view of what was called
+        selectors = [selector for _, selector in gin.config._OPERATIVE_CONFIG]
+    for selector in selectors:
+        if selector.rpartition(".")[2] not in left_out:
+            modules.add(configurable_module(selector))
+    return modules - {None}

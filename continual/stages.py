@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
+from continual import code_keys
 from continual.data.manifest import Manifest, read_manifest
 from continual.data.pipeline import EncodedRecords
 
@@ -74,8 +77,31 @@ def run_stage(ctx: StageContext, plan_step, folder: Path) -> dict:
 
 
 def stage_seed(seed: int, plan_step) -> int:
-    """Seed of a stage: the experiment seed mixed with the stage's key (same key, same run)."""
-    return (seed * 1_000_003 + int(plan_step.key[:8], 16)) % (2**31 - 1)
+    """Seed of a stage's draws: the experiment seed and the stage's place in the plan (its
+    kind and name, e.g. stream_experience / exp2), never its key. So every method of one seed
+    draws the same stream order, split and augmentation at the same place, and a binding
+    that changes a key (a learning rate) re-draws nothing: comparisons are paired."""
+    words = np.random.SeedSequence([int(seed), zlib.crc32(plan_step.kind.encode()),
+                                    zlib.crc32(plan_step.name.encode())]).generate_state(1)
+    return int(words[0]) % (2**31 - 1)
+
+
+def stage_module(kind: str) -> str:
+    """The module of the function registered for artefact kind `kind`."""
+    if kind not in _REGISTRY:
+        raise ValueError(f"no stage implements artefact kind {kind!r}; registered: "
+                         f"{list(registered_kinds())}")
+    return _REGISTRY[kind].__module__
+
+
+def stage_code(kind: str, roots, code_in_keys: bool = True) -> dict:
+    """What a stage's key holds of the code: Pipfile.lock's hash and, unless the user opted
+    out (`TrainManager.code_in_keys = False`), the source hash of every project module the
+    stage computes with (the stage function's module, `roots`, and what they import)."""
+    module = stage_module(kind)
+    if not code_in_keys:
+        return {"lock": code_keys.lock_hash()}
+    return {"lock": code_keys.lock_hash(), "modules": code_keys.module_hashes({module, *roots})}
 
 
 @functools.lru_cache(maxsize=4)

@@ -59,6 +59,7 @@ KEYED = {
     "GanReplay.images_per_class": "3", "GanReplay.truncation": "0.5",
     "GanReplay.batch_size": "2", "GanReplay.mapper_batch_size": "2",
     "GanReplay.overrides": "(('aeroplane', 5),)", "GanReplay.seed": "1",
+    "TrainManager.code_in_keys": "False",
     "map_classes.image_size": "224", "map_classes.background_slot": "True",
 }
 # binding -> why it need not enter a key

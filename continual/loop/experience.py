@@ -19,6 +19,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from continual.divergence import check_finite_outputs
 from continual.loop.batches import phase_batches
 from continual.methods.base import StreamBatch, StreamMethod
 from continual.models.checkpoints import resume
@@ -110,7 +111,10 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
         batch = _make_batch(method, phase, table, ids, settings, seed, state)
         batch.epoch, batch.phase = epoch, phase.kind
         start = time.perf_counter()
+        skipped = _skipped_steps(method)
         outputs = method.train_step(batch, state.global_step)
+        check_finite_outputs(outputs, f"experience {experience.index}, step "
+                             f"{int(state.global_step)}", skipped=_skipped_steps(method) != skipped)
         method.after_step(batch, state.global_step, outputs)
         if not first:  # a phase's first step traces: not counted in images/s (stream + replay)
             state.train_seconds.assign_add(time.perf_counter() - start)
@@ -126,6 +130,12 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
             log_scalars(int(state.global_step), {k: float(v) for k, v in outputs.items()})
         if int(state.batch) % settings.checkpoint_every == 0:
             manager.save()
+
+
+def _skipped_steps(method) -> int | None:
+    """Steps the method's float16 loss scale has skipped so far (None: it has none)."""
+    scale = getattr(method, "loss_scale", None)
+    return None if scale is None else int(scale.skipped_steps)
 
 
 def _make_batch(method, phase, table, ids, settings, seed, state) -> StreamBatch:

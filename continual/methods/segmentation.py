@@ -21,6 +21,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from continual import planning
+from continual.divergence import check_finite_outputs
 from continual.methods.losses import class_table, masked_cross_entropy
 from continual.models.checkpoints import model_checkpoint
 from continual.models.segmenter import kernel_l2, resize_logits
@@ -141,8 +142,11 @@ class StageTrainer:
         loss = float("nan")
         with tqdm(total=total, initial=start, desc=desc, unit="it", leave=False) as bar:
             for batch in dataset:
+                skipped = int(self.loss_scale.skipped_steps)
                 loss = float(self._step(batch))
                 done = int(self.iteration.numpy())
+                check_finite_outputs({"loss": loss}, f"{desc}, step {done}",
+                                     skipped=int(self.loss_scale.skipped_steps) != skipped)
                 timer.tick()
                 bar.update(1)
                 if done % self.settings.log_every == 0 or done == total:

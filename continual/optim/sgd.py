@@ -14,6 +14,8 @@ epoch. Per variable p with gradient g, learning rate lr, this optimiser does:
 
 from __future__ import annotations
 
+import math
+
 import gin
 import keras
 from keras import ops
@@ -99,8 +101,9 @@ class TorchSGDBase(keras.optimizers.Optimizer):
 def _check_sgd_settings(learning_rate, momentum, dampening, nesterov, weight_decay,
                         owner: str) -> None:
     """Raise the errors torch.optim.SGD raises, naming the gin binding."""
-    if isinstance(learning_rate, int | float) and learning_rate < 0:
-        raise ValueError(f"{owner}.learning_rate must be >= 0, got {learning_rate}.")
+    if isinstance(learning_rate, int | float) and not 0 <= learning_rate < math.inf:
+        raise ValueError(f"{owner}.learning_rate must be a finite number >= 0, got "
+                         f"{learning_rate}; fix the gin binding.")
     if momentum < 0:
         raise ValueError(f"{owner}.momentum must be >= 0, got {momentum}.")
     if weight_decay < 0:

@@ -22,7 +22,6 @@ from continual.data import splits
 from continual.data.classes import VOC_CLASSES
 from continual.replay.standins import STANDIN_FILE
 
-VERSIONS = {"class_mapping": 1, "replay_images": 1, "helper_decoder": 2, "replay_labels": 1}
 BIGGAN_DEEP_512 = "https://tfhub.dev/deepmind/biggan-deep-512/1"
 EFFICIENTNET_B2 = "https://tfhub.dev/google/efficientnet/b2/classification/1"
 
@@ -115,7 +114,8 @@ class ReplayPlanner:
 
     def _add(self, name: str, kind: str, inputs: dict, step=None, depends=()) -> PlanStep:
         if name not in self.steps:
-            inputs = {**inputs, "code": VERSIONS[kind]}
+            inputs = {**inputs, "code": planning.recall_stage_code(
+                kind, self.manager.code_in_keys)}
             self.steps[name] = PlanStep(name, kind, artifact_key(kind, inputs), inputs, step,
                                         tuple(depends))
         return self.steps[name]

@@ -87,6 +87,9 @@ class SegmentationPlan:
         """Before any stage trains: replay folders decode, TF-Hub handles load and fit."""
         segmentation_checks.check_replay_inputs(steps)
 
+    def _code(self, kind: str) -> dict:
+        return planning.recall_stage_code(kind, self.manager.code_in_keys)
+
     def _inpaint_step(self, step, previous: PlanStep, train_hash: str) -> PlanStep:
         """The step's data with background from the previous model (the original's
         `Training.mix_label`)."""
@@ -95,7 +98,7 @@ class SegmentationPlan:
                   "previous": previous.key, "train_data": train_hash,
                   "dataset_mean": self.manager.common["dataset_mean"], "seed": self.manager.seed,
                   "padded": self.manager.labelling_padded,
-                  "code": planning.STAGE_VERSIONS["inpainted"], **self.manager.isolation()}
+                  "code": self._code("inpainted"), **self.manager.isolation()}
         return PlanStep(f"inpaint{step.index}", "inpainted", artifact_key("inpainted", inputs),
                         inputs, step, (previous.name,))
 
@@ -117,14 +120,14 @@ class SegmentationPlan:
                       "train_encoder": self.manager.train_encoder_incremental,
                       "inputs": sorted(s.key for s in extra)}
             kind, depends = "model_incremental", (previous.name, *(s.name for s in extra))
-        inputs["code"] = planning.STAGE_VERSIONS[kind]
+        inputs["code"] = self._code(kind)
         return PlanStep(f"step{step.index}", kind, artifact_key(kind, inputs), inputs, step,
                         depends)
 
     def _eval_step(self, step, model: PlanStep, val_hash: str) -> PlanStep:
         inputs = {"model": model.key, "val_data": val_hash, "seen": list(step.seen_classes),
                   "n0": self.manager.scenario.n0, "eval": self.manager.eval_values,
-                  "code": planning.STAGE_VERSIONS["evaluation"], **self.manager.isolation()}
+                  "code": self._code("evaluation"), **self.manager.isolation()}
         return PlanStep(f"eval{step.index}", "evaluation", artifact_key("evaluation", inputs),
                         inputs, step, (model.name,))
 

@@ -18,7 +18,7 @@ import logging
 import gin
 import keras
 
-from continual import key_files, planning
+from continual import code_keys, key_files, planning, stages
 from continual.artifacts import PlanStep, artifact_key
 
 # The gin names a stream experiment binds: scenarios, buffers, models, the loop, the baselines.
@@ -28,19 +28,20 @@ from continual.data.classification import require_classification
 from continual.data.manifest import Manifest
 from continual.data.shards import open_record_set
 from continual.loop.experience import ExperienceLoop
+from continual.loop.linear_probe import LinearProbe
 from continual.methods import baselines  # noqa: F401, E402
 from continual.plans import epoch_accuracy, stream_stages  # the latter registers the stages
 from continual.replay import buffers  # noqa: F401, E402
 
 log = logging.getLogger(__name__)
 
-STAGE_VERSIONS = {"stream_init": 1, "stream_experience": 1, "stream_evaluation": 1,
-                  "linear_probe": 1}
-# Configurables whose bindings never change what a stream stage computes (the runner, data
-# generation, reporting names; sync_batch_norm, which one replica ignores: see
-# continual/models/batch_norm.py); every other binding enters the keys.
-NOT_IN_KEYS = ("Suite", "TrainManager", "StreamPlan", "generate_synthetic", "generate_stream_set",
-               "prepare_replay_standins", "make_strategy", "sync_batch_norm")
+# Configurables whose values never change what a stream stage computes: the runner, the
+# locks, data generation, reporting; sync_batch_norm, which one replica ignores (see
+# continual/models/batch_norm.py). Of the others, the keys hold those the experiment calls
+# while it is planned (gin's operative config: see `StreamPlan.configurables`).
+NOT_IN_KEYS = (*planning.RUNNER_CONFIGURABLES, "StreamPlan", "sync_batch_norm")
+# Configurables only an evaluation stage reads: keyed into those stages, not the model's.
+EVALUATION_ONLY = ("LinearProbe",)
 
 
 def _configurable_name(value) -> str:
@@ -101,8 +102,7 @@ class StreamPlan:
                                                         evaluate_random_init)
         self.eval_batch_size = planning.check_int("StreamPlan.eval_batch_size",
                                                   eval_batch_size, minimum=1)
-        if evaluation_kind not in STAGE_VERSIONS or evaluation_kind in ("stream_init",
-                                                                         "stream_experience"):
+        if evaluation_kind not in self.EVALUATIONS:
             raise ValueError(f"StreamPlan.evaluation_kind = {evaluation_kind!r} is not an "
                              "evaluation stage; use 'stream_evaluation' or 'linear_probe'")
         init_kind = evaluation_kind if random_init_evaluation is None else random_init_evaluation
@@ -137,6 +137,7 @@ class StreamPlan:
         if "linear_probe" in self.evaluation_kinds:
             from continual.plans.probe_data import check_probe_data
             check_probe_data(sets.get("probe", train), train, self.scenario)
+            LinearProbe()  # checks its bindings (and the probe stages' keys hold them)
         ExperienceLoop()  # checks its bindings
         try:  # builds the method, its buffer and model once: every binding checked up front
             stream_stages.make_method(self, train.image_shape, train.num_classes,
@@ -158,13 +159,52 @@ class StreamPlan:
         self._scenario = value
 
     def configurables(self) -> dict:
-        """Gin bindings that shape the stages, by configurable name (all but NOT_IN_KEYS)."""
-        return {name: text for name, text in planning.gin_sections().items()
-                if name.rpartition(".")[2] not in NOT_IN_KEYS}
+        """Values of the configurables this experiment uses, by configurable name (all but
+        NOT_IN_KEYS and EVALUATION_ONLY): those gin has called once `record_sets` has cut the
+        scenario and built the method, buffer, model and loop (their operative values), and
+        the bound ones that a stage may call later (an augmentation, a view), found as those
+        defined in a module the stages compute with. A binding of anything else (a scenario
+        not used, the locks) changes no key."""
+        operative = planning.operative_sections()
+        modules = set(code_keys.closure({*self.code_roots(), *self.stage_modules()}))
+        later = {name: text for name, text in planning.gin_sections().items()
+                 if name not in operative and planning.configurable_module(name) in modules}
+        return {name: text for name, text in sorted({**operative, **later}.items())
+                if name.rpartition(".")[2] not in (*NOT_IN_KEYS, *EVALUATION_ONLY)}
+
+    def evaluation_configurables(self) -> dict:
+        """Values of the configurables only the evaluation stages read (the linear probe's)."""
+        return {name: text for name, text in planning.operative_sections().items()
+                if name.rpartition(".")[2] in EVALUATION_ONLY}
+
+    def stage_modules(self) -> set[str]:
+        kinds = ("stream_init", "stream_experience", *self.evaluation_kinds)
+        return {stages.stage_module(kind) for kind in kinds}
+
+    def code_roots(self) -> set[str]:
+        """The modules whose code the stages compute with, besides the stages' own: those of
+        the configurables the experiment uses (method, buffer, policies, model, optimiser...)."""
+        return planning.operative_modules(NOT_IN_KEYS)
+
+    def check_keyed_bindings(self, plan_step: PlanStep) -> None:
+        """After a stage ran: every bound configurable it called was in the keys. A binding
+        read only while training would otherwise change results without changing a key."""
+        keyed = set(self.keyed_names)
+        bound = {n for n in planning.gin_sections() if n.rpartition(".")[2] not in NOT_IN_KEYS}
+        missed = sorted((set(planning.operative_sections()) & bound) - keyed)
+        if missed:
+            raise RuntimeError(f"stage {plan_step.name} ({plan_step.kind}) read the bindings of "
+                               f"{missed}, which its key does not hold: the plan must build "
+                               "them while planning (StreamPlan.record_sets); nothing was "
+                               "marked complete")
 
     def steps(self, data_hashes: dict[str, str]) -> list[PlanStep]:
         self.probe_hash = data_hashes.get("probe")  # the probe split's, keyed into each probe
-        base = {"bindings": self.configurables(), "seed": self.manager.seed,
+        bindings, self.evaluation_values = self.configurables(), self.evaluation_configurables()
+        self.keyed_names = (*bindings, *self.evaluation_values)
+        self.code = {kind: stages.stage_code(kind, self.code_roots(), self.manager.code_in_keys)
+                     for kind in ("stream_init", "stream_experience", *self.evaluation_kinds)}
+        base = {"bindings": bindings, "seed": self.manager.seed,
                 "train_data": data_hashes["train"], "test_data": data_hashes["test"],
                 "scenario": self.scenario.name,
                 "scenario_params": self.scenario.params,
@@ -196,7 +236,7 @@ class StreamPlan:
                 "left_out": left_out}
 
     def _step(self, name, kind, inputs, experience, depends) -> PlanStep:
-        inputs = {**inputs, "code": STAGE_VERSIONS[kind]}
+        inputs = {**inputs, "code": self.code[kind]}
         return PlanStep(name, kind, artifact_key(kind, inputs), inputs, experience, depends)
 
     def _eval(self, model: PlanStep, experience, test_hash: str) -> PlanStep:
@@ -209,6 +249,8 @@ class StreamPlan:
                   **({"probe_data": self.probe_hash} if "probe" in self.splits else {})}
         name = "eval_init" if experience is None else f"eval{index}"
         kind = self.evaluation_kinds[-1] if experience is None else self.evaluation_kinds[0]
+        if kind == "linear_probe":
+            inputs["probe"] = self.evaluation_values
         return self._step(name, kind, inputs, experience, (model.name,))
 
     def _rule_input(self) -> dict:

@@ -27,7 +27,7 @@ def plan_lines(out: str) -> dict[str, dict[str, tuple[str, str]]]:
             current = plans.setdefault(header.group(1), {})
         elif current is not None and line.startswith("  "):
             step, _kind, key, action = line.split(maxsplit=3)
-            current[step] = (key, action)
+            current[step] = (key, action.split(" (")[0])  # the reason a step trains aside
     return plans
 
 

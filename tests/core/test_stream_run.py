@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import main
 from tests.core.stream_resume import final_buffer, kill_mid_experience, records
@@ -59,6 +60,14 @@ def test_baselines_run_report_and_a_rerun_trains_nothing(tmp_path, capsys, caplo
                              "average_incremental_accuracy,forgetting,bwt,fwt,amca,images_per_sec")
     assert (tmp_path / "runs" / "accuracy_matrix.png").exists()
     assert list((tmp_path / "runs" / "experiments" / "ER" / "tensorboard").glob("events.*"))
+
+    inits = [tf.train.load_checkpoint(str(p.parent / "state" / "state"))
+             for p in sorted((tmp_path / "ckpt" / "stream_init").glob("*/COMPLETE.json"))]
+    weights = sorted(n for n in inits[0].get_variable_to_shape_map() if n.startswith("model/"))
+    assert len(inits) == 3 and len(weights) >= 6
+    for other in inits[1:]:  # joint, fine-tuning and ER of one seed start from the same weights
+        for name in weights:
+            np.testing.assert_array_equal(other.get_tensor(name), inits[0].get_tensor(name))
 
     before = markers(tmp_path)
     assert len(before) == 2 + 2 + 2 * (2 + 10)  # joint; finetune and ER: init, eval_init, 5 x 2
