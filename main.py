@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:  # every experiment's gin values, data and replay inputs, checked before training
         runner = suite.SuiteRunner.from_args(args.gin_file or [DEFAULT_GIN], args.gin_param,
-                                             Path(args.workdir), args.only, shard=args.shard)
+                                             Path(args.workdir), args.only, shard=args.shard,
+                                             command=command_line(argv))
         rows, missing = runner.dry_run_rows() if args.dry_run else (runner.plan_rows(), [])
     except Exception as err:  # re-raised unless the user's to fix
         message = user_fault(err, planning=True)
@@ -69,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return fail(message)
     return 0
+
+
+def command_line(argv: list[str] | None) -> str:
+    """The command as a user would retype it (stamped into a results file)."""
+    return shlex.join(["python", "main.py", *(sys.argv[1:] if argv is None else argv)])
 
 
 def user_fault(err: Exception, *, planning: bool) -> str | None:

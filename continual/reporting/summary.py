@@ -75,7 +75,7 @@ def split_by_plan_kind(experiments: Mapping[str, Sequence[dict]]
     return segmentation, stream
 
 
-def _nested(markdown: str, title: str) -> str:
+def nested_section(markdown: str, title: str) -> str:
     """A '# Results' document as a section: its title replaced, its headings one level down."""
     body = markdown.split("\n", 1)[1].lstrip("\n")
     lines = ["#" + line if line.startswith("#") else line for line in body.split("\n")]
@@ -87,8 +87,8 @@ def _summary_text(segmentation_md: str | None, stream_md: str | None) -> str:
         return segmentation_md
     if segmentation_md is None:
         return stream_md
-    return ("# Results\n\n" + _nested(segmentation_md, "Segmentation (RECALL)") + "\n"
-            + _nested(stream_md, "Stream (classification)"))
+    return ("# Results\n\n" + nested_section(segmentation_md, "Segmentation (RECALL)") + "\n"
+            + nested_section(stream_md, "Stream (classification)"))
 
 
 def write_summary(out_dir: str | os.PathLike, experiments: Mapping[str, Sequence[dict]],
