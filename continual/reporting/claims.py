@@ -6,7 +6,8 @@ experiments of the summary, either exactly or as the group `<name>` of `<name>_s
 and initial weights, so the comparison is paired: d_s = A_s - B_s for each seed s that both
 have. The claim is shown only when n >= MIN_SEEDS and the mean of d, in the claimed direction,
 exceeds MARGIN x its sample standard deviation; the opposite order beyond that margin is
-'opposite'; anything else is not shown.
+'opposite'; anything else is not shown. A '>=' (or '<=') claim, "A not below B", is shown
+with n >= MIN_SEEDS unless the opposite order is shown.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import re
 from collections.abc import Sequence
 
 from continual.reporting.seed_tables import SEED_NAME, mean_std
+from continual.reporting.stream_tables import PERCENT_COLUMNS
 from continual.reporting.tables import markdown_table, percent
 
-RELATIONS = {">": 1, "<": -1}
+RELATIONS = {">": 1, "<": -1, ">=": 1, "<=": -1}
+NOT_BELOW = (">=", "<=")  # "A not below B": holds unless the opposite order is shown
 MIN_SEEDS = 3
 MARGIN = 2.0
 SHOWN = "shown"
+CLAIM_METRICS = frozenset(PERCENT_COLUMNS) - {"accuracy"}  # the stream summary's metrics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,16 +40,20 @@ class Claim:
 
 
 def parse_claims(entries, binding: str = "Suite.claims") -> tuple[Claim, ...]:
-    """Claims from gin: a list of (A, '>' or '<', B, metric) tuples; a bad one is refused."""
+    """Claims from gin: a list of (A, relation, B, metric) tuples; a bad one is refused."""
     claims = []
     for entry in entries or ():
         if (not isinstance(entry, (list, tuple)) or len(entry) != 4
                 or not all(isinstance(v, str) for v in entry)):
-            raise ValueError(f"{binding} entry {entry!r}: expected (A, '>' or '<', B, metric), "
-                             "e.g. ('RM', '>', 'EWC', 'final_accuracy')")
+            raise ValueError(f"{binding} entry {entry!r}: expected (A, relation, B, metric) "
+                             "with relation '>' or '<' (or '>=' / '<=': not below / not "
+                             "above), e.g. ('RM', '>', 'EWC', 'final_accuracy')")
         if entry[1] not in RELATIONS:
             raise ValueError(f"{binding} entry {entry!r}: relation {entry[1]!r} is not one of "
                              f"{sorted(RELATIONS)}")
+        if entry[3] not in CLAIM_METRICS:
+            raise ValueError(f"{binding} entry {entry!r}: metric {entry[3]!r} is no summary "
+                             f"column; one of {sorted(CLAIM_METRICS)}")
         claims.append(Claim(*entry))
     return tuple(claims)
 
@@ -84,16 +92,17 @@ def values_by_seed(rows: Sequence[dict], name: str, metric: str) -> dict[int | N
     return found
 
 
-def verdict(mean: float | None, std: float | None, count: int, sign: int) -> str:
-    """'shown', 'opposite' or why the claim is not shown."""
+def verdict(mean: float | None, std: float | None, count: int, sign: int,
+            strict: bool = True) -> str:
+    """'shown', 'opposite' or why the claim is not shown (`strict` False: "not below")."""
     if count == 0:
         return "not shown (no paired values)"
     if count < MIN_SEEDS:
         return f"not shown (n = {count} < {MIN_SEEDS} seeds)"
-    if sign * mean > MARGIN * std:
-        return SHOWN
     if -sign * mean > MARGIN * std:
         return "opposite"
+    if sign * mean > MARGIN * std or not strict:
+        return SHOWN
     return "not shown (within noise)"
 
 
@@ -109,7 +118,8 @@ def claim_rows(claims: Sequence[Claim], rows: Sequence[dict]) -> list[dict]:
                       "std_diff": std, "n": count,
                       "seeds": ", ".join("?" if s is None else str(s) for s in seeds),
                       "verdict": verdict(mean, 0.0 if std is None else std, count,
-                                         RELATIONS[claim.relation])})
+                                         RELATIONS[claim.relation],
+                                         strict=claim.relation not in NOT_BELOW)})
     return found
 
 
@@ -127,7 +137,8 @@ def claims_markdown(rows: Sequence[dict]) -> str:
             "same seed (same stream, split and initial weights). mean d and its sample standard "
             f"deviation over seeds are in percent points; shown only when n >= {MIN_SEEDS} "
             f"and mean d lies beyond {MARGIN:g} x std in the claimed direction, 'opposite' "
-            "when it lies that far the other way.\n\n"
+            "when it lies that far the other way; A >= B (not below) is shown with n >= "
+            f"{MIN_SEEDS} unless the opposite is.\n\n"
             + markdown_table(("claim", "metric", "mean d", "std d", "n", "seeds", "verdict"),
                              body))
 

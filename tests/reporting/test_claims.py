@@ -49,11 +49,22 @@ def test_verdicts(mean, std, n, sign, expected):
     assert verdict(mean, std, n, sign) == expected
 
 
+def test_not_below_holds_within_noise_but_not_when_the_opposite_is_shown():
+    assert verdict(-0.01, 0.02, 3, 1, strict=False) == "shown"
+    assert verdict(-0.05, 0.02, 3, 1, strict=False) == "opposite"
+    assert verdict(0.0, 0.0, 2, 1, strict=False) == "not shown (n = 2 < 3 seeds)"
+    rows = _rows("MINRED", [0.50, 0.40, 0.60]) + _rows("SINGLE", [0.51, 0.39, 0.62])
+    (row,) = claim_rows(parse_claims([("MINRED", ">=", "SINGLE", "final_accuracy")]), rows)
+    assert row["claim"] == "MINRED >= SINGLE" and row["verdict"] == "shown"
+
+
 def test_bad_claims_are_refused_naming_the_binding():
-    with pytest.raises(ValueError, match=r"Suite.claims entry .*expected \(A, '>' or '<'"):
+    with pytest.raises(ValueError, match=r"Suite.claims entry .*\(A, relation, B, metric\)"):
         parse_claims([("RM", ">", "EWC")])
-    with pytest.raises(ValueError, match="relation '>=' is not one of"):
-        parse_claims([("RM", ">=", "EWC", "final_accuracy")])
+    with pytest.raises(ValueError, match="relation '=>' is not one of"):
+        parse_claims([("RM", "=>", "EWC", "final_accuracy")])
+    with pytest.raises(ValueError, match="metric 'final_acc' is no summary column"):
+        parse_claims([("RM", ">", "EWC", "final_acc")])
     claims = parse_claims([("RM", ">", "EWX", "final_accuracy")])
     with pytest.raises(ValueError, match="names 'EWX', which is no experiment of the suite"):
         check_claim_names(claims, ["RM_seed1", "EWC_seed1"])
