@@ -74,8 +74,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def command_line(argv: list[str] | None) -> str:
-    """The command as a user would retype it (stamped into a results file)."""
-    return shlex.join(["python", "main.py", *(sys.argv[1:] if argv is None else argv)])
+    """The command as a user would retype it in a POSIX shell (stamped into a results file);
+    an argument with spaces or quotes is double-quoted where that needs no escapes."""
+    args = ["python", "main.py", *(sys.argv[1:] if argv is None else argv)]
+    return " ".join(_shell_word(arg) for arg in args)
+
+
+def _shell_word(arg: str) -> str:
+    if shlex.quote(arg) == arg or any(c in arg for c in '"$`\\!'):
+        return shlex.quote(arg)
+    return f'"{arg}"'
 
 
 def user_fault(err: Exception, *, planning: bool) -> str | None:

@@ -4,6 +4,7 @@ with the commit, the command and the machine; its declared claims name its exper
 claim shown (issue 21 item 3)."""
 
 import csv
+import shlex
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,14 @@ def test_results_text_keeps_the_stamp_and_the_tables_apart_from_timing():
     assert comparable_tables(text) == comparable_tables(rerun) == [
         "experiment | final_accuracy\n--- | ---\nER | 40.0"]
     assert comparable_tables(text) != comparable_tables(rerun.replace("40.0", "40.1"))
+
+
+def test_the_stamped_command_retypes_to_the_same_arguments():
+    args = ["--gin_file", "d.gin", "--gin_param", "Suite.results_file = 'docs/results/x.md'",
+            "--gin_param", 'A.b = "$HOME"', "--only", "RM_seed*"]
+    line = main.command_line(args)
+    assert line.startswith('python main.py --gin_file d.gin --gin_param "Suite.results_file')
+    assert shlex.split(line) == ["python", "main.py", *args]
 
 
 @pytest.mark.slow  # each demo in full: 1 to 15 minutes each on a 2-core CPU
