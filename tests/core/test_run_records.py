@@ -61,3 +61,16 @@ def test_a_claim_naming_no_experiment_is_refused_before_training(tmp_path, capsy
     error = capsys.readouterr().err
     assert error.startswith("error: Suite.claims: claim 'ER > FINETUNED' names 'FINETUNED'")
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_claims_and_the_results_file_enter_no_stage_key(tmp_path, capsys):
+    """Suite.claims and Suite.results_file are reporting bindings: every key stays the same."""
+    plans = []
+    for extra in ([], ["Suite.claims = [('ER', '>', 'FINETUNE', 'final_accuracy')]",
+                       f"Suite.results_file = '{tmp_path / 'results.md'}'"]):
+        capsys.readouterr()
+        assert main.main([*stream_args(tmp_path, *extra), "--dry_run"]) == 0
+        out = capsys.readouterr().out
+        plans.append(out[out.index("# Plan of suite"):])  # after the data generation lines
+    assert plans[0] == plans[1] and plans[0].count(" train") > 0
+    assert not (tmp_path / "results.md").exists()  # a dry run writes no results file
