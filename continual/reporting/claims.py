@@ -2,7 +2,9 @@
 
 A claim is (A, relation, B, metric), e.g. ('RM', '>', 'EWC', 'final_accuracy'): A and B name
 experiments of the summary, either exactly or as the group `<name>` of `<name>_seed<s>`
-(suite.py runs one experiment per seed). Every method of one seed sees the same stream, split
+(suite.py runs one experiment per seed); B = 'random init' is A's own random-initialisation
+evaluation (e.g. ('MINRED', '>', 'random init', 'probe_accuracy'): the SSL features above a
+random backbone). Every method of one seed sees the same stream, split
 and initial weights, so the comparison is paired: d_s = A_s - B_s for each seed s that both
 have. The claim is shown only when n >= MIN_SEEDS and the mean of d, in the claimed direction,
 exceeds MARGIN x its sample standard deviation; the opposite order beyond that margin is
@@ -25,6 +27,7 @@ NOT_BELOW = (">=", "<=")  # "A not below B": holds unless the opposite order is 
 MIN_SEEDS = 3
 MARGIN = 2.0
 SHOWN = "shown"
+RANDOM_INIT = "random init"  # B: the same experiment's random-initialisation evaluation
 CLAIM_METRICS = frozenset(PERCENT_COLUMNS) - {"accuracy"}  # the stream summary's metrics
 
 
@@ -70,9 +73,10 @@ def check_claim_names(claims: Sequence[Claim], experiments: Sequence[str],
     known = set(experiments) | {group_name(name) for name in experiments}
     for claim in claims:
         for name in (claim.better, claim.worse):
-            if name not in known:
+            if name not in known and not (name == RANDOM_INIT and name == claim.worse):
                 raise ValueError(f"{binding}: claim {claim.text()!r} names {name!r}, which is "
-                                 f"no experiment of the suite; names: {sorted(known)}")
+                                 f"no experiment of the suite; names: {sorted(known)} (and "
+                                 f"{RANDOM_INIT!r} as B)")
 
 
 def _row_seed(row: dict) -> int | None:
@@ -82,13 +86,16 @@ def _row_seed(row: dict) -> int | None:
     return int(match["seed"]) if match else None
 
 
-def values_by_seed(rows: Sequence[dict], name: str, metric: str) -> dict[int | None, float]:
-    """The metric of each seed of experiment (or group) `name`, where the row has it."""
+def values_by_seed(rows: Sequence[dict], name: str, metric: str,
+                   random_init: bool = False) -> dict[int | None, float]:
+    """The metric of each seed of experiment (or group) `name`, where the row has it; with
+    `random_init`, the value of its random-initialisation evaluation instead."""
     found = {}
     for row in rows:
         experiment = str(row.get("experiment", ""))
-        if name in (experiment, group_name(experiment)) and row.get(metric) is not None:
-            found[_row_seed(row)] = float(row[metric])
+        value = (row.get("random_init") or {}).get(metric) if random_init else row.get(metric)
+        if name in (experiment, group_name(experiment)) and value is not None:
+            found[_row_seed(row)] = float(value)
     return found
 
 
@@ -111,7 +118,8 @@ def claim_rows(claims: Sequence[Claim], rows: Sequence[dict]) -> list[dict]:
     found = []
     for claim in claims:
         better = values_by_seed(rows, claim.better, claim.metric)
-        worse = values_by_seed(rows, claim.worse, claim.metric)
+        worse = (values_by_seed(rows, claim.better, claim.metric, random_init=True)
+                 if claim.worse == RANDOM_INIT else values_by_seed(rows, claim.worse, claim.metric))
         seeds = sorted((s for s in better if s in worse), key=lambda s: (s is None, s or 0))
         mean, std, count = mean_std([better[s] - worse[s] for s in seeds])
         found.append({"claim": claim.text(), "metric": claim.metric, "mean_diff": mean,

@@ -126,6 +126,7 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
         if last.get("probe_accuracy") is not None:
             row["probe_accuracy"] = last["probe_accuracy"]
             row.update(probe_progress(records), split_forgetting=split_forgetting(records))
+        row["random_init"] = random_init_values(records)
         if last.get("a_avg_rule"):  # RM's A_avg, with the rule it follows
             row["a_avg_rule"] = last["a_avg_rule"]
         if last.get("accuracy_rule"):  # StreamPlan.accuracy_rule = 'best_epoch'
@@ -138,6 +139,18 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
             row.update(forgetting=None, bwt=None, fwt=None)
         rows.append(row)
     return rows
+
+
+def random_init_values(records: Sequence[dict]) -> dict[str, float]:
+    """The random-initialisation evaluation's values under the summary's metric names (its
+    overall accuracy as final_accuracy, the random-backbone probe as probe_accuracy); empty
+    when the experiment has none. A claim's 'random init' side reads them."""
+    first = last_record_per_experience(records)[:1]
+    if not first or first[0]["experience"] != -1:
+        return {}
+    values = {"final_accuracy": first[0].get("accuracy"),
+              "probe_accuracy": first[0].get("probe_accuracy")}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def experience_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:

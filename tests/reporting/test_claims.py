@@ -102,3 +102,26 @@ def test_summary_prints_the_claims_and_writes_them_and_the_seed_rows_to_csv(tmp_
     assert (final["seeds"], final["n"]) == ("1 2 3", "3")
     assert float(final["mean_pct"]) == pytest.approx(60.0)
     assert float(final["std_pct"]) == pytest.approx(10.0)
+
+
+def test_random_init_side_is_the_experiments_own_random_init_evaluation(tmp_path):
+    """('MINRED', '>', 'random init', 'probe_accuracy'): each seed's final probe against the
+    probe on its own random backbone (the experience -1 record)."""
+    experiments = {}
+    for seed, (floor, final) in zip((0, 1, 2), ((0.40, 0.50), (0.42, 0.55), (0.41, 0.49)),
+                                    strict=True):
+        name = f"MINRED_seed{seed}"
+        experiments[name] = [
+            {"experiment": name, "plan_kind": "stream", "method": "simsiam", "seed": seed,
+             "scenario": "class_sequential", "experience": e, "num_experiences": 1,
+             "accuracy_row": [p], "accuracy": p, "probe_accuracy": p}
+            for e, p in ((-1, floor), (0, final))]
+    claims = parse_claims([("MINRED", ">", "random init", "probe_accuracy")])
+    check_claim_names(claims, list(experiments))
+    paths = write_summary(tmp_path, experiments, claims)
+    # d = 10, 13, 8 points: mean 10.3, std 2.5
+    assert "| MINRED > random init | probe_accuracy | +10.3 | 2.5 | 3 | 0, 1, 2 | shown |" \
+        in paths["summary_md"].read_text()
+    with pytest.raises(ValueError, match="names 'random init'"):
+        check_claim_names(parse_claims([("random init", "<", "MINRED", "probe_accuracy")]),
+                          list(experiments))
