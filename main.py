@@ -30,7 +30,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="gin binding, e.g. 'TrainManager.seed = 1' (repeatable)")
     parser.add_argument("--workdir", default="runs", help="where results are written")
     parser.add_argument("--only", action="append", default=[],
-                        help="run only experiments whose name matches this glob (repeatable)")
+                        help="run only experiments whose name matches this glob (repeatable); "
+                             "the summary keeps the suite's other experiments already in "
+                             "--workdir")
     parser.add_argument("--dry_run", action="store_true",
                         help="print the plan (steps, keys, reuse) and train nothing")
     parser.add_argument("--shard", default=None, metavar="I/N",

@@ -100,9 +100,10 @@ class Suite:
     `synthetic_data_dir`, when set, is filled with the synthetic dataset if it is missing
     (the embedded default); `generate_synthetic.*` bindings choose its size.
     `replay_standins_dir`, when set, gets the offline replay stand-ins if they are missing.
-    `claims`: the suite's headline comparisons, (A, '>' or '<', B, metric) with A and B
-    experiment names or seed groups (`<name>` of `<name>_seed<s>`), checked over seeds by
-    paired differences in the summary (continual.reporting.claims).
+    `claims`: the suite's headline comparisons, (A, relation, B, metric) with relation '>',
+    '<' (or '>=' / '<=': not below / not above), A and B experiment names or seed groups
+    (`<name>` of `<name>_seed<s>`; B may be 'random init', A's own random-init evaluation),
+    checked over seeds by paired differences in the summary (continual.reporting.claims).
     `results_file`, when set, receives the summary stamped with the commit, the command and
     the machine (bootstrap.py's demos write docs/results/<demo>.md; leave it unset for your
     own suites). Neither enters any stage key.
