@@ -22,13 +22,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("RECALL_VENV", ROOT / ".venv"))
 LOCK = ROOT / "Pipfile.lock"
-# The embedded default: each demo suite with its results folder, run in this order.
-DEMOS = (("config/demo.gin", "runs/demo"),                                   # RECALL
-         ("config/ports/baselines/demo.gin", "runs/baselines"),              # FT, ER, joint
-         ("config/ports/rainbow_memory/demo.gin", "runs/rainbow_memory"),
-         ("config/ports/sslad/demo.gin", "runs/sslad"),
-         ("config/ports/continuous_ssl/demo.gin", "runs/continuous_ssl"),
-         ("config/ports/kaizen/demo.gin", "runs/kaizen"))
+# The embedded default: each demo suite with its results folder and the file its tables go to
+# (stamped with the commit, command and machine), run in this order.
+DEMOS = (("config/demo.gin", "runs/demo", "docs/results/recall.md"),
+         ("config/ports/baselines/demo.gin", "runs/baselines",                 # FT, ER, joint
+          "docs/results/baselines.md"),
+         ("config/ports/rainbow_memory/demo.gin", "runs/rainbow_memory",
+          "docs/results/rainbow_memory.md"),
+         ("config/ports/sslad/demo.gin", "runs/sslad", "docs/results/sslad.md"),
+         ("config/ports/continuous_ssl/demo.gin", "runs/continuous_ssl",
+          "docs/results/continuous_ssl.md"),
+         ("config/ports/kaizen/demo.gin", "runs/kaizen", "docs/results/kaizen.md"))
+
+
+def demo_args(gin_file: str, workdir: str, results_file: str) -> list[str]:
+    """main.py's arguments for one demo: its suite, its folder and its results file."""
+    return ["--gin_file", gin_file, "--workdir", workdir,
+            "--gin_param", f"Suite.results_file = '{results_file}'"]
+
+
 # Run on its own (about 4 minutes; the main command would pass 30 minutes with it):
 # python3 bootstrap.py main --gin_file config/ports/rainbow_memory/baselines_demo.gin \
 #     --workdir runs/rm_baselines
@@ -85,7 +97,7 @@ def run(argv: list[str]) -> int:
     if job == "test":
         cmd = [str(venv_python()), "-m", "pytest", *(rest or ["-q", "tests"])]
         return subprocess.run(cmd, cwd=ROOT, env=env).returncode
-    runs = [rest] if rest else [["--gin_file", f, "--workdir", w] for f, w in DEMOS]
+    runs = [rest] if rest else [demo_args(*demo) for demo in DEMOS]
     for args in runs:
         code = subprocess.run([str(venv_python()), str(ROOT / "main.py"), *args], cwd=ROOT,
                               env=env).returncode

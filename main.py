@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -29,7 +30,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="gin binding, e.g. 'TrainManager.seed = 1' (repeatable)")
     parser.add_argument("--workdir", default="runs", help="where results are written")
     parser.add_argument("--only", action="append", default=[],
-                        help="run only experiments whose name matches this glob (repeatable)")
+                        help="run only experiments whose name matches this glob (repeatable); "
+                             "the summary keeps the suite's other experiments already in "
+                             "--workdir")
     parser.add_argument("--dry_run", action="store_true",
                         help="print the plan (steps, keys, reuse) and train nothing")
     parser.add_argument("--shard", default=None, metavar="I/N",
@@ -51,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:  # every experiment's gin values, data and replay inputs, checked before training
         runner = suite.SuiteRunner.from_args(args.gin_file or [DEFAULT_GIN], args.gin_param,
-                                             Path(args.workdir), args.only, shard=args.shard)
+                                             Path(args.workdir), args.only, shard=args.shard,
+                                             command=command_line(argv))
         rows, missing = runner.dry_run_rows() if args.dry_run else (runner.plan_rows(), [])
     except Exception as err:  # re-raised unless the user's to fix
         message = user_fault(err, planning=True)
@@ -69,6 +73,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return fail(message)
     return 0
+
+
+def command_line(argv: list[str] | None) -> str:
+    """The command as a user would retype it in a POSIX shell (stamped into a results file);
+    an argument with spaces or quotes is double-quoted where that needs no escapes."""
+    args = ["python", "main.py", *(sys.argv[1:] if argv is None else argv)]
+    return " ".join(_shell_word(arg) for arg in args)
+
+
+def _shell_word(arg: str) -> str:
+    if shlex.quote(arg) == arg or any(c in arg for c in '"$`\\!'):
+        return shlex.quote(arg)
+    return f'"{arg}"'
 
 
 def user_fault(err: Exception, *, planning: bool) -> str | None:

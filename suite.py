@@ -33,9 +33,11 @@ from continual.errors import InputError
 from continual.replay.standins import build_standins
 from continual.replay.web_standin import write_web_standin
 from continual.reporting import write_summary
+from continual.reporting.claims import check_claim_names, parse_claims
+from continual.reporting.results_file import machine_line, write_results_file
 from continual.store_lock import StageClaimed, hold
 from train_manager import TrainManager
-from training import Training, make_strategy
+from training import Training, make_strategy, records_of
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
@@ -98,13 +100,23 @@ class Suite:
     `synthetic_data_dir`, when set, is filled with the synthetic dataset if it is missing
     (the embedded default); `generate_synthetic.*` bindings choose its size.
     `replay_standins_dir`, when set, gets the offline replay stand-ins if they are missing.
+    `claims`: the suite's headline comparisons, (A, relation, B, metric) with relation '>',
+    '<' (or '>=' / '<=': not below / not above), A and B experiment names or seed groups
+    (`<name>` of `<name>_seed<s>`; B may be 'random init', A's own random-init evaluation),
+    checked over seeds by paired differences in the summary (continual.reporting.claims).
+    `results_file`, when set, receives the summary stamped with the commit, the command and
+    the machine (bootstrap.py's demos write docs/results/<demo>.md; leave it unset for your
+    own suites). Neither enters any stage key.
     """
 
     def __init__(self, name: str = "recall", joint_config: str | None = "config/JOINT.gin",
                  configs=(), tests=(), sources=(None,), baselines=(), experiments=(),
                  synthetic_data_dir: str | None = None, stream_data_dir: str | None = None,
-                 replay_standins_dir: str | None = None, note: str = ""):
+                 replay_standins_dir: str | None = None, note: str = "", claims=(),
+                 results_file: str | None = None):
         self.name, self.joint_config, self.note = name, joint_config, note
+        self.claims = parse_claims(claims)
+        self.results_file = results_file
         self.configs, self.tests, self.sources = list(configs), list(tests), list(sources)
         self.baselines = list(baselines)
         self.listed = list(experiments)
@@ -194,16 +206,22 @@ class SuiteRunner:
     """Runs (or plans) the selected experiments of a suite and writes its summary."""
 
     def __init__(self, suite: Suite, experiments: list[Experiment], gin_files: list[str],
-                 gin_params: list[str], workdir: Path):
+                 gin_params: list[str], workdir: Path, *,
+                 summarised: list[Experiment] | None = None, command: str = ""):
+        """`summarised`: the experiments the summary covers (default `experiments`): with
+        `--only`, the whole suite, so that the selection adds to or updates the workdir's
+        summary; `command`: the command line, stamped into the results file."""
         self.suite, self.experiments = suite, experiments
         self.gin_files, self.gin_params = gin_files, gin_params
         self.workdir = Path(workdir)
         self.summary_dir = self.workdir
+        self.summarised = experiments if summarised is None else summarised
+        self.command, self.shard = command, None
 
     @classmethod
     def from_args(cls, gin_files, gin_params, workdir, only=(),
-                  default_suite: str = "config/suite.gin", shard: str | None = None
-                  ) -> SuiteRunner:
+                  default_suite: str = "config/suite.gin", shard: str | None = None,
+                  command: str = "") -> SuiteRunner:
         suite_files, experiment_files = split_gin_files(list(gin_files), default_suite)
         parse_gin(suite_files, gin_params)
         make_strategy()  # a multi-worker strategy must exist before any TensorFlow op runs
@@ -215,6 +233,8 @@ class SuiteRunner:
             if not suite_files:
                 suite.name = "+".join(Path(f).stem for f in experiment_files["stream"])
         experiments = suite.experiments()
+        check_claim_names(suite.claims, [e.name for e in experiments])
+        summarised = experiments
         if only:
             experiments = [e for e in experiments if any(fnmatch.fnmatch(e.name, p) for p in only)]
             if not experiments:
@@ -235,9 +255,11 @@ class SuiteRunner:
         if suite.stream_data_dir:
             with _preparing(suite.stream_data_dir):
                 generate_stream_set(out_dir=suite.stream_data_dir)
-        runner = cls(suite, experiments, suite_files, gin_params, workdir)
+        runner = cls(suite, experiments, suite_files, gin_params, workdir,
+                     summarised=experiments if shard else summarised, command=command)
         if shard:  # a shard's summary covers what it ran; rerun without --shard for the whole
             runner.summary_dir = Path(workdir) / f"shard-{index}-of-{count}"
+            runner.shard = shard
         return runner
 
     def manager(self, experiment: Experiment) -> TrainManager:
@@ -305,10 +327,37 @@ class SuiteRunner:
         if self.suite.note:
             log.info("suite %s: %s", self.suite.name, self.suite.note)
         results = self.train_in_turn()
-        paths = write_summary(self.summary_dir, results)
+        paths = write_summary(self.summary_dir, self.summary_records(results), self.suite.claims)
         print((self.summary_dir / "summary.md").read_text())
         log.info("summary written: %s", ", ".join(str(p) for p in paths.values()))
+        self.write_results_file(paths["summary_md"])
         return results
+
+    def summary_records(self, results: dict[str, list[dict]]) -> dict[str, list[dict]]:
+        """The records of every summarised experiment, in suite order: this run's, else (an
+        experiment that `--only` left out) those of its latest run in this workdir, if any."""
+        found = {}
+        for experiment in self.summarised:
+            if experiment.name in results:
+                found[experiment.name] = results[experiment.name]
+            else:
+                records = records_of(self.experiment_dir(experiment) / "metrics.jsonl")
+                if records:
+                    found[experiment.name] = records
+        return found
+
+    def write_results_file(self, summary_md: Path) -> None:
+        """The summary, stamped, to `Suite.results_file` (not for a shard: it holds a part)."""
+        if not self.suite.results_file:
+            return
+        if self.shard:
+            log.info("Suite.results_file %s not written: shard %s holds part of the suite",
+                     self.suite.results_file, self.shard)
+            return
+        path = write_results_file(Path(self.suite.results_file), summary_md.read_text(),
+                                  suite=self.suite.name, command=self.command, repo=ROOT,
+                                  machine=machine_line())
+        log.info("results file written: %s", path)
 
     def train_in_turn(self) -> dict[str, list[dict]]:
         """Train every experiment. One whose next stage another process is training goes back

@@ -3,6 +3,11 @@
 A stage whose artefact is complete (marker on disk) is skipped; a partial one resumes from its
 last checkpoint inside the stage. After each evaluation the experiment's `metrics.jsonl` gets
 one line, TensorBoard gets the metrics, and the log says how fast the stage trained.
+
+Every record carries the experiment's `seed` and `config_id` (a hash of its plan's stage keys:
+what its results depend on). A rerun of one experiment name with another seed or other
+values appends rows under another config_id and reads back only its own, so rows never mix;
+its operative config is kept per config_id under `operative_configs/` as well.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import keras
 import tensorflow as tf
 
 from continual import lineage, stages
-from continual.artifacts import PlanStep
+from continual.artifacts import PlanStep, artifact_key
 from continual.data.atomic import write_text_atomic
 from continual.divergence import check_finite_state
 from continual.errors import InputError
@@ -70,6 +75,7 @@ class Training:
                                   for name, manifest in self.record_sets.items()})
         manager.planner.check_inputs(self.plan)  # before any stage trains
         self.lineage = lineage.lineage_keys(self.plan)
+        self.config_id = config_id(self.plan)
         self.strategy = make_strategy()
         _check_strategy_fits(manager.planner, self.strategy, self.name)
         # A multi-worker group trains each stage together: its workers must not claim apart.
@@ -95,9 +101,15 @@ class Training:
         finally:
             keras.mixed_precision.set_global_policy(policy)
         if is_chief(self.strategy):
-            write_text_atomic(self.experiment_dir / "operative_config.gin",
-                              gin.operative_config_str())
-        return read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
+            operative = gin.operative_config_str()
+            write_text_atomic(self.experiment_dir / "operative_config.gin", operative)
+            write_text_atomic(self.experiment_dir / "operative_configs" /
+                              f"{self.config_id}.gin", operative)
+        return self.records()
+
+    def records(self) -> list[dict]:
+        """This configuration's metrics records (rows of another seed or config are skipped)."""
+        return records_of(self.metrics_path, self.config_id)
 
     @property
     def metrics_path(self) -> Path:
@@ -173,17 +185,33 @@ class Training:
             self._append_evaluation(context, plan_step)
 
     def _append_evaluation(self, context: stages.StageContext, plan_step: PlanStep) -> None:
-        existing = read_jsonl(self.metrics_path) if self.metrics_path.exists() else []
-        if any(r.get("eval_key") == plan_step.key for r in existing):
+        if any(r.get("eval_key") == plan_step.key for r in self.records()):
             return
         log.info("[%s] %s evaluated", self.name, plan_step.name)
-        record = {"experiment": self.name,
+        record = {"experiment": self.name, "seed": self.manager.seed,
+                  "config_id": self.config_id,
                   **self.manager.planner.metrics_record(plan_step, context.plan)}
         append_jsonl(self.metrics_path, record)
         with TensorBoardLogger(self.experiment_dir / "tensorboard") as board:
             board.scalars(self.manager.planner.board_step(plan_step),
                           {k: v for k, v in record.items() if isinstance(v, float)},
                           prefix="eval/")
+
+
+def config_id(plan: list[PlanStep]) -> str:
+    """An experiment's configuration id: a hash of its stages' kinds and keys, so it changes
+    with anything its results depend on (values, data, seed, code) and nothing else."""
+    return artifact_key("experiment", {"steps": [[s.kind, s.key] for s in plan]})[:12]
+
+
+def records_of(metrics_path: Path, config: str | None = None) -> list[dict]:
+    """The records of `metrics_path` whose `config_id` is `config`; with None, those of the
+    configuration that wrote the last record (the experiment's latest run). Empty when the
+    file does not exist."""
+    records = read_jsonl(metrics_path) if metrics_path.exists() else []
+    if config is None and records:
+        config = records[-1].get("config_id")
+    return [r for r in records if r.get("config_id") == config]
 
 
 @functools.cache

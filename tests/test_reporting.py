@@ -115,9 +115,10 @@ def test_write_summary_files(tmp_path):
     with open(paths["summary_csv"], newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 5
-    assert rows[4]["experiment"] == "ft-15-5" and float(rows[4]["miou_all_bg"]) == 0.155
-    assert float(rows[4]["delta_joint"]) == pytest.approx(0.155 - 0.71)
-    assert rows[0]["miou_new"] == "" and rows[3]["images_per_sec"] == ""
+    # mIoU in percent, as in summary.md (the header says so: `_pct`)
+    assert rows[4]["experiment"] == "ft-15-5" and float(rows[4]["miou_all_bg_pct"]) == 15.5
+    assert float(rows[4]["delta_joint_pct"]) == pytest.approx(15.5 - 71.0)
+    assert rows[0]["miou_new_pct"] == "" and rows[3]["images_per_sec"] == ""
     for name in ("miou_by_step", "per_class_iou"):
         assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list((tmp_path / "suite").glob(".*tmp*"))  # no temporary files left

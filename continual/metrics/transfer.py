@@ -9,13 +9,16 @@ randomly initialised one, on task j. Both sides must be scored the same way:
 A classifier's R[j-1, j] against a probe's b_j (Kaizen's classifier rows with the probe's
 random-init row) measures nothing: in a class-incremental stream the classifier has never
 been trained on task j's classes, so it would equal minus the random probe's accuracy. Such an
-FWT is omitted (None) and `fwt_omission` says why, for the summary to print.
+FWT is omitted (None) and `fwt_omission` says why, for the summary to print. So is a
+classifier's FWT in a class-incremental stream with one head (every method here): R[j-1, j] is
+about 0 there, so FWT is only minus the random-init accuracy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+CLASS_INCREMENTAL_SCENARIOS = ("class_incremental",)
 EVALUATORS = {"stream_evaluation": "the method's classifier",
               "linear_probe": "a linear probe on the frozen encoder"}
 
@@ -33,11 +36,22 @@ def fwt_omission(random_init: dict | None, evaluations: Sequence[dict]) -> str |
     if random_init is None or not evaluations:
         return None
     rows, baseline = {evaluator(r) for r in evaluations}, evaluator(random_init)
+    if rows == {baseline} == {"stream_evaluation"} and _one_head_class_incremental(evaluations):
+        return ("fwt omitted: class-incremental with one head, so before task j the classifier "
+                "has never been trained on task j's classes: R[j-1, j] is about 0 and FWT "
+                "would be minus the random-init accuracy; score with a linear probe "
+                "(StreamPlan.evaluation_kind = 'linear_probe') for a defined FWT")
     if rows == {baseline}:
         return None
     return (f"fwt omitted: R[j-1, j] comes from {_names(rows)} but the random-init baseline "
             f"b_j from {EVALUATORS[baseline]}, which is not comparable; score both alike, e.g. "
             f"StreamPlan.evaluation_kind = 'linear_probe' (CaSSLe's FWT: probe against probe)")
+
+
+def _one_head_class_incremental(evaluations: Sequence[dict]) -> bool:
+    """True when the records come from a class-incremental (disjoint) scenario: every method
+    here classifies with one head over all classes, so no task-j classes are seen early."""
+    return any(r.get("scenario") in CLASS_INCREMENTAL_SCENARIOS for r in evaluations)
 
 
 def _names(kinds: set[str]) -> str:

@@ -14,11 +14,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from continual.reporting.tables import markdown_table
+from continual.reporting.tables import csv_text, markdown_table
 
 SEED_NAME = re.compile(r"^(?P<group>.+)_seed(?P<seed>-?\d+)$")
-SEED_METRICS = ("final_accuracy", "a_avg", "forgetting", "intransigence", "intransigence_last",
-                "a_last_best_epoch_test", "a_avg_best_epoch_test")  # the last two: opt-in rule
+SEED_METRICS = ("final_accuracy", "a_avg", "average_incremental_accuracy", "forgetting", "amca",
+                "probe_accuracy", "online_probe_accuracy", "intransigence",
+                "intransigence_last", "a_last_best_epoch_test",
+                "a_avg_best_epoch_test")  # the last two: opt-in rule
+AVERAGE_RULES = {
+    "a_avg": "a_avg (RM's A_avg): mean over experiences of the overall accuracy after each",
+    "average_incremental_accuracy": "average_incremental_accuracy: mean over experiences of "
+                                    "the seen-task mean accuracy R[i, :i+1]"}
+
+
+def average_column(rows: Sequence[dict]) -> str:
+    """The one A_avg column of a table: `a_avg` (RM's rule) when some experiment's method
+    reports it (its records carry `a_avg_rule`), else `average_incremental_accuracy`."""
+    return "a_avg" if any(row.get("a_avg_rule") for row in rows) else \
+        "average_incremental_accuracy"
 
 
 def seed_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
@@ -51,9 +64,30 @@ def format_mean_std(values: Sequence[float | None]) -> str:
 
 
 def seed_columns(groups: dict[str, list[dict]]) -> tuple[str, ...]:
-    """The metrics some seed of some group has (intransigence only with a linked joint run)."""
-    return tuple(c for c in SEED_METRICS
-                 if any(r.get(c) is not None for members in groups.values() for r in members))
+    """The metrics some seed of some group has (intransigence only with a linked joint run),
+    with one A_avg column (`average_column`)."""
+    members = [r for group in groups.values() for r in group]
+    dropped = {"a_avg", "average_incremental_accuracy"} - {average_column(members)}
+    return tuple(c for c in SEED_METRICS if c not in dropped
+                 and any(r.get(c) is not None for r in members))
+
+
+def seed_csv(rows: Sequence[dict]) -> str:
+    """summary_seeds.csv: one line per seed group and metric with mean, sample std and n over
+    its seeds, in percent like summary.md (header only when no experiment has seeds)."""
+    groups = seed_groups(rows)
+    columns = seed_columns(groups)
+    lines = []
+    for name, members in groups.items():
+        seeds = " ".join(SEED_NAME.match(r["experiment"])["seed"] for r in members)
+        for column in columns:
+            mean, std, count = mean_std([r.get(column) for r in members])
+            if count:
+                lines.append({"experiment": name, "method": members[0].get("method"),
+                              "seeds": seeds, "metric": column, "mean": mean, "std": std,
+                              "n": count})
+    return csv_text(("experiment", "method", "seeds", "metric", "mean", "std", "n"), lines,
+                    ("mean", "std"))
 
 
 def seed_markdown(rows: Sequence[dict]) -> str:
@@ -68,6 +102,7 @@ def seed_markdown(rows: Sequence[dict]) -> str:
         body.append([name, str(members[0].get("method") or ""), ", ".join(seeds),
                      *(format_mean_std([r.get(c) for r in members]) for c in columns)])
     return ("\n## Over seeds\n\nMean ± sample standard deviation over the seeds of each "
-            "experiment, in percent (final_accuracy = A_last; a_avg: mean over experiences of "
-            "the overall accuracy after each, last-epoch rule).\n\n"
+            "experiment, in percent (final_accuracy = A_last; "
+            + AVERAGE_RULES[average_column(rows)] + "; summary_seeds.csv holds the same with "
+            "n per metric).\n\n"
             + markdown_table(("experiment", "method", "seeds", *columns), body))

@@ -4,14 +4,13 @@ Records are those of continual.metrics.stream_metrics (`"plan_kind": "stream"`),
 evaluation. A row holds one experiment's metrics, all derived from its accuracy matrix R and
 per-class rows. An experiment whose records name `joint_experiment` is compared with that
 experiment of the same summary (intransigence, Chaudhry's and RM's I_last); without one the
-intransigence cells stay blank (never computed against 0). Values are fractions in the CSV
-and percent with one decimal in markdown; None is a blank cell.
+intransigence cells stay blank (never computed against 0). Values are percent in both the CSV
+(full precision; such columns are named `<column>_pct`) and markdown (one decimal); None is
+a blank cell.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -26,8 +25,8 @@ from continual.reporting.probe_tables import (
     split_forgetting,
     split_forgetting_markdown,
 )
-from continual.reporting.seed_tables import seed_markdown
-from continual.reporting.tables import format_cell, markdown_table, percent
+from continual.reporting.seed_tables import AVERAGE_RULES, average_column, seed_markdown
+from continual.reporting.tables import csv_text, format_cell, markdown_table, percent
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +100,12 @@ def _per_task_joint(rows: Sequence[dict]) -> bool:
 
 
 def _with_a_avg(rows: Sequence[dict]) -> tuple[str, ...]:
-    """STREAM_COLUMNS with `a_avg` (RM's A_avg) after final_accuracy when some experiment's
-    method reports it (its records carry `a_avg_rule`)."""
-    if not any(row.get("a_avg_rule") for row in rows):
+    """STREAM_COLUMNS with one A_avg column: `a_avg` (RM's A_avg) in place of
+    average_incremental_accuracy when some experiment's method reports it (its records carry
+    `a_avg_rule`); the two would repeat each other (`seed_tables.average_column`)."""
+    if average_column(rows) != "a_avg":
         return STREAM_COLUMNS
-    at = STREAM_COLUMNS.index("final_accuracy") + 1
-    return (*STREAM_COLUMNS[:at], "a_avg", *STREAM_COLUMNS[at:])
+    return tuple("a_avg" if c == "average_incremental_accuracy" else c for c in STREAM_COLUMNS)
 
 
 def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
@@ -122,10 +121,12 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
         row = {"experiment": name, **stream_metrics(records, joint),
                "joint_experiment": _joint_name(records) if joint else None}
         last = records[-1]
-        row.update(method=last.get("method"), scenario=last.get("scenario"))
+        row.update(method=last.get("method"), scenario=last.get("scenario"),
+                   seed=last.get("seed"), config_id=last.get("config_id"))
         if last.get("probe_accuracy") is not None:
             row["probe_accuracy"] = last["probe_accuracy"]
             row.update(probe_progress(records), split_forgetting=split_forgetting(records))
+        row["random_init"] = random_init_values(records)
         if last.get("a_avg_rule"):  # RM's A_avg, with the rule it follows
             row["a_avg_rule"] = last["a_avg_rule"]
         if last.get("accuracy_rule"):  # StreamPlan.accuracy_rule = 'best_epoch'
@@ -138,6 +139,18 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
             row.update(forgetting=None, bwt=None, fwt=None)
         rows.append(row)
     return rows
+
+
+def random_init_values(records: Sequence[dict]) -> dict[str, float]:
+    """The random-initialisation evaluation's values under the summary's metric names (its
+    overall accuracy as final_accuracy, the random-backbone probe as probe_accuracy); empty
+    when the experiment has none. A claim's 'random init' side reads them."""
+    first = last_record_per_experience(records)[:1]
+    if not first or first[0]["experience"] != -1:
+        return {}
+    values = {"final_accuracy": first[0].get("accuracy"),
+              "probe_accuracy": first[0].get("probe_accuracy")}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def experience_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
@@ -158,8 +171,10 @@ def _experience_label(experience: int) -> str:
     return "random init" if experience == -1 else str(experience)
 
 
-def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
-    """The stream part of summary.md: one line per experiment, then every evaluation."""
+def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict],
+                    claims_section: str = "") -> str:
+    """The stream part of summary.md: one line per experiment, the over-seed table and the
+    claims (`claims_section`, from claims.claims_markdown), then every evaluation."""
     if not rows:
         return "# Results\n\nNo evaluations recorded yet.\n"
     columns = stream_columns(rows)
@@ -169,13 +184,14 @@ def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
                        " / ".join(percent(v) or "–" for v in row["accuracy_row"])]
                       for row in evaluations]
     return (
-        "# Results\n\n## Stream experiments\n\nIn percent: accuracy from the accuracy matrix "
+        "# Results\n\n## Stream experiments\n\nIn percent, as in the CSV files (whose "
+        "percent columns end in _pct): accuracy from the accuracy matrix "
         "R[i, j] (task j after experience i); forgetting (Chaudhry), bwt and fwt (GEM), "
         "amca (class-mean accuracy averaged over evaluations)"
         + ("; intransigence against the linked joint run (Chaudhry: per task; _last: RM's, "
            "overall accuracy)" if INTRANSIGENCE_COLUMNS[0] in columns else "")
-        + ("; a_avg (RM's A_avg): mean over experiences of the overall accuracy after each, "
-           "rule: " + ", ".join(sorted({r["a_avg_rule"] for r in rows if r.get("a_avg_rule")}))
+        + "; " + AVERAGE_RULES[average_column(rows)]
+        + (", rule: " + ", ".join(sorted({r["a_avg_rule"] for r in rows if r.get("a_avg_rule")}))
            if "a_avg" in columns else "")
         + ("; final_top_k_accuracy / a_avg_top_k: A_last / A_avg over the top-k accuracy "
            "(StreamPlan.top_k)" if "top_k" in columns else "")
@@ -184,6 +200,7 @@ def stream_markdown(rows: Sequence[dict], evaluations: Sequence[dict]) -> str:
            + ": one joint model per task count k, Chaudhry's a*_k)"
            if "intransigence_reference" in columns else "") + ".\n\n"
         + markdown_table(columns, summary) + _fwt_notes(rows) + seed_markdown(rows)
+        + claims_section
         + "\n## Every experience\n\nOverall accuracy after each experience and its R row "
         "(accuracy on each experience's test data), in percent.\n\n"
         + markdown_table(("experiment", "experience", "accuracy", "R row"), per_experience)
@@ -203,18 +220,18 @@ def _best_epoch_text(rows: Sequence[dict]) -> str:
 
 
 def _fwt_notes(rows: Sequence[dict]) -> str:
-    """One line per experiment whose FWT is blank because R and its random-init baseline come
-    from different evaluators (`continual.metrics.transfer`); empty when there is none."""
-    notes = [f"- {row['experiment']}: {row['fwt_note']}\n" for row in rows if row.get("fwt_note")]
+    """One line per reason that some experiments' FWT is blank (`continual.metrics.transfer`:
+    R and its random-init baseline from different evaluators, or a one-head class-incremental
+    stream), naming those experiments; empty when there is none."""
+    by_note: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("fwt_note"):
+            by_note.setdefault(row["fwt_note"], []).append(row["experiment"])
+    notes = [f"- {', '.join(names)}: {note}\n" for note, names in by_note.items()]
     return "\n" + "".join(notes) if notes else ""
 
 
 def stream_csv(rows: Sequence[dict]) -> str:
-    """The stream summary as CSV: raw fractions, blank for None."""
-    columns = stream_columns(rows)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({c: "" if row.get(c) is None else row[c] for c in columns})
-    return buffer.getvalue()
+    """The stream summary as CSV, in summary.md's units: percent columns named `<column>_pct`,
+    blank for None."""
+    return csv_text(stream_columns(rows), rows, PERCENT_COLUMNS)

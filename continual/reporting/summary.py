@@ -8,7 +8,10 @@ Experiments are split by plan kind. Records with `"plan_kind": "stream"` are str
   RECALL's summary; with both kinds each part sits under its own heading.
 - summary.csv: the segmentation table when there are segmentation records, else the stream
   table. summary_stream.csv: the stream table, written only when both kinds are present, so
-  summary.csv always holds one table and its header says which.
+  summary.csv always holds one table and its header says which. summary_seeds.csv: mean,
+  sample std and n over the seeds of each experiment run with several (stream), and
+  summary_claims.csv: the suite's claims checked by paired differences over seeds.
+  Every CSV is in summary.md's units: percent columns are named `<column>_pct`.
 - miou_by_step.png, per_class_iou.png (segmentation; also written, empty, when no experiment
   has records yet) and accuracy_matrix.png, accuracy_by_experience.png (stream).
 Outputs of a kind absent from this summary are deleted, so none is left over from an earlier
@@ -22,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from continual.data.atomic import write_text_atomic
+from continual.reporting.claims import Claim, claim_rows, claims_markdown
 from continual.reporting.plots import plot_miou_by_step, plot_per_class_iou
+from continual.reporting.seed_tables import seed_csv
 from continual.reporting.stream_plots import plot_accuracy_by_experience, plot_accuracy_matrices
 from continual.reporting.stream_tables import (
     experience_rows,
@@ -30,10 +35,14 @@ from continual.reporting.stream_tables import (
     stream_markdown,
     stream_rows,
 )
-from continual.reporting.tables import summary_csv, summary_markdown, summary_rows
+from continual.reporting.tables import csv_text, summary_csv, summary_markdown, summary_rows
+
+CLAIM_COLUMNS = ("claim", "metric", "mean_diff", "std_diff", "n", "seeds", "verdict")
 
 SEGMENTATION_FILES = {"miou_by_step": "miou_by_step.png", "per_class_iou": "per_class_iou.png"}
 STREAM_FILES = {"summary_stream_csv": "summary_stream.csv",
+                "summary_seeds_csv": "summary_seeds.csv",
+                "summary_claims_csv": "summary_claims.csv",
                 "accuracy_matrix": "accuracy_matrix.png",
                 "accuracy_by_experience": "accuracy_by_experience.png"}
 _KINDS = {None: "segmentation", "segmentation": "segmentation", "stream": "stream"}
@@ -66,7 +75,7 @@ def split_by_plan_kind(experiments: Mapping[str, Sequence[dict]]
     return segmentation, stream
 
 
-def _nested(markdown: str, title: str) -> str:
+def nested_section(markdown: str, title: str) -> str:
     """A '# Results' document as a section: its title replaced, its headings one level down."""
     body = markdown.split("\n", 1)[1].lstrip("\n")
     lines = ["#" + line if line.startswith("#") else line for line in body.split("\n")]
@@ -78,17 +87,18 @@ def _summary_text(segmentation_md: str | None, stream_md: str | None) -> str:
         return segmentation_md
     if segmentation_md is None:
         return stream_md
-    return ("# Results\n\n" + _nested(segmentation_md, "Segmentation (RECALL)") + "\n"
-            + _nested(stream_md, "Stream (classification)"))
+    return ("# Results\n\n" + nested_section(segmentation_md, "Segmentation (RECALL)") + "\n"
+            + nested_section(stream_md, "Stream (classification)"))
 
 
-def write_summary(out_dir: str | os.PathLike,
-                  experiments: Mapping[str, Sequence[dict]]) -> dict[str, Path]:
+def write_summary(out_dir: str | os.PathLike, experiments: Mapping[str, Sequence[dict]],
+                  claims: Sequence[Claim] = ()) -> dict[str, Path]:
     """Write the suite summary under `out_dir` from each experiment's metrics.jsonl records.
 
     `experiments` maps an experiment name to its records (see continual.reporting.tables and
-    stream_tables for the keys read). Returns the paths written, under the keys 'summary_md',
-    'summary_csv', the SEGMENTATION_FILES keys and / or the STREAM_FILES keys.
+    stream_tables for the keys read); `claims` are the suite's headline comparisons, checked
+    over seeds on the stream rows (`claims.py`). Returns the paths written, under the keys
+    'summary_md', 'summary_csv', the SEGMENTATION_FILES keys and / or the STREAM_FILES keys.
     """
     out_dir = Path(out_dir)
     segmentation, stream = split_by_plan_kind(experiments)
@@ -102,7 +112,14 @@ def write_summary(out_dir: str | os.PathLike,
         paths["per_class_iou"] = plot_per_class_iou(segmentation, out_dir / "per_class_iou.png")
     if stream:
         rows, evaluations = stream_rows(stream), experience_rows(stream)
-        stream_md = stream_markdown(rows, evaluations)
+        checked = claim_rows(claims, rows)
+        stream_md = stream_markdown(rows, evaluations, claims_markdown(checked))
+        paths["summary_seeds_csv"] = write_text_atomic(out_dir / "summary_seeds.csv",
+                                                       seed_csv(rows))
+        if checked:
+            paths["summary_claims_csv"] = write_text_atomic(
+                out_dir / "summary_claims.csv",
+                csv_text(CLAIM_COLUMNS, checked, ("mean_diff", "std_diff")))
         csv_key = "summary_stream_csv" if segmentation else "summary_csv"
         paths[csv_key] = write_text_atomic(out_dir / ("summary_stream.csv" if segmentation
                                                       else "summary.csv"), stream_csv(rows))

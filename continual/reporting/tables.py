@@ -21,6 +21,7 @@ SUMMARY_COLUMNS = ("experiment", "method", "test", "setup", "step", "classes",
                    "delta_joint_original", "images_per_sec")
 MIOU_COLUMNS = ("miou_old", "miou_new", "miou_all", "miou_all_bg", "delta_joint",
                 "delta_joint_original")
+PERCENT_SUFFIX = "_pct"  # a CSV column in percent (summary.md's unit)
 # The original's joint mIoU with background (`run_resultssummary.py` subtracts it from every
 # result), kept so our numbers compare with the paper's Δ column as well as with our own joint.
 ORIGINAL_JOINT_MIOU_BG = 0.710
@@ -147,11 +148,29 @@ def summary_markdown(rows: Sequence[dict]) -> str:
     )
 
 
-def summary_csv(rows: Sequence[dict]) -> str:
-    """The summary.csv text: raw values (fractions), blank for missing ones."""
+def csv_header(column: str, percent_columns: Sequence[str]) -> str:
+    """A CSV column's name, with `_pct` when its values are in percent (as in summary.md)."""
+    return f"{column}{PERCENT_SUFFIX}" if column in percent_columns else column
+
+
+def csv_text(columns: Sequence[str], rows: Sequence[dict],
+             percent_columns: Sequence[str] = MIOU_COLUMNS) -> str:
+    """A CSV table in summary.md's units: fractions of `percent_columns` as percent (full
+    precision, the header names them `<column>_pct`), other values raw, blank for None."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([csv_header(c, percent_columns) for c in columns])
     for row in rows:
-        writer.writerow({k: "" if row[k] is None else row[k] for k in SUMMARY_COLUMNS})
+        writer.writerow([_csv_value(row.get(c), c in percent_columns) for c in columns])
     return buffer.getvalue()
+
+
+def _csv_value(value, in_percent: bool):
+    if value is None:
+        return ""
+    return round(100.0 * float(value), 10) if in_percent else value
+
+
+def summary_csv(rows: Sequence[dict]) -> str:
+    """The summary.csv text: mIoU in percent (`<column>_pct`), blank for missing values."""
+    return csv_text(SUMMARY_COLUMNS, rows)

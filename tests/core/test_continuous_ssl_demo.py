@@ -78,7 +78,8 @@ def test_probes_after_each_quarter_fill_the_summary(short_run):
                for r in minred)
     with (short_run / "runs" / "summary.csv").open() as table:
         rows = {row["experiment"]: row for row in csv.DictReader(table)}
-    assert float(rows["MINRED"]["probe_accuracy"]) == pytest.approx(minred[-1]["probe_accuracy"])
+    assert float(rows["MINRED"]["probe_accuracy_pct"]) == \
+        pytest.approx(100 * minred[-1]["probe_accuracy"])
 
 
 def _run(tmp: Path) -> subprocess.Popen:
@@ -146,9 +147,9 @@ def test_video_runs_config_runs_and_probes_at_each_half(short_run, tmp_path):
     assert [(r["experience"], r["stream_fraction"]) for r in probes] == [(0, 0.5), (1, 1.0)]
     with (tmp_path / "runs" / "summary.csv").open() as table:
         row = next(csv.DictReader(table))
-    assert row["scenario"] == "video_runs" and row["probe_at_25"] == ""
-    assert float(row["probe_at_50"]) == pytest.approx(probes[0]["probe_accuracy"])
-    assert float(row["probe_at_100"]) == pytest.approx(probes[1]["probe_accuracy"])
+    assert row["scenario"] == "video_runs" and row["probe_at_25_pct"] == ""
+    assert float(row["probe_at_50_pct"]) == pytest.approx(100 * probes[0]["probe_accuracy"])
+    assert float(row["probe_at_100_pct"]) == pytest.approx(100 * probes[1]["probe_accuracy"])
 
 
 def test_restored_buffer_of_another_feature_size_fails_before_training(short_run, tmp_path,

@@ -56,8 +56,9 @@ def test_baselines_run_report_and_a_rerun_trains_nothing(tmp_path, capsys, caplo
     for name in ("JOINT", "FINETUNE", "ER", "final_accuracy", "forgetting", "amca"):
         assert name in summary
     header = (tmp_path / "runs" / "summary.csv").read_text().splitlines()[0]
-    assert header.startswith("experiment,method,scenario,final_accuracy,"
-                             "average_incremental_accuracy,forgetting,bwt,fwt,amca,images_per_sec")
+    assert header.startswith("experiment,method,scenario,final_accuracy_pct,"
+                             "average_incremental_accuracy_pct,forgetting_pct,bwt_pct,fwt_pct,"
+                             "amca_pct,images_per_sec")
     assert (tmp_path / "runs" / "accuracy_matrix.png").exists()
     assert list((tmp_path / "runs" / "experiments" / "ER" / "tensorboard").glob("events.*"))
 

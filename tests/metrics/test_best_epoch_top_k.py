@@ -47,7 +47,7 @@ def test_summary_shows_the_columns_only_when_present():
     assert "the same over the top-k accuracy" in text
     rm_row = next(line for line in text.splitlines() if line.startswith("| rm |"))
     assert "| 65.0 | 57.5 | 95.0 | 82.5 |" in rm_row
-    assert stream_csv(stream_rows(asked)).splitlines()[1].endswith(",0.95,0.825")
+    assert stream_csv(stream_rows(asked)).splitlines()[1].endswith(",95.0,82.5")
     best_only = {"rm": _records("rm", R2, [0.3, 0.6], best=[0.5, 0.65])}
     top_k_only = {"rm": _with_top_k(_records("rm", R2, [0.3, 0.6]), [0.6, 0.8])}
     for experiments in (best_only, top_k_only):

@@ -14,13 +14,14 @@ R = [[0.60, 0.30, 0.25],
 B = [0.20, 0.10, 0.30]
 
 
-def records(rows_by: str, baseline_by: str, name: str = "KAIZEN") -> list[dict]:
+def records(rows_by: str, baseline_by: str, name: str = "KAIZEN",
+            scenario: str = "class_incremental") -> list[dict]:
     """Metrics records as the stream plan writes them: the random-init evaluation first; a
     linear probe's records carry `probe_accuracy`."""
     def record(experience, row, by):
         accuracy = sum(row) / len(row)
         return {"experiment": name, "plan_kind": "stream", "method": "kaizen",
-                "scenario": "class_incremental", "experience": experience,
+                "scenario": scenario, "experience": experience,
                 "num_experiences": 3, "accuracy_row": row, "accuracy": accuracy,
                 **({"probe_accuracy": accuracy} if by == "probe" else {})}
     return [record(-1, B, baseline_by), *(record(i, row, rows_by) for i, row in enumerate(R))]
@@ -34,7 +35,19 @@ def test_probe_rows_against_the_random_init_probe_give_cassles_fwt():
 
 
 def test_classifier_rows_against_the_random_init_classifier_keep_gems_fwt():
-    assert stream_metrics(records("classifier", "classifier"))["fwt"] == pytest.approx(0.15)
+    metrics = stream_metrics(records("classifier", "classifier", scenario="blurry"))
+    assert metrics["fwt"] == pytest.approx(0.15)
+
+
+def test_one_head_class_incremental_classifier_fwt_is_blank_with_a_note():
+    """Before task j a one-head classifier never saw task j's classes: FWT would be minus the
+    random-init accuracy, so it is left blank and the summary says why (issue 23 item 5)."""
+    metrics = stream_metrics(records("classifier", "classifier"))
+    assert metrics["fwt"] is None
+    assert "class-incremental with one head" in metrics["fwt_note"]
+    text = stream_markdown(stream_rows({"FT": records("classifier", "classifier", "FT"),
+                                        "ER": records("classifier", "classifier", "ER")}), [])
+    assert "- FT, ER: fwt omitted: class-incremental with one head" in text
 
 
 @pytest.mark.parametrize("rows_by, baseline_by", [("classifier", "probe"),

@@ -35,11 +35,11 @@ def test_quarter_probes_and_split_forgetting_reach_csv_and_markdown(tmp_path):
     paths = write_summary(tmp_path, {"MINRED": minred, "IID": iid, "THIRDS": thirds})
     with paths["summary_csv"].open() as table:
         rows = {row["experiment"]: row for row in csv.DictReader(table)}
-    got = [float(rows["MINRED"][f"probe_at_{p}"]) for p in (25, 50, 75, 100)]
-    assert got == pytest.approx([0.2, 0.3, 0.425, 0.575])
-    assert [rows["IID"][f"probe_at_{p}"] for p in (25, 50, 75, 100)] == ["", "", "", "0.6"]
-    assert [rows["THIRDS"][f"probe_at_{p}"] for p in (25, 50, 75)] == ["", "", ""]
-    assert float(rows["THIRDS"]["probe_at_100"]) == pytest.approx(0.3)
+    got = [float(rows["MINRED"][f"probe_at_{p}_pct"]) for p in (25, 50, 75, 100)]
+    assert got == pytest.approx([20.0, 30.0, 42.5, 57.5])  # percent, as in summary.md
+    assert [rows["IID"][f"probe_at_{p}_pct"] for p in (25, 50, 75, 100)] == ["", "", "", "60.0"]
+    assert [rows["THIRDS"][f"probe_at_{p}_pct"] for p in (25, 50, 75)] == ["", "", ""]
+    assert float(rows["THIRDS"]["probe_at_100_pct"]) == pytest.approx(30.0)
     text = paths["summary_md"].read_text()
     section = text.split("## Forgetting per split")[1]
     # D0: max(50, 40, 30) - 20 = 30; D1: max(60, 60) - 50 = 10; D2: 70 - 70 = 0

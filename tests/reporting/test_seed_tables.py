@@ -7,6 +7,12 @@ import pytest
 from continual.metrics import stream_metrics
 from continual.reporting import STREAM_COLUMNS, write_summary
 from continual.reporting.seed_tables import format_mean_std, seed_groups, seed_markdown
+from continual.reporting.stream_tables import PERCENT_COLUMNS
+from continual.reporting.tables import csv_header
+
+
+def _csv_header(columns):
+    return tuple(csv_header(c, PERCENT_COLUMNS) for c in columns)
 
 
 def _records(name, rows, accuracies, rule=None):
@@ -57,12 +63,15 @@ def test_summary_has_a_avg_column_and_the_over_seeds_table(tmp_path):
     assert "| RM | RM | 1, 2 | 60.0 ± 7.1 | 50.0 ± 7.1 | 30.0 ± 0.0 |" in markdown
     with open(paths["summary_csv"], newline="") as handle:
         header = next(csv.reader(handle))
-    assert header[STREAM_COLUMNS.index("final_accuracy") + 1] == "a_avg"
+    # one A_avg column: RM's a_avg in place of average_incremental_accuracy (issue 23)
+    assert header[STREAM_COLUMNS.index("final_accuracy") + 1] == "a_avg_pct"
+    assert "average_incremental_accuracy_pct" not in header
+    assert "average_incremental_accuracy" not in markdown.split("## Every experience")[0]
 
 
 def test_no_rule_no_a_avg_column_and_no_seed_table(tmp_path):
     paths = write_summary(tmp_path, {"er": _records("er", [[0.8, 0.1], [0.5, 0.7]],
                                                     [0.3, 0.6])})
     with open(paths["summary_csv"], newline="") as handle:
-        assert tuple(next(csv.reader(handle))) == STREAM_COLUMNS
+        assert tuple(next(csv.reader(handle))) == _csv_header(STREAM_COLUMNS)
     assert "Over seeds" not in paths["summary_md"].read_text()

@@ -4,6 +4,8 @@ import logging
 import pytest
 
 from continual.reporting import STREAM_COLUMNS, write_summary
+from continual.reporting.stream_tables import PERCENT_COLUMNS
+from continual.reporting.tables import csv_header
 
 R = [[0.70, 0.05, 0.10],
      [0.40, 0.90, 0.20],
@@ -40,17 +42,23 @@ def test_stream_only_summary_files_and_formats(tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         paths = write_summary(tmp_path, {"er": _stream("er", "er")})
     assert sorted(p.name for p in paths.values()) == [
-        "accuracy_by_experience.png", "accuracy_matrix.png", "summary.csv", "summary.md"]
+        "accuracy_by_experience.png", "accuracy_matrix.png", "summary.csv", "summary.md",
+        "summary_seeds.csv"]
     assert "'er': intransigence omitted: no joint run is linked" in caplog.text
     with open(paths["summary_csv"], newline="") as handle:
-        assert tuple(next(csv.reader(handle))) == STREAM_COLUMNS  # no intransigence column
+        assert tuple(next(csv.reader(handle))) == tuple(
+            csv_header(c, PERCENT_COLUMNS) for c in STREAM_COLUMNS)  # no intransigence column
     (row,) = _csv_rows(paths["summary_csv"])
-    assert float(row["final_accuracy"]) == pytest.approx(1.7 / 3)  # fractions in the CSV
-    assert float(row["forgetting"]) == pytest.approx(0.35) and row["images_per_sec"] == "200.0"
+    # percent in the CSV, as in summary.md, and the header says so
+    assert float(row["final_accuracy_pct"]) == pytest.approx(170 / 3)
+    assert float(row["forgetting_pct"]) == pytest.approx(35.0)
+    assert row["images_per_sec"] == "200.0"
     markdown = paths["summary_md"].read_text()
-    # final 56.7, AIA 63.9, forgetting 35.0, bwt -35.0, fwt 2.5, amca (37.5+65+45)/3 = 49.2
-    assert "| er | er | class_incremental | 56.7 | 63.9 | 35.0 | -35.0 | 2.5 | 49.2 | 200.0 |" \
+    # final 56.7, AIA 63.9, forgetting 35.0, bwt -35.0, amca (37.5+65+45)/3 = 49.2; fwt blank:
+    # class-incremental with one head, so it would be minus the random-init accuracy (issue 23)
+    assert "| er | er | class_incremental | 56.7 | 63.9 | 35.0 | -35.0 |  | 49.2 | 200.0 |" \
         in markdown
+    assert "- er: fwt omitted: class-incremental with one head" in markdown
     assert "| er | random init | 10.0 | 10.0 / 10.0 / 10.0 |" in markdown
     assert "| er | 1 | 65.0 | 40.0 / 90.0 / 20.0 |" in markdown
     assert "miou" not in markdown
@@ -63,13 +71,15 @@ def test_joint_link_gives_intransigence_and_others_stay_blank(tmp_path):
                    "joint": JOINT}
     paths = write_summary(tmp_path, experiments)
     rows = {row["experiment"]: row for row in _csv_rows(paths["summary_csv"])}
-    assert list(rows["er"]) == [*STREAM_COLUMNS, "intransigence", "intransigence_last"]
-    assert float(rows["er"]["intransigence"]) == pytest.approx(0.10 / 3)
-    assert float(rows["er"]["intransigence_last"]) == pytest.approx(0.85 - 1.7 / 3)
-    assert rows["ft"]["intransigence"] == "" and rows["ft"]["intransigence_last"] == ""
+    assert list(rows["er"]) == [csv_header(c, PERCENT_COLUMNS) for c in
+                                (*STREAM_COLUMNS, "intransigence", "intransigence_last")]
+    assert float(rows["er"]["intransigence_pct"]) == pytest.approx(10 / 3)
+    assert float(rows["er"]["intransigence_last_pct"]) == pytest.approx(85 - 170 / 3)
+    assert rows["ft"]["intransigence_pct"] == "" and rows["ft"]["intransigence_last_pct"] == ""
     # the joint run: final accuracy of its one evaluation, nothing that needs a sequence
-    assert float(rows["joint"]["final_accuracy"]) == pytest.approx(2.5 / 3)
-    assert rows["joint"]["average_incremental_accuracy"] == rows["joint"]["forgetting"] == ""
+    assert float(rows["joint"]["final_accuracy_pct"]) == pytest.approx(250 / 3)
+    assert rows["joint"]["average_incremental_accuracy_pct"] == rows["joint"]["forgetting_pct"] \
+        == ""
     assert "| 3.3 | 28.3 |" in paths["summary_md"].read_text()  # er's two intransigences
 
 
@@ -84,9 +94,10 @@ def test_both_plan_kinds_in_one_summary(tmp_path):
     write_summary(tmp_path, {"er": _stream("er", "er")})  # an earlier stream-only summary
     paths = write_summary(tmp_path, {"gan": _segmentation("gan"), "er": _stream("er", "er")})
     assert sorted(paths) == ["accuracy_by_experience", "accuracy_matrix", "miou_by_step",
-                             "per_class_iou", "summary_csv", "summary_md", "summary_stream_csv"]
+                             "per_class_iou", "summary_csv", "summary_md", "summary_seeds_csv",
+                             "summary_stream_csv"]
     assert [r["experiment"] for r in _csv_rows(paths["summary_csv"])] == ["gan"]
-    assert "miou_all_bg" in _csv_rows(paths["summary_csv"])[0]
+    assert "miou_all_bg_pct" in _csv_rows(paths["summary_csv"])[0]
     assert [r["experiment"] for r in _csv_rows(paths["summary_stream_csv"])] == ["er"]
     markdown = paths["summary_md"].read_text()
     assert markdown.count("\n# ") == 0 and markdown.startswith("# Results\n")
@@ -100,6 +111,7 @@ def test_both_plan_kinds_in_one_summary(tmp_path):
     # back to segmentation only: the stream files of the earlier summary are gone
     paths = write_summary(tmp_path, {"gan": _segmentation("gan")})
     assert not (tmp_path / "summary_stream.csv").exists()
+    assert not (tmp_path / "summary_seeds.csv").exists()
     assert not (tmp_path / "accuracy_matrix.png").exists()
 
 

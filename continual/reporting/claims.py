@@ -1,0 +1,155 @@
+"""A suite's headline claims, checked over seeds by paired differences.
+
+A claim is (A, relation, B, metric), e.g. ('RM', '>', 'EWC', 'final_accuracy'): A and B name
+experiments of the summary, either exactly or as the group `<name>` of `<name>_seed<s>`
+(suite.py runs one experiment per seed); B = 'random init' is A's own random-initialisation
+evaluation (e.g. ('MINRED', '>', 'random init', 'probe_accuracy'): the SSL features above a
+random backbone). Every method of one seed sees the same stream, split
+and initial weights, so the comparison is paired: d_s = A_s - B_s for each seed s that both
+have. The claim is shown only when n >= MIN_SEEDS and the mean of d, in the claimed direction,
+exceeds MARGIN x its sample standard deviation; the opposite order beyond that margin is
+'opposite'; anything else is not shown. A '>=' (or '<=') claim, "A not below B", is shown
+with n >= MIN_SEEDS unless the opposite order is shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from continual.reporting.seed_tables import SEED_NAME, mean_std
+from continual.reporting.stream_tables import PERCENT_COLUMNS
+from continual.reporting.tables import markdown_table, percent
+
+RELATIONS = {">": 1, "<": -1, ">=": 1, "<=": -1}
+NOT_BELOW = (">=", "<=")  # "A not below B": holds unless the opposite order is shown
+MIN_SEEDS = 3
+MARGIN = 2.0
+SHOWN = "shown"
+RANDOM_INIT = "random init"  # B: the same experiment's random-initialisation evaluation
+CLAIM_METRICS = frozenset(PERCENT_COLUMNS) - {"accuracy"}  # the stream summary's metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    better: str
+    relation: str
+    worse: str
+    metric: str
+
+    def text(self) -> str:
+        return f"{self.better} {self.relation} {self.worse}"
+
+
+def parse_claims(entries, binding: str = "Suite.claims") -> tuple[Claim, ...]:
+    """Claims from gin: a list of (A, relation, B, metric) tuples; a bad one is refused."""
+    claims = []
+    for entry in entries or ():
+        if (not isinstance(entry, (list, tuple)) or len(entry) != 4
+                or not all(isinstance(v, str) for v in entry)):
+            raise ValueError(f"{binding} entry {entry!r}: expected (A, relation, B, metric) "
+                             "with relation '>' or '<' (or '>=' / '<=': not below / not "
+                             "above), e.g. ('RM', '>', 'EWC', 'final_accuracy')")
+        if entry[1] not in RELATIONS:
+            raise ValueError(f"{binding} entry {entry!r}: relation {entry[1]!r} is not one of "
+                             f"{sorted(RELATIONS)}")
+        if entry[3] not in CLAIM_METRICS:
+            raise ValueError(f"{binding} entry {entry!r}: metric {entry[3]!r} is no summary "
+                             f"column; one of {sorted(CLAIM_METRICS)}")
+        claims.append(Claim(*entry))
+    return tuple(claims)
+
+
+def group_name(experiment: str) -> str:
+    """`<name>` of `<name>_seed<s>`; any other name is its own group."""
+    match = SEED_NAME.match(experiment)
+    return match["group"] if match else experiment
+
+
+def check_claim_names(claims: Sequence[Claim], experiments: Sequence[str],
+                      binding: str = "Suite.claims") -> None:
+    """Refuse a claim that names no experiment (or seed group) of the suite."""
+    known = set(experiments) | {group_name(name) for name in experiments}
+    for claim in claims:
+        for name in (claim.better, claim.worse):
+            if name not in known and not (name == RANDOM_INIT and name == claim.worse):
+                raise ValueError(f"{binding}: claim {claim.text()!r} names {name!r}, which is "
+                                 f"no experiment of the suite; names: {sorted(known)} (and "
+                                 f"{RANDOM_INIT!r} as B)")
+
+
+def _row_seed(row: dict) -> int | None:
+    if row.get("seed") is not None:
+        return int(row["seed"])
+    match = SEED_NAME.match(str(row.get("experiment", "")))
+    return int(match["seed"]) if match else None
+
+
+def values_by_seed(rows: Sequence[dict], name: str, metric: str,
+                   random_init: bool = False) -> dict[int | None, float]:
+    """The metric of each seed of experiment (or group) `name`, where the row has it; with
+    `random_init`, the value of its random-initialisation evaluation instead."""
+    found = {}
+    for row in rows:
+        experiment = str(row.get("experiment", ""))
+        value = (row.get("random_init") or {}).get(metric) if random_init else row.get(metric)
+        if name in (experiment, group_name(experiment)) and value is not None:
+            found[_row_seed(row)] = float(value)
+    return found
+
+
+def verdict(mean: float | None, std: float | None, count: int, sign: int,
+            strict: bool = True) -> str:
+    """'shown', 'opposite' or why the claim is not shown (`strict` False: "not below")."""
+    if count == 0:
+        return "not shown (no paired values)"
+    if count < MIN_SEEDS:
+        return f"not shown (n = {count} < {MIN_SEEDS} seeds)"
+    if -sign * mean > MARGIN * std:
+        return "opposite"
+    if sign * mean > MARGIN * std or not strict:
+        return SHOWN
+    return "not shown (within noise)"
+
+
+def claim_rows(claims: Sequence[Claim], rows: Sequence[dict]) -> list[dict]:
+    """One row per claim: paired differences A_s - B_s over the seeds both have."""
+    found = []
+    for claim in claims:
+        better = values_by_seed(rows, claim.better, claim.metric)
+        worse = (values_by_seed(rows, claim.better, claim.metric, random_init=True)
+                 if claim.worse == RANDOM_INIT else values_by_seed(rows, claim.worse, claim.metric))
+        seeds = sorted((s for s in better if s in worse), key=lambda s: (s is None, s or 0))
+        mean, std, count = mean_std([better[s] - worse[s] for s in seeds])
+        found.append({"claim": claim.text(), "metric": claim.metric, "mean_diff": mean,
+                      "std_diff": std, "n": count,
+                      "seeds": ", ".join("?" if s is None else str(s) for s in seeds),
+                      "verdict": verdict(mean, 0.0 if std is None else std, count,
+                                         RELATIONS[claim.relation],
+                                         strict=claim.relation not in NOT_BELOW)})
+    return found
+
+
+def claims_hold(rows: Sequence[dict]) -> bool:
+    return all(row["verdict"] == SHOWN for row in rows)
+
+
+def claims_markdown(rows: Sequence[dict]) -> str:
+    """The '## Claims' section of summary.md, or '' when the suite declares none."""
+    if not rows:
+        return ""
+    body = [[r["claim"], r["metric"], _signed(r["mean_diff"]), percent(r["std_diff"]),
+             str(r["n"]), r["seeds"], r["verdict"]] for r in rows]
+    return ("\n## Claims\n\nEach claim A > B (or A < B) compares paired runs: d = A - B of the "
+            "same seed (same stream, split and initial weights). mean d and its sample standard "
+            f"deviation over seeds are in percent points; shown only when n >= {MIN_SEEDS} "
+            f"and mean d lies beyond {MARGIN:g} x std in the claimed direction, 'opposite' "
+            "when it lies that far the other way; A >= B (not below) is shown with n >= "
+            f"{MIN_SEEDS} unless the opposite is.\n\n"
+            + markdown_table(("claim", "metric", "mean d", "std d", "n", "seeds", "verdict"),
+                             body))
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else re.sub(r"^(?!-)", "+", percent(value))
