@@ -1,11 +1,14 @@
-"""The continuous-SSL paper cards (config/ports/continuous_ssl/R18_*_PAPER.gin) stream the
-paper's Kinetics videos: `video_runs` with a fresh random frame per read and per buffer read
-(errata M3), as MINRED_VIDEO.gin. They plan with --dry_run on a converted set whose records
-carry `group` (one id per video) and refuse a converted image folder, which has none."""
+"""The continuous-SSL run cards. The paper cards (R18_*_PAPER.gin) stream the paper's Kinetics
+videos: `video_runs` with a fresh random frame per read and per buffer read (errata M3), as
+MINRED_VIDEO.gin; they plan with --dry_run on a converted set whose records carry `group` (one
+id per video) and refuse a converted image folder, which has none. SINGLE_PASS.gin cites the
+single-pass rows; every card's ResNet starts with zero-init residuals, as SimSiam's."""
 
+import re
 from pathlib import Path
 
 import gin
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,6 +16,7 @@ from PIL import Image
 import main
 from continual.data.image_folder import convert_image_folder
 from continual.data.synthetic_stream import generate_stream_set
+from continual.models.classifiers import build_classifier
 from suite import parse_gin
 
 CARDS = ["R18_MINRED_PAPER", "R18_FIFO_PAPER"]
@@ -70,3 +74,32 @@ def test_cards_refuse_a_set_without_videos(card, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "'group'" in err, err
     assert not (tmp_path / "ckpt").exists()
+
+
+def _run_card(card: str) -> str:
+    """The comment block at the top of a config file (its run card)."""
+    lines = (Path(main.__file__).parent / f"config/ports/continuous_ssl/{card}.gin").read_text()
+    return " ".join(line[1:].strip() for line in lines.splitlines()
+                    if line.startswith("#")).split("Expected wall-clock")[0]
+
+
+def test_single_pass_card_cites_the_single_pass_rows_not_the_5_epoch_run():
+    card = _run_card("SINGLE_PASS")
+    assert "32.2 %" in card and "11.9 %" in card, card
+    assert re.search(r"\(8\.1 %\): that is the 5-epoch run", card), card
+    parse_gin(["config/ports/continuous_ssl/SINGLE_PASS.gin"], [])
+    assert gin.query_parameter("SimSiamStream.epochs") == 1
+
+
+@pytest.mark.parametrize("card", ["MINRED", "FIFO", "IID", "SINGLE_PASS", "R18_MINRED_PAPER"])
+def test_simsiam_resnets_zero_the_last_bn_of_each_residual_block(card):
+    """SimSiam builds its encoder with `zero_init_residual=True` (the original's simsiam.py):
+    each block's last BN gamma starts at 0, the others at 1."""
+    parse_gin([f"config/ports/continuous_ssl/{card}.gin"], [])
+    backbone = build_classifier(input_shape=(32, 32, 3), num_classes=4).backbone
+    gammas = {layer.name: layer.gamma.numpy() for layer in backbone.layers
+              if isinstance(layer, keras.layers.BatchNormalization)}
+    last = [name for name in gammas if re.search(r"block\d+_conv2_bn$", name)]
+    assert len(last) >= 8, sorted(gammas)
+    assert all(not gammas[name].any() for name in last)
+    assert all((gammas[name] == 1).all() for name in set(gammas) - set(last))
