@@ -3,10 +3,11 @@ per split.
 
 Continuous SSL (Purushwalkam et al.) reports the probe's top-1 after 25 / 50 / 75 / 100 % of
 the stream, and, for the sequential class-split stream D0..Dk, how much of what was learnt on
-each split is lost after each later split (D0 at three points, D1 at two, D2 at one). Records come from `StreamPlan.metrics_record` with
-`probe_accuracy` and `stream_fraction` (the share of the stream's train records fed before
-the probe). A column whose fraction no probe stands at (e.g. 25 % of a 3-experience stream)
-stays blank rather than borrowing a neighbour's value.
+each split is lost after each later split (D0 at three points, D1 at two, D2 at one).
+Records come from `StreamPlan.metrics_record` with `probe_accuracy` and `stream_fraction` (the
+share of the stream's train records fed before the probe). A column whose fraction no probe
+stands at (e.g. 25 % of a 3-experience stream) stays blank rather than borrowing a neighbour's
+value.
 """
 
 from __future__ import annotations
