@@ -2,8 +2,9 @@
 
 One step at capacity N (default 16 384, one shard) with D-d features (512): insert a batch of
 B ids (64), write the features of B buffer items (one training step's synchronous statistics)
-and shrink back to N by MinRed (B removals). `BufferShard` keeps each item's nearest-neighbour
-similarity and repairs only what an insert, a feature write or a removal touches. The original
+and shrink back to N by MinRed (B removals). `BufferShard` keeps each item's two nearest
+neighbours and recomputes, in one matmul, only the rows a feature write or a removal leaves
+without a known nearest (or second) neighbour. The original
 (`mysampler.py`, transcribed directly here in TensorFlow, on the same device) builds the full
 similarity matrix S = (X X^T + 1) / 2 of the seen items every step, then B times takes every
 row's maximum and blanks the removed row and column. Prints median ms per step and the ratio.

@@ -26,12 +26,14 @@ def epoch_order(ids: np.ndarray, seed: int, experience: int, phase: int, epoch: 
 def phase_batches(phase: Phase, phase_index: int, ids: np.ndarray, batch_size: int, seed: int,
                   experience: int) -> list[tuple[int, np.ndarray]]:
     """Every (epoch, batch rows) of a phase, in order: the stream as it comes (online) or
-    reshuffled epochs (offline, memory)."""
+    reshuffled epochs (offline, memory), each without its last partial batch with
+    `phase.drop_last`."""
     ids = np.asarray(ids, dtype=np.int64)
     if phase.kind == "online":
         return [(0, batch) for batch in chunks(ids, batch_size)]
     batches = []
+    per_epoch = phase.batches_per_epoch(len(ids), batch_size)
     for epoch in range(phase.epochs):
         order = epoch_order(ids, seed, experience, phase_index, epoch)
-        batches += [(epoch, batch) for batch in chunks(order, batch_size)]
+        batches += [(epoch, batch) for batch in chunks(order, batch_size)[:per_epoch]]
     return batches

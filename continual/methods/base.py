@@ -25,16 +25,27 @@ class Phase:
     online: one pass over the experience's stream in stream order;
     offline: `epochs` passes over the experience's data, reshuffled (stateless) each epoch;
     memory: `epochs` passes over the buffer's contents only (e.g. Rainbow Memory).
+    `drop_last` (offline and memory phases): each epoch's last partial batch is not trained on,
+    as a PyTorch loader with `drop_last=True` (Kaizen's).
     """
 
     kind: str
     epochs: int = 1
+    drop_last: bool = False
 
     def __post_init__(self):
         if self.kind not in PHASE_KINDS:
             raise ValueError(f"phase kind {self.kind!r} is not one of {PHASE_KINDS}")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"a phase needs epochs >= 1, got {self.epochs!r}")
+        if self.drop_last and self.kind == "online":
+            raise ValueError("an online phase feeds the whole stream: drop_last is for offline "
+                             "and memory phases")
+
+    def batches_per_epoch(self, count: int, batch_size: int) -> int:
+        """Batches one epoch of `count` rows trains on: ⌊count / batch⌋ with drop_last, else
+        ⌈count / batch⌉ (the last one smaller)."""
+        return count // batch_size if self.drop_last else -(-count // batch_size)
 
 
 @dataclasses.dataclass

@@ -74,6 +74,14 @@ def task_forgetting(R) -> list[float]:
     return [float(np.max(R[j:last, j]) - R[last, j]) for j in range(last)]
 
 
+def forgetting_over_time(R) -> list[list[float]]:
+    """For each j < T-1, [R[j, j] - R[t, j] for t = j+1 .. T-1]: what was learnt on task j and
+    lost after each later task (continuous SSL's forgetting on split D_j over the stream,
+    reference section 4.7 C5: Acc_j(end of D_j) - Acc_j(t))."""
+    R = _as_matrix(R)
+    return [[float(R[j, j] - R[t, j]) for t in range(j + 1, len(R))] for j in range(len(R) - 1)]
+
+
 def forgetting(R) -> float | None:
     """F = (1/(T-1)) sum_{j<T-1} f_j (Chaudhry et al. 2018, section 1); None when T = 1."""
     return _mean_or_none(task_forgetting(R))

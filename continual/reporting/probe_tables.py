@@ -3,17 +3,18 @@ per split.
 
 Continuous SSL (Purushwalkam et al.) reports the probe's top-1 after 25 / 50 / 75 / 100 % of
 the stream, and, for the sequential class-split stream D0..Dk, how much of what was learnt on
-each split is lost by the end. Records come from `StreamPlan.metrics_record` with
-`probe_accuracy` and `stream_fraction` (the share of the stream's train records fed before
-the probe). A column whose fraction no probe stands at (e.g. 25 % of a 3-experience stream)
-stays blank rather than borrowing a neighbour's value.
+each split is lost after each later split (D0 at three points, D1 at two, D2 at one).
+Records come from `StreamPlan.metrics_record` with `probe_accuracy` and `stream_fraction` (the
+share of the stream's train records fed before the probe). A column whose fraction no probe
+stands at (e.g. 25 % of a 3-experience stream) stays blank rather than borrowing a neighbour's
+value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from continual.metrics.accuracy_matrix import last_record_per_experience, task_forgetting
+from continual.metrics.accuracy_matrix import forgetting_over_time, last_record_per_experience
 from continual.reporting.tables import markdown_table, percent
 
 PROGRESS = (25, 50, 75, 100)
@@ -36,25 +37,28 @@ def probe_progress(records: Sequence[dict]) -> dict[str, float | None]:
     return found
 
 
-def split_forgetting(records: Sequence[dict]) -> list[float]:
-    """Forgetting of each split D_j but the last: best probe accuracy on D_j's test classes
-    after any experience before the last, minus the final one (Chaudhry's f_j on the probes'
-    accuracy matrix). Empty with fewer than two evaluations after training."""
+def split_forgetting(records: Sequence[dict]) -> list[list[float]]:
+    """Forgetting of each split D_j but the last over the stream: the probe's accuracy on
+    D_j's test classes after D_j minus after each later split (reference section 4.7, C5).
+    Empty with fewer than two evaluations after training."""
     rows = [r["accuracy_row"] for r in last_record_per_experience(records)
             if r["experience"] >= 0 and r.get("accuracy_row")]
     if len(rows) < 2 or any(v is None for row in rows for v in row):
         return []
-    return task_forgetting(rows)
+    return forgetting_over_time(rows)
 
 
 def split_forgetting_markdown(rows: Sequence[Mapping]) -> str:
     """A summary.md section from the summary rows' `split_forgetting` lists: per probed
-    experiment the forgetting of each split, in percent; empty when no row has one."""
-    table = [[row["experiment"], " / ".join(percent(v) for v in row["split_forgetting"])]
+    experiment the forgetting of each split after each later split, in percent; empty when no
+    row has one."""
+    table = [[row["experiment"], " / ".join(", ".join(percent(v) for v in split)
+                                            for split in row["split_forgetting"])]
              for row in rows if row.get("split_forgetting")]
     if not table:
         return ""
-    return ("\n## Forgetting per split\n\nLinear-probe accuracy on each split's test classes: "
-            "best after any earlier experience minus final, splits D0, D1, ... in stream "
-            "order (the last split cannot be forgotten yet), in percent.\n\n"
-            + markdown_table(("experiment", "forgetting per split"), table))
+    return ("\n## Forgetting per split\n\nLinear-probe accuracy on each split's test classes "
+            "after that split minus after each later split (the paper's forgetting over the "
+            "stream): D0 after D1, D2, ... / D1 after D2, ... in stream order, in percent. "
+            "The `forgetting` column is Chaudhry's (best earlier minus final, averaged).\n\n"
+            + markdown_table(("experiment", "forgetting per split over the stream"), table))

@@ -19,13 +19,14 @@ CARDS = ["MOCOV2PLUS", "BYOL", "SIMCLR", "VICREG"]
 
 @pytest.fixture(scope="module")
 def cifar100(tmp_path_factory) -> Path:
-    """CIFAR-100's files with 2 train and 1 test image per class (32 x 32), converted."""
+    """CIFAR-100's files with 13 train and 1 test image per class (32 x 32), converted: 260
+    rows a task, at least one batch of 256 (an epoch drops its partial batch)."""
     root = tmp_path_factory.mktemp("cifar")
     variant = VARIANTS["cifar100"]
     folder = root / variant.folder
     folder.mkdir()
     rng = np.random.default_rng(0)
-    for member, per_class in ((variant.splits["train"][0], 2), (variant.splits["test"][0], 1)):
+    for member, per_class in ((variant.splits["train"][0], 13), (variant.splits["test"][0], 1)):
         labels = [c for c in range(100) for _ in range(per_class)]
         rows = rng.integers(0, 256, (len(labels), 3072), np.uint8)
         (folder / member).write_bytes(pickle.dumps(
@@ -38,7 +39,7 @@ def cifar100(tmp_path_factory) -> Path:
 
 def card_args(root: Path, card: str, *extra: str) -> list[str]:
     params = [f"StreamPlan.data_dir = '{root / 'data'}'",
-              # 2 images a class here (500 in CIFAR-100): 0.01 would keep none
+              # 13 images a class here (500 in CIFAR-100): 0.01 would keep none
               "ProportionPerClassPolicy.replay_proportion = 0.5",
               f"TrainManager.checkpoint_dir = '{root / card / 'ckpt'}'", *extra]
     args = ["--gin_file", f"config/ports/kaizen/CIFAR100_{card}.gin",

@@ -70,8 +70,8 @@ FILES = ("config/ports/kaizen/KAIZEN.gin", "config/ports/kaizen/demo.gin")
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("kaizen_keys")
-    generate_stream_set(out, num_classes=10, size=12, train_per_class=6, test_per_class=2)
+    out = tmp_path_factory.mktemp("kaizen_keys")   # 40 rows a task: at least one batch of 32
+    generate_stream_set(out, num_classes=10, size=12, train_per_class=8, test_per_class=2)
     return out
 
 

@@ -126,6 +126,17 @@ def test_offline_epochs_are_reshuffled_statelessly():
     assert [b.tolist() for _, b in other] != [b.tolist() for _, b in first]
 
 
+def test_a_drop_last_phase_trains_on_full_batches_only():
+    """As a PyTorch loader with drop_last: 10 rows at batch 4 give 2 batches an epoch, not 3."""
+    phase = Phase("offline", epochs=2, drop_last=True)
+    batches = phase_batches(phase, 0, np.arange(10), 4, seed=1, experience=2)
+    assert [(e, len(b)) for e, b in batches] == [(0, 4), (0, 4), (1, 4), (1, 4)]
+    kept = phase_batches(Phase("offline", epochs=2), 0, np.arange(10), 4, seed=1, experience=2)
+    assert [len(b) for _, b in kept] == [4, 4, 2, 4, 4, 2]
+    with pytest.raises(ValueError, match="drop_last"):
+        Phase("online", drop_last=True)
+
+
 def test_loop_settings_are_checked():
     with pytest.raises(ValueError, match="ExperienceLoop.replay_batch_size"):
         ExperienceLoop(replay_batch_size=0)

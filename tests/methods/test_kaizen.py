@@ -106,3 +106,46 @@ def test_lars_learning_rate_binding_is_refused_for_kaizen_sets_it_per_group():
     gin.bind_parameter("LARS.learning_rate", 0.5)
     with pytest.raises(ValueError, match="Kaizen.learning_rate"):
         Kaizen(**SMALL)
+
+
+class _Rows:
+    """A stand-in for the ImageTable: records how many rows the online probe gathers."""
+
+    def __init__(self):
+        self.gathered = []
+
+    def gather(self, ids):
+        self.gathered.append(len(ids))
+        return tf.zeros([len(ids), 8, 8, 3], tf.uint8), tf.zeros([len(ids)], tf.int32)
+
+
+class _Experience:
+    def __init__(self, index, rows):
+        self.index, self.train_ids = index, tuple(range(rows))
+
+
+def test_a_task_epoch_drops_its_last_partial_batch_as_the_originals_loaders():
+    """A CIFAR-100 task (10 000 rows) at batch 256: 39 steps an epoch (drop_last), not 40 with
+    a last batch of 16; the tau schedule counts 2 x 39 steps, and the online probe reads
+    ceil(10 000 / 39) = 257 seen rows a step."""
+    method = built()
+    method.batch_size = 256
+    assert method.phases(None)[0].batches_per_epoch(10_000, 256) == 39
+    task = _Experience(0, 10_000)
+    method._experiences = (task,)
+    method.begin_experience(task, None)
+    assert int(method.task_steps) == 2 * 39
+    source = _Rows()
+    method._probe_batch(StreamBatch(images=None, labels=None, ids=None, source=source))
+    assert source.gathered == [257]
+
+
+def test_a_task_smaller_than_a_batch_is_refused_before_training():
+    class Scenario:
+        experiences = [_Experience(0, 300), _Experience(1, 200)]
+
+    class Loop:
+        stream_batch_size, replay_batch_size = 256, 32
+
+    with pytest.raises(ValueError, match="task 1 has 200 training rows, fewer than one batch"):
+        built().check_stream(Scenario, Loop)

@@ -51,13 +51,13 @@ class Experience:
 
 def test_the_online_probe_reads_every_seen_row_once_per_epoch():
     experiences = [Experience(range(0, 10)), Experience(range(10, 20)), Experience(range(20, 30))]
-    # task 2: 10 rows in batches of 4 -> 3 batches an epoch; 30 seen rows -> 10 a probe batch
-    epoch_0 = [probe_rows(experiences, 2, 4, step, seed=1) for step in range(3)]
+    # task 2 trains 3 batches an epoch; 30 seen rows -> 10 a probe batch
+    epoch_0 = [probe_rows(experiences, 2, 3, step, seed=1) for step in range(3)]
     assert [len(rows) for rows in epoch_0] == [10, 10, 10]
     assert sorted(np.concatenate(epoch_0).tolist()) == list(range(30))
-    epoch_1 = [probe_rows(experiences, 2, 4, step, seed=1) for step in range(3, 6)]
+    epoch_1 = [probe_rows(experiences, 2, 3, step, seed=1) for step in range(3, 6)]
     assert sorted(np.concatenate(epoch_1).tolist()) == list(range(30))
     assert not np.array_equal(np.concatenate(epoch_0), np.concatenate(epoch_1))  # reshuffled
-    np.testing.assert_array_equal(probe_rows(experiences, 2, 4, 4, seed=1), epoch_1[1])
-    first_task = probe_rows(experiences, 0, 4, 0, seed=1)    # task 0: its own rows only
+    np.testing.assert_array_equal(probe_rows(experiences, 2, 3, 4, seed=1), epoch_1[1])
+    first_task = probe_rows(experiences, 0, 3, 0, seed=1)    # task 0: its own rows only
     assert len(first_task) == 4 and set(first_task.tolist()) <= set(range(10))

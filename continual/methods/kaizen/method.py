@@ -22,7 +22,9 @@ they are just left out of the optimiser). The online probe reads the encoder in 
 by default (DEC3); `probe_training_mode` restores the original's training-mode forward. Distillation
 predictor, momentum encoder and probe carry over between tasks (errata K4); the optimiser's
 momentum and step count, the lr schedule and the momentum tau restart per task.
-The online probe trains on every seen task's labelled rows, ⌈N_seen / N_batches⌉ a step (the
+Each task epoch drops its last partial batch, as the original's loaders (drop_last), so the tau
+schedule counts ⌊N_task / batch⌋ steps an epoch (N_batches), and the online probe trains on
+every seen task's labelled rows, ⌈N_seen / N_batches⌉ a step (the
 original's `seen_tasks` source, D3; `probe.py`), un-augmented; its test accuracy is reported
 as `online_probe_accuracy`, an evaluation head's score, not the method's.
 Precision: the paper's 16-bit mixed precision is `TrainManager.mixed_precision =
@@ -32,7 +34,6 @@ Precision: the paper's 16-bit mixed precision is `TrainManager.mixed_precision =
 from __future__ import annotations
 
 import logging
-import math
 
 import gin
 import tensorflow as tf
@@ -151,12 +152,28 @@ class Kaizen(StreamMethod):
         return checkpoint_parts(self)
 
     def phases(self, experience) -> list[Phase]:
-        return [Phase("offline", self.epochs)]
+        return [self._phase()]
+
+    def _phase(self) -> Phase:
+        """Epochs over the task's rows without each epoch's last partial batch (the original's
+        loaders drop it: 39 steps per CIFAR-100 task epoch at batch 256, not 40)."""
+        return Phase("offline", self.epochs, drop_last=True)
+
+    def _batches_per_epoch(self, experience) -> int:
+        """Steps of one epoch of `experience`: the tau schedule and the probe count these."""
+        return self._phase().batches_per_epoch(len(experience.train_ids), self.batch_size)
 
     def check_stream(self, scenario, loop) -> None:
         """Size the per-task step count; refuse memories that keep 0 per class or overflow."""
         self.batch_size = loop.stream_batch_size
         self._experiences = tuple(scenario.experiences)
+        for experience in self._experiences:
+            if self._batches_per_epoch(experience) < 1:
+                raise ValueError(
+                    f"task {experience.index} has {len(experience.train_ids)} training rows, "
+                    f"fewer than one batch (ExperienceLoop.stream_batch_size = "
+                    f"{self.batch_size}); Kaizen drops each epoch's last partial batch, as the "
+                    "original's loaders, so it would train nothing: lower the batch size")
         if self.queue is not None:
             replay = (loop.replay_batch_size
                       if self.settings["replay"] and self.buffer is not None else 0)
@@ -253,7 +270,8 @@ class Kaizen(StreamMethod):
         step, or None: no probe, or outside a stream (then it reads the step's own rows)."""
         if not self.settings["online_probe"] or self._experiences is None or batch.source is None:
             return None
-        ids = probe_rows(self._experiences, int(self.task), self.batch_size,
+        task = self._experiences[int(self.task)]
+        ids = probe_rows(self._experiences, int(self.task), self._batches_per_epoch(task),
                          int(self.optimizer.task_iterations()), self.seed)
         images, labels = batch.source.gather(ids)
         return standardize(images), labels
@@ -271,8 +289,7 @@ class Kaizen(StreamMethod):
         """Record the task; restart the optimiser and the tau schedule; freeze the teacher; add
         the previous task's share of each class to the replay memory."""
         self.task.assign(experience.index)
-        batches = math.ceil(len(experience.train_ids) / max(self.batch_size, 1))
-        self.task_steps.assign(self.epochs * batches)
+        self.task_steps.assign(self.epochs * max(self._batches_per_epoch(experience), 1))
         self.optimizer.restart()
         if experience.index > 0:
             copy_weights(self.encoder, self.teacher["encoder"])

@@ -6,8 +6,9 @@ batch is appended before the buffer shrinks back to `capacity`). Per slot: id, l
 diagnostics only), insertion order (the stream position; the tie-break of errata M1/M4/DEC2),
 insertion step, lifespan (stream batches since insertion), `seen`, the feature
 normalize(z1 + z2), loss, view similarity and times seen. With `track_neighbours` (MinRed)
-each seen slot also keeps its nearest seen neighbour's similarity and slot, repaired only where
-a removal or a feature change touches it (see `policies/minred.py`).
+each seen slot also keeps its two nearest seen neighbours' similarities and slots: a removal of
+the nearest promotes the second, and rows that lose both or point at a changed feature are
+recomputed together in one matmul (see `policies/minred.py`).
 
 Every field is a tf.Variable, so the shard checkpoints with the model; a resumed run continues
 with the same contents and the same next removals.
@@ -46,8 +47,12 @@ class BufferShard(tf.Module):
         self.stats = {stat: _variable(tf.zeros([n]), stat) for stat in STATS}
         self.nn_similarity = _variable(tf.fill([n], minred.NO_NEIGHBOUR), "nn_similarity")
         self.nn_slot = _variable(tf.fill([n], -1), "nn_slot")
-        # Seen items whose nearest neighbour was removed during a shrink: their nn_similarity
-        # is an upper bound until recomputed (lazily, see _next_redundant).
+        self.second_similarity = _variable(tf.fill([n], minred.NO_NEIGHBOUR), "second_similarity")
+        self.second_slot = _variable(tf.fill([n], -1), "second_slot")
+        # False where the second neighbour is not known (it was removed, or promoted to first).
+        self.second_known = _variable(tf.zeros([n], tf.bool), "second_known")
+        # Seen items that lost both known neighbours during a shrink: their nn_similarity is an
+        # upper bound until recomputed (lazily, see _next_redundant).
         self.stale = _variable(tf.zeros([n], tf.bool), "stale")
         self.inserted = _variable(tf.constant(0, tf.int64), "inserted")
 
@@ -102,6 +107,9 @@ class BufferShard(tf.Module):
             stat.scatter_nd_update(slots, tf.zeros(count))
         self.nn_similarity.scatter_nd_update(slots, tf.fill(count, minred.NO_NEIGHBOUR))
         self.nn_slot.scatter_nd_update(slots, tf.fill(count, -1))
+        self.second_similarity.scatter_nd_update(slots, tf.fill(count, minred.NO_NEIGHBOUR))
+        self.second_slot.scatter_nd_update(slots, tf.fill(count, -1))
+        self.second_known.scatter_nd_update(slots, tf.zeros(count, tf.bool))
         self.stale.scatter_nd_update(slots, tf.zeros(count, tf.bool))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
@@ -111,7 +119,8 @@ class BufferShard(tf.Module):
         self._settle()
 
     def _evict(self, slots) -> None:
-        """Empty `slots`; seen items that pointed at them become stale."""
+        """Empty `slots`; seen items that pointed at them take their second neighbour or
+        become stale."""
         slots = tf.reshape(tf.cast(slots, tf.int32), [-1, 1])
         count = tf.shape(slots)[:1]
         self.ids.scatter_nd_update(slots, tf.fill(count, tf.constant(-1, tf.int64)))
@@ -120,19 +129,41 @@ class BufferShard(tf.Module):
         self.inserted_at.scatter_nd_update(slots, tf.fill(count, tf.constant(-1, tf.int64)))
         self._reset(slots)
         if self.track_neighbours:
-            pointed = tf.reduce_any(self.nn_slot[:, None] == tf.reshape(slots, [1, -1]), 1)
-            self.stale.assign(self.stale | (self.seen & pointed))
+            self._forget_neighbours(tf.reshape(slots, [-1]))
+
+    def _forget_neighbours(self, removed) -> None:
+        """A row whose nearest neighbour was removed takes its known second one (exact: the
+        second nearest of all is the nearest of the rest); without one it becomes stale."""
+        first_gone = self.seen & _pointing_at(self.nn_slot, removed)
+        second_gone = _pointing_at(self.second_slot, removed)
+        promote = first_gone & ~self.stale & self.second_known & ~second_gone
+        self.nn_similarity.assign(tf.where(promote, self.second_similarity, self.nn_similarity))
+        self.nn_slot.assign(tf.where(promote, self.second_slot, self.nn_slot))
+        self.second_known.assign(self.second_known & ~first_gone & ~second_gone)
+        self.stale.assign(self.stale | (first_gone & ~promote))
+
+    def _incomplete(self) -> tf.Tensor:
+        """Seen rows whose table needs a recompute: stale, or second neighbour unknown."""
+        return self.stale | (self.seen & ~self.second_known)
 
     def _settle(self) -> None:
-        """Recompute every stale row (one pass over the features for all of them)."""
+        """Recompute every incomplete row (one pass over the features for all of them)."""
         if self.track_neighbours:
-            self._recompute(tf.cast(tf.where(self.stale)[:, 0], tf.int32))
-            self.stale.assign(tf.zeros_like(self.stale))
+            self._recompute(tf.cast(tf.where(self._incomplete())[:, 0], tf.int32))
 
     def _recompute(self, rows) -> None:
         best, arg, _ = minred.row_neighbours(self.features, self.seen, rows)
-        self.nn_similarity.scatter_nd_update(rows[:, None], best)
-        self.nn_slot.scatter_nd_update(rows[:, None], arg)
+        self._write_neighbours(rows, best, arg)
+
+    def _write_neighbours(self, rows, best, arg) -> None:
+        """Exact two nearest neighbours ([k, 2] each) of `rows`: known, not stale."""
+        rows = rows[:, None]
+        self.nn_similarity.scatter_nd_update(rows, best[:, 0])
+        self.nn_slot.scatter_nd_update(rows, arg[:, 0])
+        self.second_similarity.scatter_nd_update(rows, best[:, 1])
+        self.second_slot.scatter_nd_update(rows, arg[:, 1])
+        self.second_known.scatter_nd_update(rows, tf.ones(tf.shape(rows)[:1], tf.bool))
+        self.stale.scatter_nd_update(rows, tf.zeros(tf.shape(rows)[:1], tf.bool))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int32),
                                   tf.TensorSpec([None, None], tf.float32)])
@@ -145,20 +176,30 @@ class BufferShard(tf.Module):
             self._refresh(slots)
 
     def _refresh(self, changed) -> None:
-        self._settle()
+        """Neighbours after the features of `changed` moved: their rows, the rows that pointed
+        at them or were incomplete (one matmul), and every other row merges its two with the
+        two closest changed items."""
         best, arg, block = minred.row_neighbours(self.features, self.seen, changed)
-        self.nn_similarity.scatter_nd_update(changed[:, None], best)
-        self.nn_slot.scatter_nd_update(changed[:, None], arg)
+        self._write_neighbours(changed, best, arg)
         in_changed = tf.scatter_nd(changed[:, None], tf.ones(tf.shape(changed), tf.bool),
                                    [self.slots])
         others = self.seen & ~in_changed
-        stale = others & tf.reduce_any(self.nn_slot[:, None] == changed[None, :], 1)
-        column_best = tf.reduce_max(block, axis=0)
-        column_arg = tf.gather(changed, tf.argmax(block, axis=0, output_type=tf.int32))
-        better = others & ~stale & (column_best > self.nn_similarity)
-        self.nn_similarity.assign(tf.where(better, column_best, self.nn_similarity))
-        self.nn_slot.assign(tf.where(better, column_arg, self.nn_slot))
-        self._recompute(tf.cast(tf.where(stale)[:, 0], tf.int32))
+        redo = others & (self._incomplete() | _pointing_at(self.nn_slot, changed)
+                         | _pointing_at(self.second_slot, changed))
+        padded = tf.concat([block, tf.fill([1, self.slots], minred.NO_NEIGHBOUR)], 0)
+        column_best, column_row = tf.math.top_k(tf.transpose(padded), 2)
+        column_slot = tf.gather(tf.concat([changed, [-1]], 0), column_row)
+        column_slot = tf.where(column_best > minred.NO_NEIGHBOUR, column_slot, -1)
+        best, slot = minred.closest_two(
+            tf.concat([self.nn_similarity[:, None], self.second_similarity[:, None],
+                       column_best], 1),
+            tf.concat([self.nn_slot[:, None], self.second_slot[:, None], column_slot], 1))
+        merged = others & ~redo
+        for variable, value in ((self.nn_similarity, best[:, 0]), (self.nn_slot, slot[:, 0]),
+                                (self.second_similarity, best[:, 1]),
+                                (self.second_slot, slot[:, 1])):
+            variable.assign(tf.where(merged, value, variable))
+        self._recompute(tf.cast(tf.where(redo)[:, 0], tf.int32))
 
     def write_stats(self, slots, features, loss, similarity) -> None:
         """Synchronous statistics after a step (errata DEC1): the first measurement is stored,
@@ -205,11 +246,15 @@ class BufferShard(tf.Module):
     def _next_redundant(self) -> tf.Tensor:
         """The greedy choice, exact with lazy repairs: a stale row's value only bounds its true
         one from above, so stale rows among the current maxima are recomputed until the maxima
-        hold none; then the oldest of them is the item with the most similar neighbour."""
+        hold none; then the oldest of them and their nearest neighbours goes (the older member
+        of the closest pair, errata DEC2, even where the pair's two matmuls round apart)."""
         ties = minred.top_ties(self.nn_similarity, self.seen)
         while tf.reduce_any(ties & self.stale):
-            rows = tf.cast(tf.where(ties & self.stale)[:, 0], tf.int32)
-            self._recompute(rows)
-            self.stale.scatter_nd_update(rows[:, None], tf.zeros(tf.shape(rows), tf.bool))
+            self._recompute(tf.cast(tf.where(ties & self.stale)[:, 0], tf.int32))
             ties = minred.top_ties(self.nn_similarity, self.seen)
-        return minred.oldest_of(ties, self.order)
+        return minred.oldest_of(minred.with_partners(ties, self.nn_slot), self.order)
+
+
+def _pointing_at(neighbour_slots: tf.Tensor, slots: tf.Tensor) -> tf.Tensor:
+    """bool per row: its neighbour slot is one of `slots`."""
+    return tf.reduce_any(neighbour_slots[:, None] == tf.reshape(slots, [1, -1]), 1)

@@ -27,6 +27,20 @@ def test_a_finished_task_adds_the_first_floor_n_times_p_of_each_new_class():
     assert storage.ids.numpy()[3] == 201
 
 
+def test_first_means_dataset_order_not_the_shuffled_stream_order():
+    """The original keeps the first items of each class in `dataset.targets` order: record
+    rows 0, 1, 4, 5 here, although the shuffled stream presented 5, 8, 16 and 0 first."""
+    storage = BufferStorage(10, num_classes=2)
+    policy = make_policy("proportion_per_class", num_classes=2, replay_proportion=0.5)
+    stream = np.array([5, 8, 16, 0, 3, 1, 12, 4, 9, 2])
+    labels = [0, 0, 0, 0, 1, 0, 0, 0, 0, 1]   # class 0: 8 records -> 4; class 1: 2 -> 1
+    policy.end_experience(storage, stream, labels, seed=0)
+    size = int(storage.size)
+    kept, kept_labels = storage.ids.numpy()[:size], storage.labels.numpy()[:size]
+    assert sorted(kept[kept_labels == 0]) == [0, 1, 4, 5]
+    assert kept[kept_labels == 1].tolist() == [2]
+
+
 def test_random_mode_is_a_seeded_choice_of_the_same_count():
     def chosen(seed):
         storage = BufferStorage(20, num_classes=1)

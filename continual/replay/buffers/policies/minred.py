@@ -1,17 +1,22 @@
 """MinRed removal (minimum redundancy; Purushwalkam et al., ECCV 2022,
 `senthilps8/continuous_ssl_problem` mysampler.py).
 
-When a buffer holds n_rm items too many, MinRed removes, one at a time, the item whose nearest
-neighbour among the items already seen is most similar (cosine of their stored features), ties
-broken by insertion order, oldest first. With fewer than 2 x n_rm seen items it removes the
-n_rm items with the largest lifespan instead (oldest insertion first on ties).
+When a buffer holds n_rm items too many, MinRed removes, one at a time, the older member of the
+closest pair among the items already seen (cosine of their stored features; errata DEC2: the
+original's list order puts the older item first). With fewer than 2 x n_rm seen items it removes
+the n_rm items with the largest lifespan instead (oldest insertion first on ties).
 
-`greedy_removals` is the definition as the original computes it: the full similarity matrix S,
-then n_rm rounds of row maxima. The buffer (`ssl_buffer.BufferShard`) instead keeps every seen
-item's nearest-neighbour similarity and slot, and after a removal or a feature change recomputes
-only the rows that pointed at a changed item: O(k * N * D) per change of k items instead of
-O(N^2 * D) per step. The removals are the same as the greedy definition's whenever the dot
-products are computed exactly (a test holds this on exactly representable features, with ties).
+`greedy_removals` is the definition: the full similarity matrix S, each pair computed once (so S
+is symmetric by construction and both members of the closest pair hold the same row maximum),
+then n_rm rounds of row maxima, ties to the oldest. The buffer (`ssl_buffer.BufferShard`) instead
+keeps every seen item's two nearest neighbours and, after a removal or a feature change,
+recomputes only the rows that lost both or pointed at a changed item, all of them in one matmul:
+O(k * N * D) per change of k items instead of O(N^2 * D) per step. There a pair's similarity is
+computed in two matmuls of different shapes, which may differ in the last bit, so the choice
+takes the oldest among the rows at the maximum *and their nearest neighbours*: the older member
+of the closest pair whatever the rounding. With each pair computed once this is the greedy
+definition exactly (a neighbour at the maximum is itself at the maximum); tests hold the
+removals equal on exactly representable features with ties and on Gaussian features.
 """
 
 from __future__ import annotations
@@ -26,13 +31,15 @@ INT64_MAX = np.iinfo(np.int64).max
 def greedy_removals(features: np.ndarray, order: np.ndarray, n_remove: int) -> list[int]:
     """Rows of `features` (unit rows, the seen items) that MinRed removes, in removal order.
 
-    A direct transcription of the original: S = (X X^T + 1) / 2 with diag -10; n_remove times,
-    take each row's maximum, remove the row with the largest (ties: smallest `order`, i.e. the
-    oldest insertion), and blank its row and column.
+    The original's algorithm with each pair's similarity computed once: S = (X X^T + 1) / 2 from
+    its upper triangle (float64), diag -10; n_remove times, take each row's maximum, remove the
+    row with the largest (ties: smallest `order`, i.e. the oldest insertion), and blank its row
+    and column.
     """
-    x = np.asarray(features, dtype=np.float32)
+    x = np.asarray(features, dtype=np.float64)
     order = np.asarray(order, dtype=np.int64)
-    similarity = (x @ x.T + 1.0) / 2.0
+    upper = np.triu((x @ x.T + 1.0) / 2.0, 1)
+    similarity = upper + upper.T
     np.fill_diagonal(similarity, NO_NEIGHBOUR)
     removed = []
     for _ in range(n_remove):
@@ -51,9 +58,10 @@ def lifespan_removals(lifespan: np.ndarray, order: np.ndarray, n_remove: int) ->
 
 
 def row_neighbours(features: tf.Tensor, seen: tf.Tensor, rows: tf.Tensor):
-    """(similarity, slot) of each row's nearest seen neighbour other than itself.
+    """(similarity, slot) of each row's two nearest seen neighbours other than itself, [k, 2]
+    each, nearest first (equal similarities: the lower slot first).
 
-    Rows without a neighbour get NO_NEIGHBOUR and slot -1. Also returns the masked similarity
+    A missing neighbour gets NO_NEIGHBOUR and slot -1. Also returns the masked similarity
     block [len(rows), slots] for callers that update columns.
     """
     # features x rows^T, then transposed: on CPU ~3x faster than rows x features^T for few rows.
@@ -61,10 +69,15 @@ def row_neighbours(features: tf.Tensor, seen: tf.Tensor, rows: tf.Tensor):
     slots = tf.range(tf.shape(features)[0])
     valid = seen[None, :] & (slots[None, :] != rows[:, None])
     block = tf.where(valid, block, NO_NEIGHBOUR)
-    best = tf.reduce_max(block, axis=1)
-    arg = tf.cast(tf.argmax(block, axis=1, output_type=tf.int32), tf.int32)
-    arg = tf.where(best > NO_NEIGHBOUR, arg, -1)
-    return best, arg, block
+    best, arg = tf.math.top_k(block, 2)
+    return best, tf.where(best > NO_NEIGHBOUR, arg, -1), block
+
+
+def closest_two(similarity: tf.Tensor, slots: tf.Tensor):
+    """Per row of candidate `similarity` [n, c] naming `slots` [n, c] (c >= 2): the two largest
+    (similarity, slot) pairs, [n, 2] each, earlier columns first on equal similarity."""
+    best, column = tf.math.top_k(similarity, 2)
+    return best, tf.gather(slots, column, batch_dims=1)
 
 
 def oldest_of(mask: tf.Tensor, order: tf.Tensor) -> tf.Tensor:
@@ -77,6 +90,14 @@ def top_ties(nn_similarity: tf.Tensor, seen: tf.Tensor) -> tf.Tensor:
     """bool mask of the seen items whose nearest-neighbour similarity is the largest."""
     scores = tf.where(seen, nn_similarity, -np.inf)
     return seen & (scores == tf.reduce_max(scores))
+
+
+def with_partners(ties: tf.Tensor, nn_slot: tf.Tensor) -> tf.Tensor:
+    """`ties` plus the nearest neighbour of each: both members of every closest pair."""
+    partners = tf.boolean_mask(nn_slot, ties & (nn_slot >= 0))
+    marked = tf.scatter_nd(partners[:, None], tf.ones(tf.shape(partners), tf.int32),
+                           tf.shape(ties))
+    return ties | (marked > 0)
 
 
 def largest_lifespan(lifespan: tf.Tensor, occupied: tf.Tensor, order: tf.Tensor) -> tf.Tensor:

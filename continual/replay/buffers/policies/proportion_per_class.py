@@ -7,9 +7,10 @@ labelled, never updated and has no selection heuristic. Here the items of a task
 added by `end_experience` with that task's rows; Kaizen calls it with task t-1's rows when task
 t begins (so the saved state after task 0 does not depend on whether replay is on), and the
 memory during task t holds exactly the classes of tasks 0..t-1. `mode='first'` takes the first
-items in stream order (the original); `mode='random'` a seeded random choice keyed by (seed,
-class). The original's optional cap `replay_memory_bank_size` is inactive in the paper scripts
-(errata K6) and is not reproduced.
+items in dataset order, i.e. the smallest record rows of the class (the original indexes
+`dataset.targets`, not the shuffled stream); `mode='random'` a seeded random choice keyed by
+(seed, class). The original's optional cap `replay_memory_bank_size` is inactive in the paper
+scripts (errata K6) and is not reproduced.
 """
 
 from __future__ import annotations
@@ -56,20 +57,21 @@ class ProportionPerClassPolicy(BufferPolicy):
                                                         "end_experience")
         present = storage.class_counts().numpy() > 0
         classes = [int(c) for c in np.unique(labels) if not present[c]]
-        rows = [self._chosen(np.flatnonzero(labels == c), seed, c) for c in classes]
+        rows = [self._chosen(np.flatnonzero(labels == c), ids, seed, c) for c in classes]
         rows = np.sort(np.concatenate([np.empty(0, np.int64), *rows]))
         self._check_room(storage, rows.size)
         append_rows(storage, rows, ids, labels, step, logits, features)
 
-    def _chosen(self, rows: np.ndarray, seed: int, label: int) -> np.ndarray:
+    def _chosen(self, rows: np.ndarray, ids: np.ndarray, seed: int, label: int) -> np.ndarray:
+        """The experience rows of class `label` kept: `rows` are its rows in stream order."""
         count = items_per_class(rows.size, self.replay_proportion)
         if count < 1:
             raise ValueError(
                 f"ProportionPerClassPolicy.replay_proportion = {self.replay_proportion} keeps 0 "
                 f"of the {rows.size} items of class {label}; raise it to at least "
                 f"{1 / rows.size:.4g}")
-        if self.mode == "first":
-            return rows[:count]
+        if self.mode == "first":   # dataset order: ids are record rows
+            return rows[np.argsort(ids[rows], kind="stable")[:count]]
         return seeded_choice(rows, count, seed, label)
 
     def _check_room(self, storage: BufferStorage, added: int) -> None:
