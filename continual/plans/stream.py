@@ -29,7 +29,7 @@ from continual.data.manifest import Manifest
 from continual.data.shards import open_record_set
 from continual.loop.experience import ExperienceLoop
 from continual.methods import baselines  # noqa: F401, E402
-from continual.plans import epoch_accuracy, stream_stages  # the latter registers the stages
+from continual.plans import epoch_accuracy, stream_missing, stream_stages  # stream_stages: stages
 from continual.replay import buffers  # noqa: F401, E402
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,10 @@ log = logging.getLogger(__name__)
 STAGE_VERSIONS = {"stream_init": 1, "stream_experience": 1, "stream_evaluation": 1,
                   "linear_probe": 1}
 # Configurables whose bindings never change what a stream stage computes (the runner, data
-# generation, reporting names; sync_batch_norm, which one replica ignores: see
+# generation, reporting names and intervals; sync_batch_norm, which one replica ignores: see
 # continual/models/batch_norm.py); every other binding enters the keys.
 NOT_IN_KEYS = ("Suite", "TrainManager", "StreamPlan", "generate_synthetic", "generate_stream_set",
-               "prepare_replay_standins", "make_strategy", "sync_batch_norm")
+               "prepare_replay_standins", "make_strategy", "sync_batch_norm", "TrainingCurves")
 
 
 def _configurable_name(value) -> str:
@@ -120,6 +120,12 @@ class StreamPlan:
 
     # ----------------------------------------------------------------------------------------
     def record_sets(self) -> dict[str, Manifest]:
+        missing = stream_missing.missing_splits(self.data_dir, self.splits)
+        if missing:  # an error naming the converters; a dry run plans with placeholders
+            sets = stream_missing.placeholders(missing, self.data_dir, self.splits)
+            self.scenario = stream_missing.placeholder_scenario(
+                self.scenario_fn, next(iter(sets.values())).content_hash)
+            return sets
         sets = {}
         for role, split in self.splits.items():
             manifest = open_record_set(self.data_dir, split)
