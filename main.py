@@ -56,11 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if Path(args.workdir).exists() and not Path(args.workdir).is_dir():
         return fail(f"--workdir {args.workdir} is a file; pass a folder (it is created if "
                     "missing)")
+    if args.tensorflow_log:  # read when the package first imports TensorFlow
+        os.environ["CONTINUAL_TENSORFLOW_LOG"] = "1"
     with terminal(quiet=args.quiet):
-        if not args.tensorflow_log:
-            from continual.tf_startup import import_tensorflow_quietly
-
-            import_tensorflow_quietly()
         return run(args)
 
 
@@ -97,7 +95,8 @@ def terminal(quiet: bool):
 
 def run(args: argparse.Namespace) -> int:
     """Plan (and, without --dry_run, run) the suite of the parsed command line."""
-    import suite  # TensorFlow and every gin configurable load here, after argument parsing
+    import suite  # TensorFlow (quietly: continual/tf_startup.py) and every gin configurable
+    # load here, after argument parsing
 
     try:  # every experiment's gin values, data and replay inputs, checked before training
         runner = suite.SuiteRunner.from_args(args.gin_file or [DEFAULT_GIN], args.gin_param,

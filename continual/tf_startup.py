@@ -5,8 +5,10 @@ variable alone does not hide them. `import_tensorflow_quietly()` imports TensorF
 the devices (which is when cuInit reports) with the process's stderr pointed at a temporary
 file, then writes back every line that is not one of those known start-up messages: a real
 warning or an import error still shows. It also hides TensorFlow's later C++ INFO lines
-(`TF_CPP_MIN_LOG_LEVEL=1`) unless that variable is already set. Call it before anything
-imports TensorFlow (main.py does, unless `--tensorflow_log` is given).
+(`TF_CPP_MIN_LOG_LEVEL=1`) unless that variable is already set. The package's `__init__`
+calls it, so every command of the project (main.py, the converters, gan/ and flickr/ scripts)
+starts quietly; `CONTINUAL_TENSORFLOW_LOG=1` (main.py: `--tensorflow_log`) keeps TensorFlow's
+lines as they are.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import os
 import re
 import sys
 import tempfile
+
+SHOW_LOG = "CONTINUAL_TENSORFLOW_LOG"  # "1": TensorFlow's start-up lines are shown
 
 # The start-up messages, by the C++ file that logs them (absl's prefix: I/W/E, date, time,
 # thread, file:line), plus absl's own note and the CPU-feature message's second line.
@@ -28,9 +32,9 @@ STARTUP_NOISE = re.compile(
 
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow (and find its devices) without its start-up lines on stderr."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules or os.environ.get(SHOW_LOG) == "1":
         return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as captured:

@@ -10,6 +10,7 @@ last checkpoint: the last value stored for a step is the one kept.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -27,7 +28,11 @@ class CurveWriter:
         self.path = Path(folder) / TRAIN_SCALARS
 
     def __call__(self, step: int, values: dict[str, float]) -> None:
-        append_jsonl(self.path, {"step": int(step), **values})
+        """A value that is not finite (images/s before the warm-up ends, a diverged loss) is
+        stored as None: JSON has no NaN, and TensorBoard then shows no point for it."""
+        finite = {name: float(value) if math.isfinite(value) else None
+                  for name, value in values.items()}
+        append_jsonl(self.path, {"step": int(step), **finite})
 
 
 def read_curve(folder: str | os.PathLike) -> list[tuple[int, dict[str, float]]]:

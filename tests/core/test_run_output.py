@@ -18,7 +18,8 @@ from tests.core.test_stream_run import ROOT, stream_args
 
 def _main_process(args: list[str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",
-                                                            "TQDM_DISABLE")}
+                                                            "TQDM_DISABLE",
+                                                            "CONTINUAL_TENSORFLOW_LOG")}
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
 
@@ -40,6 +41,19 @@ def test_a_stream_run_shows_its_bar_and_logs_but_no_tensorflow_start_up(tmp_path
     assert "| final_accuracy" in quiet.stdout or "final_accuracy" in quiet.stdout
     log = (tmp_path / "runs" / "experiments" / "ER" / "experiment.log").read_text()
     assert "[ER] exp4 running" in log and "offline phase done" in log
+
+
+def test_a_converter_starts_without_tensorflow_start_up_lines(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",
+                                                            "CONTINUAL_TENSORFLOW_LOG")}
+    done = subprocess.run([sys.executable, "-m", "continual.data.synthetic_stream", "--out",
+                           str(tmp_path / "set"), "--num_classes", "2", "--size", "12",
+                           "--train_per_class", "8", "--test_per_class", "1",
+                           "--run_length", "1"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line for line in done.stderr.splitlines() if STARTUP_NOISE.match(line)] == []
+    assert "oneDNN" not in done.stderr and "cuInit" not in done.stderr
 
 
 def test_known_start_up_lines_are_dropped_and_others_kept():
