@@ -95,8 +95,8 @@ def terminal(quiet: bool):
 
 def run(args: argparse.Namespace) -> int:
     """Plan (and, without --dry_run, run) the suite of the parsed command line."""
-    import suite  # TensorFlow (quietly: continual/tf_startup.py) and every gin configurable
-    # load here, after argument parsing
+    import continual  # noqa: F401 (first: it imports TensorFlow quietly, continual/tf_startup.py)
+    import suite  # every gin configurable loads here, after argument parsing
 
     try:  # every experiment's gin values, data and replay inputs, checked before training
         runner = suite.SuiteRunner.from_args(args.gin_file or [DEFAULT_GIN], args.gin_param,
