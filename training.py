@@ -7,7 +7,9 @@ one line, TensorBoard gets the metrics, and the log says how fast the stage trai
 Every record carries the experiment's `seed` and `config_id` (a hash of its plan's stage keys:
 what its results depend on). A rerun of one experiment name with another seed or other
 values appends rows under another config_id and reads back only its own, so rows never mix;
-its operative config is kept per config_id under `operative_configs/` as well.
+its operative config is kept per config_id under `operative_configs/` as well. Each stage's
+stored training curves (trained now or reused) are shown in the experiment's TensorBoard run,
+and the experiment's log goes to `experiment.log` beside its metrics.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from continual.divergence import check_finite_state
 from continual.errors import InputError
 from continual.models.stage_checkpoints import is_chief, worker_name
 from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
+from continual.reporting.training_curves import show_in_run
 from continual.store_lock import KeyLocks, hold
 
 log = logging.getLogger(__name__)
@@ -88,6 +91,10 @@ class Training:
         `wait_for_claims=False`, raises store_lock.StageClaimed so the caller can do other work.
         """
         self.experiment_dir.mkdir(parents=True, exist_ok=True)
+        with self._log_file():
+            return self._train(wait_for_claims)
+
+    def _train(self, wait_for_claims: bool) -> list[dict]:
         if self.manager.deterministic:
             tf.config.experimental.enable_op_determinism()
         policy = keras.mixed_precision.global_policy()
@@ -111,6 +118,27 @@ class Training:
         """This configuration's metrics records (rows of another seed or config are skipped)."""
         return records_of(self.metrics_path, self.config_id)
 
+    @contextlib.contextmanager
+    def _log_file(self):
+        """Everything logged while the experiment runs also goes to its `experiment.log`
+        (appended: a rerun adds its lines), the chief's only."""
+        if not is_chief(self.strategy):
+            yield
+            return
+        handler = logging.FileHandler(self.experiment_dir / "experiment.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.INFO)
+        root = logging.getLogger()
+        level = root.level
+        root.addHandler(handler)
+        root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(level)
+            handler.close()
+
     @property
     def metrics_path(self) -> Path:
         return self.experiment_dir / "metrics.jsonl"
@@ -123,6 +151,7 @@ class Training:
         else:
             with self._claim(plan_step, wait):
                 self._run_claimed(context, plan_step)
+        self._show_training_curves(plan_step)
         if plan_step.kind in self.manager.planner.evaluation_kinds:
             self._record_evaluation(context, plan_step)
 
@@ -174,6 +203,18 @@ class Training:
         while not store.is_complete(plan_step.kind, plan_step.key):
             time.sleep(0.2)
 
+    def _show_training_curves(self, plan_step: PlanStep) -> None:
+        """Copy the stage's stored training curves into this experiment's TensorBoard run
+        (once per run folder), so a reused stage shows its curves too; the chief's only."""
+        if not is_chief(self.strategy):
+            return
+        folder = self.manager.store.path(plan_step.kind, plan_step.key)
+        prefix = getattr(self.manager.planner, "curve_prefix", lambda step: "train/")(plan_step)
+        with hold(self.experiment_dir / "metrics.jsonl.lock", poll_seconds=0.5,
+                  what=str(self.metrics_path)):
+            show_in_run(folder, f"{plan_step.kind}/{plan_step.key}",
+                        self.experiment_dir / "tensorboard", prefix)
+
     def _record_evaluation(self, context: stages.StageContext, plan_step: PlanStep) -> None:
         """Append the evaluation's metrics record once (a rerun, or another process running
         the same experiment, finds it by its key: the check and the append are locked); a
@@ -193,8 +234,7 @@ class Training:
                   **self.manager.planner.metrics_record(plan_step, context.plan)}
         append_jsonl(self.metrics_path, record)
         with TensorBoardLogger(self.experiment_dir / "tensorboard") as board:
-            board.scalars(self.manager.planner.board_step(plan_step),
-                          {k: v for k, v in record.items() if isinstance(v, float)},
+            board.scalars(self.manager.planner.board_step(plan_step), _eval_scalars(record),
                           prefix="eval/")
 
 
@@ -212,6 +252,16 @@ def records_of(metrics_path: Path, config: str | None = None) -> list[dict]:
     if config is None and records:
         config = records[-1].get("config_id")
     return [r for r in records if r.get("config_id") == config]
+
+
+def _eval_scalars(record: dict) -> dict[str, float]:
+    """The evaluation's numbers for TensorBoard: every float, and the accuracy matrix's row
+    as `accuracy_row/task_<j>` (task j's accuracy after this experience, R[i, j])."""
+    values = {k: v for k, v in record.items() if isinstance(v, float)}
+    for task, accuracy in enumerate(record.get("accuracy_row") or []):
+        if isinstance(accuracy, (int, float)):
+            values[f"accuracy_row/task_{task}"] = float(accuracy)
+    return values
 
 
 @functools.cache

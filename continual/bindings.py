@@ -15,6 +15,8 @@ from typing import Any
 
 import gin
 
+from continual.gin_names import with_suggestions
+
 # "configurable.argument" -> the binding that owns the value (None: the runner supplies it)
 OWNERS: dict[str, str | None] = {}
 
@@ -44,10 +46,11 @@ def refusal_message(binding: str) -> str:
 
 
 def explain_refused_binding(error: Exception) -> Exception:
-    """gin's error for a refused binding, rewritten to name the owner; other errors as they are."""
+    """gin's error for a refused binding, rewritten to name the owner; for an unknown
+    configurable or parameter, with the closest names; other errors as they are."""
     found = _DENIED.search(str(error))
     if found is None:
-        return error
+        return with_suggestions(error)
     configurable = found.group(1).rsplit(".", 1)[-1]
     return ValueError(refusal_message(f"{configurable}.{found.group(2)}"))
 

@@ -24,7 +24,7 @@ from continual.data.manifest import sha256_cached
 # Bump the version of a stage when its code changes what it produces.
 # Configurables of the runner (which experiments, where, how processes take turns, data
 # generation): their values never change what a stage computes, so no key holds them.
-RUNNER_CONFIGURABLES = ("Suite", "TrainManager", "make_strategy", "KeyLocks",
+RUNNER_CONFIGURABLES = ("Suite", "TrainManager", "make_strategy", "KeyLocks", "TrainingCurves",
                         "prepare_replay_standins", "generate_synthetic", "generate_stream_set")
 
 

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from continual.divergence import check_finite_outputs
 from continual.loop.batches import phase_batches
+from continual.loop.progress import PhaseProgress
 from continual.methods.base import StreamBatch, StreamMethod
 from continual.models.checkpoints import resume
 
@@ -63,13 +64,15 @@ def make_checkpoint(method: StreamMethod, state: LoopState) -> tf.train.Checkpoi
 
 def run_experience(method: StreamMethod, experience, table, settings: ExperienceLoop,
                    seed: int, folder: Path, state: LoopState, log_scalars=None,
-                   after_epoch=None) -> dict:
+                   after_epoch=None, log_every: int = 20) -> dict:
     """Train `method` on one experience; resumes from `folder/ckpt` when a run was cut short.
 
     `after_epoch(phase_index, phase, epoch)`, when given, runs after the last batch of each
     epoch of each phase (an online phase: one epoch), before the next checkpoint: a resumed
     run calls it again for an epoch whose end it passes again (the same weights), so it must
-    be idempotent (e.g. the per-epoch test evaluation of `StreamPlan.accuracy_rule`)."""
+    be idempotent (e.g. the per-epoch test evaluation of `StreamPlan.accuracy_rule`).
+    Each phase shows a progress bar; `log_scalars(global_step, values)`, when given, gets the
+    train step's scalars, lr and images/s every `log_every` global steps."""
     checkpoint = make_checkpoint(method, state)
     manager = tf.train.CheckpointManager(checkpoint, str(folder / "ckpt"), max_to_keep=1)
     if resume(checkpoint, manager):
@@ -82,8 +85,14 @@ def run_experience(method: StreamMethod, experience, table, settings: Experience
     phases = method.phases(experience)
     while int(state.phase) < len(phases):
         index = int(state.phase)
-        _run_phase(method, phases[index], index, experience, table, settings, seed, state,
-                   manager, log_scalars, after_epoch)
+        progress = PhaseProgress(method, experience.index, phases[index], index, len(phases),
+                                 _phase_length(method, phases[index], experience, settings),
+                                 int(state.batch), log_every)
+        try:
+            _run_phase(method, phases[index], index, experience, table, settings, seed, state,
+                       manager, log_scalars, after_epoch, progress)
+        finally:
+            progress.close()
         method.end_phase(phases[index], experience, table)
         state.phase.assign_add(1)
         state.batch.assign(0)
@@ -101,8 +110,14 @@ def _phase_ids(method: StreamMethod, phase, experience) -> np.ndarray:
     return np.asarray(experience.train_ids, dtype=np.int64)
 
 
+def _phase_length(method, phase, experience, settings) -> int:
+    """How many batches the phase has (for the bar; the loop itself counts `phase_batches`)."""
+    rows = len(_phase_ids(method, phase, experience))
+    return phase.epochs * -(-rows // settings.stream_batch_size)
+
+
 def _run_phase(method, phase, index, experience, table, settings, seed, state, manager,
-               log_scalars, after_epoch=None) -> None:
+               log_scalars, after_epoch, progress) -> None:
     batches = phase_batches(phase, index, _phase_ids(method, phase, experience),
                             settings.stream_batch_size, seed, experience.index)
     first = True
@@ -126,8 +141,9 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
         following = int(state.batch)
         if after_epoch and (following == len(batches) or batches[following][0] != epoch):
             after_epoch(index, phase, epoch)
-        if log_scalars and int(state.global_step) % 20 == 0:
-            log_scalars(int(state.global_step), {k: float(v) for k, v in outputs.items()})
+        values = progress.step(int(state.global_step), epoch, outputs, state)
+        if log_scalars and values is not None:
+            log_scalars(int(state.global_step), values)
         if int(state.batch) % settings.checkpoint_every == 0:
             manager.save()
 

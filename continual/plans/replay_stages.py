@@ -26,7 +26,7 @@ from continual.replay.class_mapper import map_classes, read_mapping, write_mappi
 from continual.replay.folders import pack_class
 from continual.replay.gan import generate_class
 from continual.replay.hub_models import load_classifier, load_generator
-from continual.reporting import TensorBoardLogger
+from continual.reporting.training_curves import CurveWriter
 from continual.stages import register_stage
 
 
@@ -106,10 +106,9 @@ def helper_decoder(ctx, plan_step, folder: Path) -> dict:
     make = stages.new_data(ctx, stages.records_of(ctx.train_set), indices,
                            splits.helper_label_map(group), seed, ratio_new=1,
                            crop_pad_label=0)
-    with TensorBoardLogger(folder / "tensorboard") as board:
-        info = trainer.train(make, folder, ctx.manager.common["batch_size"],
-                             desc=f"{plan_step.name} (classes {group})",
-                             log=lambda it, v: board.scalars(it, v, prefix="train/"))
+    info = trainer.train(make, folder, ctx.manager.common["batch_size"],
+                         desc=f"{plan_step.name} (classes {group})",
+                         log=CurveWriter(folder))
     save_weights(decoder, folder / "weights" / "decoder")
     info.update(train_images=len(indices), seed=seed, classes=list(group),
                 decoder_path=str((folder / "weights" / "decoder").relative_to(

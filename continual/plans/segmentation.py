@@ -150,6 +150,11 @@ class SegmentationPlan:
     def board_step(self, plan_step: PlanStep) -> int:
         return plan_step.step.index
 
+    def curve_prefix(self, plan_step: PlanStep) -> str:
+        """TensorBoard tags of a stage's training curves: each stage counts its own
+        iterations from 0, so each gets its own tags (`train/step1/loss`)."""
+        return f"train/{plan_step.name}/"
+
 
 def _pct(value, scale: float = 100.0) -> str:
     return "-" if value is None else f"{scale * value:.1f}"

@@ -29,7 +29,7 @@ from continual.metrics import segmentation_metrics
 from continual.models.checkpoints import restore_weights, save_weights
 from continual.models.pretrained import load_encoder_weights
 from continual.models.segmenter import build_segmenter
-from continual.reporting import TensorBoardLogger
+from continual.reporting.training_curves import CurveWriter
 from continual.stages import StageContext, records_of, register_stage
 
 IDENTITY = np.arange(256, dtype=np.uint8)
@@ -158,10 +158,9 @@ def train_model(ctx: StageContext, plan_step, folder: Path) -> dict:
         num_images = len(indices)
     else:
         make_dataset, num_images = incremental_data(ctx, plan_step, seed)
-    with TensorBoardLogger(folder / "tensorboard") as board:
-        info = trainer.train(make_dataset, folder, manager.common["batch_size"],
-                             desc=f"{plan_step.name} ({step.describe()})",
-                             log=lambda it, values: board.scalars(it, values, prefix="train/"))
+    info = trainer.train(make_dataset, folder, manager.common["batch_size"],
+                         desc=f"{plan_step.name} ({step.describe()})",
+                         log=CurveWriter(folder))
     save_weights(segmenter.decoder, folder / "weights" / "decoder")
     root = manager.store.root
     if train_encoder:

@@ -30,7 +30,7 @@ from continual.data.shards import open_record_set
 from continual.loop.experience import ExperienceLoop
 from continual.loop.linear_probe import LinearProbe
 from continual.methods import baselines  # noqa: F401, E402
-from continual.plans import epoch_accuracy, stream_stages  # the latter registers the stages
+from continual.plans import epoch_accuracy, stream_missing, stream_stages  # stream_stages: stages
 from continual.replay import buffers  # noqa: F401, E402
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,12 @@ class StreamPlan:
 
     # ----------------------------------------------------------------------------------------
     def record_sets(self) -> dict[str, Manifest]:
+        missing = stream_missing.missing_splits(self.data_dir, self.splits)
+        if missing:  # an error naming the converters; a dry run plans with placeholders
+            sets = stream_missing.placeholders(missing, self.data_dir, self.splits)
+            self.scenario = stream_missing.placeholder_scenario(
+                self.scenario_fn, next(iter(sets.values())).content_hash)
+            return sets
         sets = {}
         for role, split in self.splits.items():
             manifest = open_record_set(self.data_dir, split)

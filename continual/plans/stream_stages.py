@@ -16,8 +16,9 @@ from continual.data.atomic import write_json_atomic
 from continual.data.image_table import image_table
 from continual.loop.evaluation import evaluate_experience
 from continual.loop.experience import ExperienceLoop, LoopState, make_checkpoint, run_experience
+from continual.loop.progress import TrainingCurves
 from continual.plans.epoch_accuracy import epoch_evaluation
-from continual.reporting import TensorBoardLogger
+from continual.reporting.training_curves import CurveWriter
 from continual.stages import StageContext, register_stage, stage_seed
 
 STATE = "state"
@@ -95,11 +96,10 @@ def stream_experience(ctx: StageContext, plan_step, folder: Path) -> dict:
     loop_state.train_seconds.assign(0.0)
     table = image_table(ctx.train_set)
     per_epoch = _epoch_evaluation(ctx, method, plan_step.step, folder)
-    with TensorBoardLogger(folder / "tensorboard") as board:
-        info = run_experience(method, plan_step.step, table, ExperienceLoop(),
-                              stage_seed(ctx.manager.seed, plan_step), folder, loop_state,
-                              log_scalars=lambda step, values: board.scalars(
-                                  step, values, prefix="train/"), after_epoch=per_epoch)
+    info = run_experience(method, plan_step.step, table, ExperienceLoop(),
+                          stage_seed(ctx.manager.seed, plan_step), folder, loop_state,
+                          log_scalars=CurveWriter(folder), after_epoch=per_epoch,
+                          log_every=TrainingCurves().every_steps)
     make_checkpoint(method, loop_state).write(str(folder / STATE / STATE))
     if per_epoch is not None:
         info.update(per_epoch.info())

@@ -1,0 +1,67 @@
+"""Training curves: a stage stores its per-step scalars; every run that walks the stage shows them.
+
+A training stage appends `{"step": s, "loss": ..., "lr": ..., "images_per_sec": ...}` lines to
+`train_scalars.jsonl` in its artefact folder. A stage is trained once and reused by every
+experiment that shares it, so the curves are copied from there into each experiment's own
+TensorBoard run (`<workdir>/experiments/<name>/tensorboard`) when the experiment walks the
+stage, trained or reused, once per run folder. A resumed stage repeats the steps after its
+last checkpoint: the last value stored for a step is the one kept.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from continual.reporting.jsonl import append_jsonl, read_jsonl
+from continual.reporting.tensorboard import TensorBoardLogger
+
+TRAIN_SCALARS = "train_scalars.jsonl"
+COPIED = "copied_stages.txt"  # in the run's TensorBoard folder: the stages already shown
+
+
+class CurveWriter:
+    """`writer(step, values)` stores one point of the stage's curves in `folder`."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.path = Path(folder) / TRAIN_SCALARS
+
+    def __call__(self, step: int, values: dict[str, float]) -> None:
+        """A value that is not finite (images/s before the warm-up ends, a diverged loss) is
+        stored as None: JSON has no NaN, and TensorBoard then shows no point for it."""
+        finite = {name: float(value) if math.isfinite(value) else None
+                  for name, value in values.items()}
+        append_jsonl(self.path, {"step": int(step), **finite})
+
+
+def read_curve(folder: str | os.PathLike) -> list[tuple[int, dict[str, float]]]:
+    """(step, scalars) of a stage folder in step order, the last value of a repeated step."""
+    path = Path(folder) / TRAIN_SCALARS
+    if not path.exists():
+        return []
+    points = {}
+    for record in read_jsonl(path):
+        step = record.pop("step")
+        points[step] = record
+    return sorted(points.items())
+
+
+def show_in_run(stage_folder: str | os.PathLike, stage_id: str, board_dir: str | os.PathLike,
+                prefix: str = "train/") -> bool:
+    """Write the stage's stored curves into the run's TensorBoard folder unless this run has
+    them already; True when something was written. The caller holds the run's lock."""
+    board_dir = Path(board_dir)
+    copied = board_dir / COPIED
+    if copied.exists() and stage_id in copied.read_text(encoding="utf-8").split():
+        return False
+    points = read_curve(stage_folder)
+    if not points:
+        return False
+    with TensorBoardLogger(board_dir) as board:
+        for step, values in points:
+            board.scalars(step, values, prefix=prefix)
+    board_dir.mkdir(parents=True, exist_ok=True)
+    with open(copied, "a", encoding="utf-8") as handle:
+        handle.write(stage_id + "\n")
+    return True
