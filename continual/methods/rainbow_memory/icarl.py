@@ -2,7 +2,8 @@
 
 RM's loop (online pass over stream + memory batches, memory update, memory-only epochs) with
 - memory: herding exemplars (`EpisodicBuffer.policy = 'herding'`, RM's `prototype`), updated
-  once per task after the stream pass;
+  once per task after the stream pass; a class at its share keeps its old exemplars (in a
+  blurry stream the memory freezes after task 0, as RM's);
 - loss: with L = the classes learned before this task (RM: labels below the largest label
   seen + 1, its labels being in task order; here the set of classes seen in earlier tasks), CE
   over the batch rows whose label is not in L, plus, for rows whose label is in L, the sum over
