@@ -216,7 +216,8 @@ class RainbowMemory(StreamMethod):
         """Expose the classes seen so far, re-initialise the head, reset the optimiser."""
         self.expose(experience)
         fresh = build_head(self.model.feature_dim, self.num_classes,
-                           seed=self.seed * 100 + experience.index + 1)
+                           seed=self.seed * 100 + experience.index + 1,
+                           use_bias=self.model.head.use_bias)
         for target, value in zip(self.model.head.weights, fresh.weights, strict=True):
             target.assign(value)
         self.reset_optimizer()
