@@ -40,7 +40,8 @@ TOP_K_COLUMNS = ("top_k", "final_top_k_accuracy", "a_avg_top_k")  # StreamPlan.t
 BEST_EPOCH_COLUMNS = ("a_last_best_epoch_test", "a_avg_best_epoch_test")
 # ... and with StreamPlan.top_k set as well: the same over the top-k accuracy
 BEST_EPOCH_TOP_K_COLUMNS = ("a_last_top_k_best_epoch_test", "a_avg_top_k_best_epoch_test")
-PERCENT_COLUMNS = ("final_accuracy", "a_avg", "average_incremental_accuracy", "forgetting", "bwt",
+PERCENT_COLUMNS = ("final_accuracy", "a_avg", "average_incremental_accuracy", "forgetting",
+                   "forgetting_rm", "bwt",
                    "fwt", "amca", "accuracy", "probe_accuracy", "online_probe_accuracy",
                    "mean_class_accuracy_final", "final_top_k_accuracy", "a_avg_top_k",
                    *BEST_EPOCH_COLUMNS, *BEST_EPOCH_TOP_K_COLUMNS, *INTRANSIGENCE_COLUMNS,
@@ -101,12 +102,15 @@ def _per_task_joint(rows: Sequence[dict]) -> bool:
 
 
 def _with_a_avg(rows: Sequence[dict]) -> tuple[str, ...]:
-    """STREAM_COLUMNS with `a_avg` (RM's A_avg) after final_accuracy when some experiment's
-    method reports it (its records carry `a_avg_rule`)."""
+    """STREAM_COLUMNS with `a_avg` (RM's A_avg) after final_accuracy and `forgetting_rm` (RM's
+    forgetting, beside Chaudhry's `forgetting`) when some experiment's method reports them
+    (its records carry `a_avg_rule`)."""
     if not any(row.get("a_avg_rule") for row in rows):
         return STREAM_COLUMNS
     at = STREAM_COLUMNS.index("final_accuracy") + 1
-    return (*STREAM_COLUMNS[:at], "a_avg", *STREAM_COLUMNS[at:])
+    columns = (*STREAM_COLUMNS[:at], "a_avg", *STREAM_COLUMNS[at:])
+    at = columns.index("forgetting") + 1
+    return (*columns[:at], "forgetting_rm", *columns[at:])
 
 
 def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
