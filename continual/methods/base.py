@@ -15,7 +15,7 @@ import dataclasses
 
 import tensorflow as tf
 
-PHASE_KINDS = ("online", "offline", "memory")
+PHASE_KINDS = ("online", "offline", "memory", "mixed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,17 +24,29 @@ class Phase:
 
     online: one pass over the experience's stream in stream order;
     offline: `epochs` passes over the experience's data, reshuffled (stateless) each epoch;
-    memory: `epochs` passes over the buffer's contents only (e.g. Rainbow Memory).
+    memory: `epochs` passes over the buffer's contents only (e.g. Rainbow Memory);
+    mixed: `epochs` passes over the experience's data and the buffer's contents as one set,
+      reshuffled each epoch (RM's baselines: one loader over stream ∪ memory); no separate
+      replay batch, and the buffer must not change during the phase (its items are read again
+      on a resume), so an online policy is offered the stream rows at the phase's end.
+    `batch_size`: rows per batch (None: the loop's `stream_batch_size`); `drop_last`: drop a
+    last partial batch of each epoch (a torch DataLoader's `drop_last=True`).
     """
 
     kind: str
     epochs: int = 1
+    batch_size: int | None = None
+    drop_last: bool = False
 
     def __post_init__(self):
         if self.kind not in PHASE_KINDS:
             raise ValueError(f"phase kind {self.kind!r} is not one of {PHASE_KINDS}")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"a phase needs epochs >= 1, got {self.epochs!r}")
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or not isinstance(
+                self.batch_size, int) or self.batch_size < 1):
+            raise ValueError(f"a phase's batch_size must be None or >= 1, got "
+                             f"{self.batch_size!r}")
 
 
 @dataclasses.dataclass
@@ -55,8 +67,9 @@ class StreamBatch:
     @property
     def first_sight(self) -> bool:
         """True when these stream rows are seen for the first time in the experience (the
-        first epoch of a stream phase): when an online policy should be offered them."""
-        return self.epoch == 0 and self.phase != "memory"
+        first epoch of a stream phase): when an online policy should be offered them. Never
+        in a mixed phase (its rows include memory items; see `Phase`)."""
+        return self.epoch == 0 and self.phase in ("online", "offline")
 
 
 class StreamMethod:

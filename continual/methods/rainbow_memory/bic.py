@@ -1,6 +1,8 @@
 """BiC (Wu et al., CVPR 2019) as a baseline of RM (reference §6; errata R5, R6).
 
-RM's loop with a herding memory of K' = K - validation_size items (bind
+The original's baseline loop (one shuffled pass over stream ∪ memory at batch 16, memory
+update, memory-only epochs at batch 16; `batch_size`) with a herding memory of
+K' = K - validation_size items (bind
 `EpisodicBuffer.capacity` to K') and a validation set of `validation_size` stream rows, the
 same share for each exposed class, re-balanced at each task start from (old validation rows ∪
 the task's stream). Validation rows are never trained on and never enter the memory.
@@ -83,7 +85,7 @@ class BiC(RainbowMemory):
                  stream: str = "online", memory_epochs: int = 256, offline_epochs: int = 256,
                  warm_start_factor: float = 0.1, eta_min_factor: float = 0.01, transforms=(),
                  sched_name: str = "cos", milestones: Sequence[int] = schedule.RM_MILESTONES,
-                 gamma: float | None = None):
+                 gamma: float | None = None, batch_size: int = 16):
         self.validation_size = planning.check_int("BiC.validation_size", validation_size, 1)
         self.bias_epochs = planning.check_int("BiC.bias_epochs", bias_epochs, 1)
         self.bias_lr = planning.check_float("BiC.bias_lr", bias_lr)
@@ -92,7 +94,7 @@ class BiC(RainbowMemory):
         super().__init__(**passed_arguments(type(self).__name__, "RainbowMemory", {
             "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
             "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
-            "transforms": transforms,
+            "transforms": transforms, "batch_size": batch_size,
             **schedule.baseline_schedule(type(self).__name__, sched_name, milestones, gamma)},
             fixed={"uncertainty_metric": "vr"}))
         if "cutmix" in self.transforms:
