@@ -139,7 +139,7 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
         if name in joint_runs or last.get("scenario") == "joint":
             row["average_incremental_accuracy"] = None
         if last.get("scenario") == "cumulative_joint":  # a fresh model per k: nothing carried
-            row.update(forgetting=None, bwt=None, fwt=None)
+            row.update(forgetting=None, forgetting_rm=None, bwt=None, fwt=None)
         rows.append(row)
     return rows
 
