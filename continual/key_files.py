@@ -17,16 +17,18 @@ from collections.abc import Callable
 
 from continual import planning
 
-# "configurable.argument" -> (the gin configurable, the argument that holds a path)
-_FILE_BINDINGS: dict[str, tuple[Callable, str]] = {}
+# "configurable.argument" -> (the gin configurable, the argument that holds a path, how to
+# produce the file when it is missing)
+_FILE_BINDINGS: dict[str, tuple[Callable, str, str]] = {}
 
 
-def register_file_binding(configurable: Callable, argument: str) -> None:
-    """Declare that `configurable`'s `argument` holds a path whose content a stage reads."""
+def register_file_binding(configurable: Callable, argument: str, how: str = "") -> None:
+    """Declare that `configurable`'s `argument` holds a path whose content a stage reads;
+    `how` (optional) says how to produce the file, for the error when it is missing."""
     if argument not in inspect.signature(configurable).parameters:
         raise TypeError(f"register_file_binding: {configurable.__name__} has no argument "
                         f"{argument!r}; name one of its path arguments")
-    _FILE_BINDINGS[f"{configurable.__name__}.{argument}"] = (configurable, argument)
+    _FILE_BINDINGS[f"{configurable.__name__}.{argument}"] = (configurable, argument, how)
 
 
 def registered_file_bindings() -> list[str]:
@@ -40,7 +42,7 @@ def bound_file_fingerprints() -> dict[str, str]:
     placeholder (see `planning.inputs_may_be_missing`)."""
     found = {}
     for binding in registered_file_bindings():
-        configurable, argument = _FILE_BINDINGS[binding]
+        configurable, argument, how = _FILE_BINDINGS[binding]
         path = planning.bound_value(configurable, argument)
         if path is None:
             continue
@@ -50,7 +52,8 @@ def bound_file_fingerprints() -> dict[str, str]:
         found[binding] = (planning.file_fingerprint(path) if _has_files(path) else
                           planning.missing_input(path, ValueError(
                               f"{binding} = {path!r}: no such file, folder or checkpoint "
-                              "prefix; write it there, fix the path, or bind None")))
+                              "prefix; write it there, fix the path, or bind None"
+                              + (f". {how}" if how else ""))))
     return found
 
 

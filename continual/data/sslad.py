@@ -2,10 +2,11 @@
 
     python -m continual.data.sslad --root DIR --out DIR [--size 64]
 
-Reads `DIR/annotations/instance_val.json` (the annotations with timestamps) and the frames
-under `DIR/val/`; writes `OUT/train` (the stream) and `OUT/test` (the evaluation set) as
-classification record sets with 7 classes (ids 1..6: Pedestrian, Cyclist, Car, Truck,
-Tram (Bus), Tricycle; id 0 never occurs, as in the original's 7-output head).
+Reads `DIR/annotations/instance_val.json` and `instance_train.json` (the annotations with
+timestamps) and the frames under `DIR/val/` and `DIR/train/`; writes `OUT/train` (the stream)
+and `OUT/test` (the evaluation set) as classification record sets with 7 classes (ids 1..6:
+Pedestrian, Cyclist, Car, Truck, Tram (Bus), Tricycle; id 0 never occurs, as in the
+original's 7-output head).
 
 - Object filter: bbox area >= 1024 px and `occluded` != 0 (objects with 0 are dropped).
 - Crop: a square centred on the bbox, side 2 * (max(w, h) // 2 + 5), half-side clamped to
@@ -14,7 +15,13 @@ Tram (Bus), Tricycle; id 0 never occurs, as in the original's 7-output head).
   id, then sequence id (the ids are strings from the old file name, so they sort
   lexicographically: errata S3). `time` is the rank, `domain` 0 daytime / 1 night, `group`
   the experience's index; `by_attribute` cuts a new experience at each day/night switch.
-- Evaluation: the split's other objects, except those of 2019-11-21 at night.
+- Evaluation, as the original's `classification_util.create_val_set`: the val split's objects
+  of every date but 2019-11-11, 11-17 and 11-20 (both periods) and 2019-11-21 at night, plus
+  the train split's Tricycle objects and its Cyclist objects of 2018-10-15 at 15:20:30 or
+  16:00:00 (`in_evaluation`).
+- Annotation fixes of the original's loader (`haitain_classification._correct_data`): val
+  times and dates are stripped and time 1111523 is read as 111152; the train split's mistyped
+  times and dates are replaced (`TRAIN_FIXES`).
 """
 
 from __future__ import annotations
@@ -36,7 +43,15 @@ CLASS_NAMES = ["(none)", "Pedestrian", "Cyclist", "Car", "Truck", "Tram (Bus)", 
 PERIODS = {"Daytime": 0, "Night": 1}
 EXPERIENCES = (("20191111", "Daytime"), ("20191111", "Night"), ("20191117", "Daytime"),
                ("20191117", "Night"), ("20191120", "Daytime"), ("20191121", "Night"))
+EXCLUDED_DATES = ("20191111", "20191117", "20191120")   # from the evaluation, both periods
 EXCLUDED_FROM_EVALUATION = (("20191121", "Night"),)
+TRICYCLE, CYCLIST = 6, 2
+CYCLIST_SLOTS = ("20181015", ("152030", "160000"))       # (date, times) of the train split
+VAL_TIME_FIXES = {"1111523": "111152"}
+TRAIN_FIXES = {"time": {"145960": "150000", "102360": "102400", "1221831": "122131",
+                        "1420214": "142021", "10:00": "100000", "13:00": "130000",
+                        " 13:00": "130000", "12:00": "120000"},
+               "date": {"201810152": "20181015", "50181015": "20181015"}}
 FRAME = (1920, 1080)
 MIN_AREA, PADDING, MAX_HALF_SIDE = 1024, 5, 539
 IMAGE_FIELDS = ("date", "time", "period", "file_name")
@@ -57,25 +72,43 @@ def square_crop(bbox, frame=FRAME) -> tuple[int, int, int, int]:
     return box[0], box[1], box[2], box[3]
 
 
-def _image_meta(image: dict, where: str) -> dict:
+def corrected_time_and_date(image: dict, split: str) -> tuple[str, str]:
+    """(date, time) of an image after the original loader's fixes for `split`."""
+    date, clock = str(image["date"]), str(image["time"])
+    if split == "val":
+        date, clock = date.strip(), clock.strip()
+        clock = VAL_TIME_FIXES.get(clock, clock)
+    elif split == "train":
+        clock = TRAIN_FIXES["time"].get(clock, clock)
+        date = TRAIN_FIXES["date"].get(date, date)
+    return date.strip().replace("-", ""), clock.strip()
+
+
+def _image_meta(image: dict, split: str, where: str) -> dict:
     missing = [field for field in IMAGE_FIELDS if field not in image]
     if missing or str(image["period"]).strip() not in PERIODS:
         raise ValueError(f"{where}: image {image.get('id')} lacks {missing or ['period']} (or "
                          f"its period is not one of {list(PERIODS)}); use the annotation files "
                          "with timestamps")
-    date, clock = str(image["date"]).strip().replace("-", ""), str(image["time"]).strip()
-    try:
-        stamp = datetime.datetime.strptime(date + clock.replace(":", ""), "%Y%m%d%H%M%S")
-    except ValueError as err:
-        raise ValueError(f"{where}: image {image['id']} has date {image['date']!r} time "
-                         f"{image['time']!r}; expected yyyymmdd and hhmmss") from err
+    date, clock = corrected_time_and_date(image, split)
     name = Path(str(image.get("file_name_old", image["file_name"]))).name
     numbers = re.findall(r"\d+", name) + ["", ""]
-    return {"date": date, "period": str(image["period"]).strip(), "stamp": stamp,
-            "video": numbers[0], "sequence": numbers[1], "file_name": image["file_name"]}
+    return {"date": date, "time": clock, "period": str(image["period"]).strip(),
+            "video": numbers[0], "sequence": numbers[1], "file_name": image["file_name"],
+            "split": split, "id": image["id"]}
 
 
-def kept_objects(annotations: dict, where: str) -> list[tuple[dict, dict]]:
+def stream_stamp(meta: dict, where: str) -> datetime.datetime:
+    """The time stamp that orders the stream (only stream objects need one)."""
+    try:
+        return datetime.datetime.strptime(meta["date"] + meta["time"].replace(":", ""),
+                                          "%Y%m%d%H%M%S")
+    except ValueError as err:
+        raise ValueError(f"{where}: image {meta['id']} has date {meta['date']!r} time "
+                         f"{meta['time']!r}; expected yyyymmdd and hhmmss") from err
+
+
+def kept_objects(annotations: dict, split: str, where: str) -> list[tuple[dict, dict]]:
     """(object, image meta) of every object passing the filter; labels checked."""
     images = {image["id"]: image for image in annotations["images"]}
     kept = []
@@ -85,42 +118,63 @@ def kept_objects(annotations: dict, where: str) -> list[tuple[dict, dict]]:
         if not 1 <= int(obj["category_id"]) < len(CLASS_NAMES):
             raise ValueError(f"{where}: object {obj['id']} has category_id "
                              f"{obj['category_id']}, outside the head's classes 1..6")
-        kept.append((obj, _image_meta(images[obj["image_id"]], where)))
+        kept.append((obj, _image_meta(images[obj["image_id"]], split, where)))
     return kept
 
 
-def _samples(objects, root: Path, split: str, size: int, with_time: bool
+def in_evaluation(obj: dict, meta: dict) -> bool:
+    """The original's evaluation set: val objects off the stream's dates (and off 2019-11-21
+    at night); train objects that are Tricycles or 2018-10-15's Cyclist time slots."""
+    if meta["split"] == "val":
+        return (meta["date"] not in EXCLUDED_DATES
+                and (meta["date"], meta["period"]) not in EXCLUDED_FROM_EVALUATION)
+    date, times = CYCLIST_SLOTS
+    category = int(obj["category_id"])
+    return category == TRICYCLE or (category == CYCLIST and meta["date"] == date
+                                    and meta["time"] in times)
+
+
+def _samples(objects, root: Path, size: int, with_time: bool
              ) -> Iterator[ClassificationSample]:
     for rank, (obj, meta) in enumerate(objects):
-        with Image.open(root / split / meta["file_name"]) as frame:
+        with Image.open(root / meta["split"] / meta["file_name"]) as frame:
             crop = frame.convert("RGB").crop(square_crop(obj["bbox"]))
             image = np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
         pair = (meta["date"], meta["period"])
         yield ClassificationSample(
-            image, int(obj["category_id"]), f"{split}_{obj['id']}", where=f"object {obj['id']}",
+            image, int(obj["category_id"]), f"{meta['split']}_{obj['id']}",
+            where=f"{meta['split']} object {obj['id']}",
             time=rank if with_time else None, domain=PERIODS[meta["period"]],
             group=EXPERIENCES.index(pair) if with_time else None)
 
 
-def convert(root, out, *, split: str = "val", size: int = 64) -> dict[str, int]:
-    """Write OUT/train (the stream) and OUT/test; returns the number of records of each."""
-    root = Path(root)
+def _read_split(root: Path, split: str) -> list[tuple[dict, dict]]:
     path = root / "annotations" / f"instance_{split}.json"
     if not path.exists():
         raise ValueError(f"--root {root}: {path} does not exist; point --root at the SSLAD-2D "
-                         "labelled folder (annotations/, train/, val/)")
-    objects = kept_objects(json.loads(path.read_text()), str(path))
-    stream = sorted((o for o in objects if (o[1]["date"], o[1]["period"]) in EXPERIENCES),
-                    key=lambda o: (o[1]["stamp"], o[1]["video"], o[1]["sequence"], o[0]["id"]))
-    evaluation = [o for o in objects if (o[1]["date"], o[1]["period"]) not in
-                  EXPERIENCES + EXCLUDED_FROM_EVALUATION]
+                         "labelled folder (annotations/instance_train.json and "
+                         "instance_val.json, train/, val/)")
+    return kept_objects(json.loads(path.read_text()), split, str(path))
+
+
+def convert(root, out, *, size: int = 64) -> dict[str, int]:
+    """Write OUT/train (the stream) and OUT/test; returns the number of records of each."""
+    root = Path(root)
+    val, train = _read_split(root, "val"), _read_split(root, "train")
+    where = str(root / "annotations" / "instance_val.json")
+    stream = [o for o in val if (o[1]["date"], o[1]["period"]) in EXPERIENCES]
+    stamps = {o[0]["id"]: stream_stamp(o[1], where) for o in stream}
+    stream.sort(key=lambda o: (stamps[o[0]["id"]], o[1]["video"], o[1]["sequence"],
+                               o[0]["id"]))
+    evaluation = [o for o in val + train if in_evaluation(*o)]
     if not stream or not evaluation:
-        raise ValueError(f"{path}: {len(stream)} stream and {len(evaluation)} evaluation "
+        raise ValueError(f"{root}: {len(stream)} stream and {len(evaluation)} evaluation "
                          "objects after the filter; both must be non-empty")
     for name, rows, with_time in (("train", stream, True), ("test", evaluation, False)):
-        write_classification_set(out, name, _samples(rows, root, split, size, with_time),
+        write_classification_set(out, name, _samples(rows, root, size, with_time),
                                  num_classes=len(CLASS_NAMES), class_names=CLASS_NAMES,
-                                 source={"dataset": "sslad_2d", "split": split, "size": size})
+                                 source={"dataset": "sslad_2d", "stream_split": "val",
+                                         "size": size})
     return {"train": len(stream), "test": len(evaluation)}
 
 
@@ -130,11 +184,10 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--split", default="val")
     parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args(argv)
     try:
-        counts = convert(args.root, args.out, split=args.split, size=args.size)
+        counts = convert(args.root, args.out, size=args.size)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -11,9 +11,11 @@ import numpy as np
 from continual.methods.base import Phase
 
 
-def chunks(ids: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Consecutive batches of `ids`; the last one may be smaller (a stream is not dropped)."""
-    return [ids[start:start + batch_size] for start in range(0, len(ids), batch_size)]
+def chunks(ids: np.ndarray, batch_size: int, drop_last: bool = False) -> list[np.ndarray]:
+    """Consecutive batches of `ids`; the last one may be smaller (a stream is not dropped)
+    unless `drop_last`."""
+    end = len(ids) - len(ids) % batch_size if drop_last else len(ids)
+    return [ids[start:start + batch_size] for start in range(0, end, batch_size)]
 
 
 def epoch_order(ids: np.ndarray, seed: int, experience: int, phase: int, epoch: int
@@ -26,14 +28,14 @@ def epoch_order(ids: np.ndarray, seed: int, experience: int, phase: int, epoch: 
 def phase_batches(phase: Phase, phase_index: int, ids: np.ndarray, batch_size: int, seed: int,
                   experience: int) -> list[tuple[int, np.ndarray]]:
     """Every (epoch, batch rows) of a phase, in order: the stream as it comes (online) or
-    reshuffled epochs (offline, memory), each without its last partial batch with
-    `phase.drop_last`."""
+    reshuffled epochs (offline, memory, mixed); `phase.batch_size` overrides `batch_size`, and
+    `phase.drop_last` leaves out each epoch's last partial batch."""
     ids = np.asarray(ids, dtype=np.int64)
+    batch_size = phase.batch_size or batch_size
     if phase.kind == "online":
-        return [(0, batch) for batch in chunks(ids, batch_size)]
+        return [(0, batch) for batch in chunks(ids, batch_size, phase.drop_last)]
     batches = []
-    per_epoch = phase.batches_per_epoch(len(ids), batch_size)
     for epoch in range(phase.epochs):
         order = epoch_order(ids, seed, experience, phase_index, epoch)
-        batches += [(epoch, batch) for batch in chunks(order, batch_size)[:per_epoch]]
+        batches += [(epoch, batch) for batch in chunks(order, batch_size, phase.drop_last)]
     return batches

@@ -107,7 +107,10 @@ def run_experience(method: StreamMethod, experience, table, settings: Experience
 def _phase_ids(method: StreamMethod, phase, experience) -> np.ndarray:
     if phase.kind == "memory":
         return np.sort(method.buffer.stored_ids())
-    return np.asarray(experience.train_ids, dtype=np.int64)
+    stream = np.asarray(experience.train_ids, dtype=np.int64)
+    if phase.kind == "mixed":
+        return np.concatenate([stream, np.sort(method.buffer.stored_ids())]).astype(np.int64)
+    return stream
 
 
 def _phase_length(method, phase, experience, settings) -> int:
@@ -159,7 +162,8 @@ def _make_batch(method, phase, table, ids, settings, seed, state) -> StreamBatch
     batch = StreamBatch(images=images, labels=labels, ids=tf.constant(ids, tf.int64),
                         source=table)
     buffer = getattr(method, "buffer", None)
-    if method.uses_buffer and phase.kind != "memory" and buffer is not None and buffer.size > 0:
+    if (method.uses_buffer and phase.kind in ("online", "offline") and buffer is not None
+            and buffer.size > 0):
         sample = buffer.sample(settings.replay_batch_size,
                                seed=tf.stack([tf.constant(seed, tf.int64), state.global_step]))
         batch.replay_images, batch.replay_labels = table.gather(sample["ids"])

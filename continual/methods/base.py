@@ -15,7 +15,7 @@ import dataclasses
 
 import tensorflow as tf
 
-PHASE_KINDS = ("online", "offline", "memory")
+PHASE_KINDS = ("online", "offline", "memory", "mixed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,13 +24,19 @@ class Phase:
 
     online: one pass over the experience's stream in stream order;
     offline: `epochs` passes over the experience's data, reshuffled (stateless) each epoch;
-    memory: `epochs` passes over the buffer's contents only (e.g. Rainbow Memory).
-    `drop_last` (offline and memory phases): each epoch's last partial batch is not trained on,
-    as a PyTorch loader with `drop_last=True` (Kaizen's).
+    memory: `epochs` passes over the buffer's contents only (e.g. Rainbow Memory);
+    mixed: `epochs` passes over the experience's data and the buffer's contents as one set,
+      reshuffled each epoch (RM's baselines: one loader over stream ∪ memory); no separate
+      replay batch, and the buffer must not change during the phase (its items are read again
+      on a resume), so an online policy is offered the stream rows at the phase's end.
+    `batch_size`: rows per batch (None: the loop's `stream_batch_size`); `drop_last`: drop a
+    last partial batch of each epoch (a torch DataLoader's `drop_last=True`, as
+    Kaizen's and RM's baselines' loaders; not for online phases).
     """
 
     kind: str
     epochs: int = 1
+    batch_size: int | None = None
     drop_last: bool = False
 
     def __post_init__(self):
@@ -38,9 +44,13 @@ class Phase:
             raise ValueError(f"phase kind {self.kind!r} is not one of {PHASE_KINDS}")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"a phase needs epochs >= 1, got {self.epochs!r}")
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or not isinstance(
+                self.batch_size, int) or self.batch_size < 1):
+            raise ValueError(f"a phase's batch_size must be None or >= 1, got "
+                             f"{self.batch_size!r}")
         if self.drop_last and self.kind == "online":
-            raise ValueError("an online phase feeds the whole stream: drop_last is for offline "
-                             "and memory phases")
+            raise ValueError("an online phase feeds the whole stream: drop_last is for offline, "
+                             "memory and mixed phases")
 
     def batches_per_epoch(self, count: int, batch_size: int) -> int:
         """Batches one epoch of `count` rows trains on: ⌊count / batch⌋ with drop_last, else
@@ -66,8 +76,9 @@ class StreamBatch:
     @property
     def first_sight(self) -> bool:
         """True when these stream rows are seen for the first time in the experience (the
-        first epoch of a stream phase): when an online policy should be offered them."""
-        return self.epoch == 0 and self.phase != "memory"
+        first epoch of a stream phase): when an online policy should be offered them. Never
+        in a mixed phase (its rows include memory items; see `Phase`)."""
+        return self.epoch == 0 and self.phase in ("online", "offline")
 
 
 class StreamMethod:

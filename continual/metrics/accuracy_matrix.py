@@ -5,7 +5,8 @@ float array [n_evaluations, T]. Row i is the `accuracy_row` of the evaluation af
 i, stored whole (j > i included), so FWT can read the entries above the diagonal. Formulas from
 the papers: forgetting and intransigence (Chaudhry et al., ECCV 2018), BWT and FWT (Lopez-Paz
 & Ranzato, NeurIPS 2017), AMCA (the SSLAD / CLAD-C benchmark, Verwimp et al.) and Rainbow
-Memory's I_last (Bang et al., CVPR 2021, its main.py). A metric that is undefined (one
+Memory's I_last and forgetting (`forgetting_rm`: the max over every earlier evaluation, not
+only those from task j on; Bang et al., CVPR 2021, its main.py). A metric that is undefined (one
 evaluation for forgetting / BWT / FWT, no random-init row, no linked joint run, a missing
 entry) is None: never a number computed against 0 (RM's joint_acc defaults to 0.0).
 """
@@ -85,6 +86,23 @@ def forgetting_over_time(R) -> list[list[float]]:
 def forgetting(R) -> float | None:
     """F = (1/(T-1)) sum_{j<T-1} f_j (Chaudhry et al. 2018, section 1); None when T = 1."""
     return _mean_or_none(task_forgetting(R))
+
+
+def rm_task_forgetting(R) -> list[float]:
+    """Rainbow Memory's f_j (its main.py, `forget_k`): max_{t < T-1} R[t, j] - R[T-1, j] for
+    each j < T-1: the max over every earlier evaluation, those before task j included (a
+    blurry stream tests every class from task 0; on a disjoint one a block not yet seen scores
+    0 here, its classes masked, as RM's untested classes do). RM's columns are blocks of
+    `n_cls_a_task` labels, each task's major / new classes: R's task columns here (per test
+    row, not the block's per-class mean: equal when its classes have equal test counts)."""
+    R = _as_matrix(R)
+    last = len(R) - 1
+    return [float(np.max(R[:last, j]) - R[last, j]) for j in range(last)]
+
+
+def rm_forgetting(R) -> float | None:
+    """RM's F_last = (1/(T-1)) sum_{j<T-1} of `rm_task_forgetting`; None when T = 1."""
+    return _mean_or_none(rm_task_forgetting(R))
 
 
 def backward_transfer(R) -> float | None:
@@ -258,6 +276,7 @@ def stream_metrics(records: Sequence[dict], joint_records: Sequence[dict] | None
         "a_avg": a_avg(evaluations),
         "average_incremental_accuracy": average_incremental_accuracy(R),
         "forgetting": forgetting(R),
+        "forgetting_rm": rm_forgetting(R),
         "bwt": backward_transfer(R),
         "fwt": None if fwt_note else forward_transfer(R, random_init_row),
         **({"fwt_note": fwt_note} if fwt_note else {}),

@@ -78,16 +78,17 @@ class Classifier(keras.Model):
         return self.head(self.features(images, training=training))
 
 
-def build_head(feature_dim: int, num_classes: int, *, seed: int = 0,
-               name: str = "head") -> keras.layers.Dense:
-    """A torch-initialised Linear with bias, kept float32 under mixed precision."""
+def build_head(feature_dim: int, num_classes: int, *, seed: int = 0, name: str = "head",
+               use_bias: bool = True) -> keras.layers.Dense:
+    """A torch-initialised Linear (with bias unless `use_bias` is False), kept float32 under
+    mixed precision."""
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}; the data manifest "
                          "states it.")
     head = keras.layers.Dense(
         num_classes, kernel_initializer=torch_linear_init(feature_dim, seed * 1000 + 999),
         bias_initializer=torch_linear_init(feature_dim, seed * 1000 + 998),
-        dtype="float32", name=name)
+        use_bias=use_bias, dtype="float32", name=name)
     head.build((None, feature_dim))
     return head
 
@@ -95,12 +96,13 @@ def build_head(feature_dim: int, num_classes: int, *, seed: int = 0,
 @gin.configurable(denylist=["input_shape", "num_classes", "seed"])
 def build_classifier(name: str = "tiny_convnet", *, input_shape: tuple, num_classes: int,
                      bn_momentum: float = 0.9, bn_epsilon: float = 1e-5,
-                     seed: int = 0) -> Classifier:
+                     head_bias: bool = True, seed: int = 0) -> Classifier:
     """Build the registered classifier `name` for images of `input_shape` (H, W, C).
 
     Args:
       input_shape, num_classes: from the data manifest (`image_shape`, `num_classes`).
       bn_momentum: Keras convention (1 - torch momentum).
+      head_bias: False for a bias-free linear head (SSLAD's `Linear(2048, 7, bias=False)`).
       seed: seeds every initialiser, so the same seed builds the same weights; the method
         passes the experiment's seed (not a gin binding).
     """
@@ -112,5 +114,9 @@ def build_classifier(name: str = "tiny_convnet", *, input_shape: tuple, num_clas
                          "(Keras convention: 1 - torch momentum, e.g. 0.9 for torch's 0.1).")
     backbone = _BACKBONES[name](input_shape, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
                                 seed=seed)
-    head = build_head(int(backbone.output.shape[-1]), num_classes, seed=seed)
+    if not isinstance(head_bias, bool):
+        raise TypeError(f"build_classifier.head_bias = {head_bias!r} must be True or False; "
+                        "fix the gin binding")
+    head = build_head(int(backbone.output.shape[-1]), num_classes, seed=seed,
+                      use_bias=head_bias)
     return Classifier(backbone, head, name=name)

@@ -78,4 +78,8 @@ def resnet50d_backbone(input_shape: tuple, *, bn_momentum: float = 0.9,
 
 register_backbone("resnet50d", resnet50d_backbone)
 # The .npz enters the stage keys by its content, not its path (continual.key_files).
-register_file_binding(resnet50d_backbone, "imagenet_weights")
+register_file_binding(resnet50d_backbone, "imagenet_weights", how=(
+    "The paper starts from timm's ImageNet resnet50d: where timm runs, write it with "
+    "numpy.savez('resnet50d_imagenet.npz', **{k: v.numpy() for k, v in "
+    "timm.create_model('resnet50d', pretrained=True).state_dict().items()}) "
+    "(continual/models/timm_resnet50d.py)"))

@@ -39,7 +39,8 @@ TOP_K_COLUMNS = ("top_k", "final_top_k_accuracy", "a_avg_top_k")  # StreamPlan.t
 BEST_EPOCH_COLUMNS = ("a_last_best_epoch_test", "a_avg_best_epoch_test")
 # ... and with StreamPlan.top_k set as well: the same over the top-k accuracy
 BEST_EPOCH_TOP_K_COLUMNS = ("a_last_top_k_best_epoch_test", "a_avg_top_k_best_epoch_test")
-PERCENT_COLUMNS = ("final_accuracy", "a_avg", "average_incremental_accuracy", "forgetting", "bwt",
+PERCENT_COLUMNS = ("final_accuracy", "a_avg", "average_incremental_accuracy", "forgetting",
+                   "forgetting_rm", "bwt",
                    "fwt", "amca", "accuracy", "probe_accuracy", "online_probe_accuracy",
                    "mean_class_accuracy_final", "final_top_k_accuracy", "a_avg_top_k",
                    *BEST_EPOCH_COLUMNS, *BEST_EPOCH_TOP_K_COLUMNS, *INTRANSIGENCE_COLUMNS,
@@ -100,12 +101,16 @@ def _per_task_joint(rows: Sequence[dict]) -> bool:
 
 
 def _with_a_avg(rows: Sequence[dict]) -> tuple[str, ...]:
-    """STREAM_COLUMNS with one A_avg column: `a_avg` (RM's A_avg) in place of
-    average_incremental_accuracy when some experiment's method reports it (its records carry
-    `a_avg_rule`); the two would repeat each other (`seed_tables.average_column`)."""
+    """STREAM_COLUMNS with one A_avg column, `a_avg` (RM's A_avg) in place of
+    average_incremental_accuracy, and `forgetting_rm` (RM's forgetting) beside Chaudhry's
+    `forgetting`, when some experiment's method reports them (its records carry
+    `a_avg_rule`); the two A_avg columns would repeat each other (`seed_tables.average_column`)."""
     if average_column(rows) != "a_avg":
         return STREAM_COLUMNS
-    return tuple("a_avg" if c == "average_incremental_accuracy" else c for c in STREAM_COLUMNS)
+    columns = tuple("a_avg" if c == "average_incremental_accuracy" else c
+                    for c in STREAM_COLUMNS)
+    at = columns.index("forgetting") + 1
+    return (*columns[:at], "forgetting_rm", *columns[at:])
 
 
 def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
@@ -136,7 +141,7 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
         if name in joint_runs or last.get("scenario") == "joint":
             row["average_incremental_accuracy"] = None
         if last.get("scenario") == "cumulative_joint":  # a fresh model per k: nothing carried
-            row.update(forgetting=None, bwt=None, fwt=None)
+            row.update(forgetting=None, forgetting_rm=None, bwt=None, fwt=None)
         rows.append(row)
     return rows
 

@@ -29,15 +29,30 @@ IMAGES = [  # id, date, time, period, old file name (video, sequence)
     (5, "20191117", "100000", "Daytime", "v3_s1.jpg"),
     (6, "20191201", "120000", "Daytime", "v4_s1.jpg"),  # not a stream date: evaluation
     (7, "20191121", "210000", "Night", "v5_s1.jpg"),    # stream experience 6
+    (8, "20191120", "210000", "Night", "v6_s1.jpg"),    # a stream date: not evaluated
+    (9, "20191121", " 120000", "Daytime", "v7_s1.jpg"),  # evaluation (time stripped)
+    (10, "20191111", "1111523", "Daytime", "v8_s1.jpg"),  # the original reads 11:11:52
+]
+TRAIN_IMAGES = [  # id, date, time, category of its object: (evaluated?)
+    (1, "20180901", "100000", 6),      # a Tricycle: evaluated, whatever its date
+    (2, "201810152", "152030", 2),     # a Cyclist of 2018-10-15 15:20:30 (date fixed)
+    (3, "20181015", "160000", 2),      # the other Cyclist slot
+    (4, "20181015", "170000", 2),      # another time: not evaluated
+    (5, "20181015", "160000", 3),      # a Car: not evaluated
 ]
 
 
+def _write_split(root, split, images, objects):
+    (root / "annotations" / f"instance_{split}.json").write_text(
+        json.dumps({"images": images, "annotations": objects}))
+
+
 def _fixture(root, *, category=3, drop_time=False):
-    (root / "val").mkdir(parents=True)
-    (root / "annotations").mkdir()
+    for folder in ("val", "train", "annotations"):
+        (root / folder).mkdir(parents=True)
     images, objects = [], []
     for index, date, clock, period, old in IMAGES:
-        Image.new("RGB", sslad.FRAME, (index * 30, 0, 0)).save(root / "val" / f"{index}.png")
+        Image.new("RGB", sslad.FRAME, (index * 20, 0, 0)).save(root / "val" / f"{index}.png")
         image = {"id": index, "date": date, "time": clock, "period": period,
                  "file_name": f"{index}.png", "file_name_old": old}
         if drop_time and index == 4:
@@ -50,8 +65,15 @@ def _fixture(root, *, category=3, drop_time=False):
                     "occluded": 1, "category_id": 1})   # too small
     objects.append({"id": 201, "image_id": 1, "bbox": [0, 0, 40, 40], "area": 1600,
                     "occluded": 0, "category_id": 1})   # occluded flag 0: dropped
-    (root / "annotations" / "instance_val.json").write_text(
-        json.dumps({"images": images, "annotations": objects}))
+    _write_split(root, "val", images, objects)
+    images, objects = [], []
+    for index, date, clock, label in TRAIN_IMAGES:
+        Image.new("RGB", sslad.FRAME, (0, index * 20, 0)).save(root / "train" / f"{index}.png")
+        images.append({"id": index, "date": date, "time": clock, "period": "Daytime",
+                       "file_name": f"{index}.png", "file_name_old": f"v{index}_s1.jpg"})
+        objects.append({"id": 100 + index, "image_id": index, "bbox": [500, 500, 40, 40],
+                        "area": 1600, "occluded": 1, "category_id": label})
+    _write_split(root, "train", images, objects)
 
 
 def test_converts_the_stream_in_time_order_with_experiences_by_period(tmp_path):
@@ -61,14 +83,23 @@ def test_converts_the_stream_in_time_order_with_experiences_by_period(tmp_path):
     train, test = open_record_set(tmp_path / "out", "train"), open_record_set(tmp_path / "out",
                                                                               "test")
     assert train.num_classes == 7 and tuple(train.image_shape) == (16, 16, 3)
-    # 09:00 (image 3), then the two 10:15 frames by video id as strings ('10' < '9'), night,
-    # the 17th, the 21st's night; the small and the occluded objects are gone.
-    labels = record_labels(train).tolist()
-    assert labels == [4, 3, 2, 5, 6, 2]
-    assert len(labels) == 6 and test.num_records == 1 and record_labels(test).tolist() == [1]
+    # 09:00 (image 3), then the two 10:15 frames by video id as strings ('10' < '9'), 11:11:52
+    # (image 10, time 1111523 as the original reads it), night, the 17th, the 21st's night;
+    # the small and the occluded objects are gone.
+    assert record_labels(train).tolist() == [4, 3, 2, 5, 5, 6, 2]
     scenario = by_attribute(train, test, 0)
-    assert [len(e.train_ids) for e in scenario.experiences] == [3, 1, 1, 1]
+    assert [len(e.train_ids) for e in scenario.experiences] == [4, 1, 1, 1]
     assert [e.attribute_value for e in scenario.experiences] == [0, 1, 0, 1]
+
+
+def test_the_evaluation_set_is_the_originals(tmp_path):
+    """Val objects off 2019-11-11 / 17 / 20 (both periods) and off the 21st's night, plus the
+    train split's Tricycles and 2018-10-15's two Cyclist slots (create_val_set)."""
+    _fixture(tmp_path / "soda")
+    sslad.convert(tmp_path / "soda", tmp_path / "out", size=8)
+    test = open_record_set(tmp_path / "out", "test")
+    ids = sorted(test.record_ids())
+    assert ids == ["train_101", "train_102", "train_103", "val_106", "val_109"], ids
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -3,6 +3,7 @@
 only for those classes' logits; earlier classes keep their (alpha, beta)."""
 
 import dataclasses
+from types import SimpleNamespace
 
 import gin
 import numpy as np
@@ -99,3 +100,29 @@ def test_stage_two_runs_once_per_task_with_new_classes_on_the_held_out_rows(tmp_
     # class 2's (alpha, beta) from task 1 stay as they were through task 2
     assert after[2][0][2] == after[1][0][2] and after[2][1][2] == after[1][1][2]
     assert after[1][0][3] == 1.0 and after[1][1][3] == 0.0               # not yet seen
+
+
+def blurry_stream() -> list[Experience]:
+    """Every class streamed from task 0 (minor rows), majors {0, 1}, {2}, {3} by task."""
+    stream = []
+    for index, classes in enumerate(TASK_CLASSES):
+        rows = tuple(i + 100 * index for i in range(48) if i % 4 in classes or i < 4)
+        stream.append(Experience(index, rows, (0, 1, 2, 3) if index == 0 else (), (0, 1, 2, 3)))
+    return stream
+
+
+def test_blurry_stream_corrects_the_last_tasks_block_once_at_the_last_task(tmp_path):
+    """RM's BiC: `bias_layer_list[n_split - 1]` always acts on the last logit block (the last
+    task's majors) and is fitted when the task index reaches it: the last task."""
+    method, table = _bic(), Table()
+    stream = blurry_stream()
+    scenario = SimpleNamespace(name="blurry", experiences=stream, params={
+        "class_order": [0, 1, 2, 3], "classes_per_task": [2, 1, 1]})
+    method.check_stream(scenario, ExperienceLoop())
+    loop = ExperienceLoop(stream_batch_size=8, replay_batch_size=4, checkpoint_every=100)
+    for experience in stream:
+        run_experience(method, experience, table, loop, 7, tmp_path / f"exp{experience.index}",
+                       LoopState())
+    assert [(c["task"], c["new"]) for c in method.calls] == [(2, [3])]
+    alpha = method.state.alpha.numpy()
+    assert alpha[:3].tolist() == [1.0, 1.0, 1.0] and alpha[3] != 1.0

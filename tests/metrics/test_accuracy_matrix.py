@@ -15,6 +15,7 @@ from continual.metrics import (
     intransigence_last,
     stream_metrics,
 )
+from continual.metrics.accuracy_matrix import rm_forgetting
 
 # R[i, j]: accuracy on experience j's test data after training experience i.
 R3 = np.array([[0.70, 0.05, 0.10],
@@ -133,3 +134,12 @@ def test_stream_metrics_with_and_without_a_joint_run(caplog):
     with pytest.raises(ValueError, match="its joint run 'joint' evaluates 2"):
         stream_metrics(_records(R3), [{**joint[0], "num_experiences": 2,
                                        "accuracy_row": [0.9, 0.9]}])
+
+
+def test_rm_forgetting_takes_the_max_over_every_earlier_evaluation():
+    """RM's main.py: max over all t < T-1 (its class blocks are tested from task 0 in a
+    blurry stream); Chaudhry's: max over l >= j only. R4[0, 2] = 0.95 lies before task 2."""
+    # j=0: max(.80, .85, .50) - .40; j=1: max(.10, .70, .65) - .30; j=2: max(.95, .10, .90) - .60
+    assert rm_forgetting(R4) == pytest.approx((0.45 + 0.40 + 0.35) / 3)
+    assert forgetting(R4) == pytest.approx((0.45 + 0.40 + 0.30) / 3)
+    assert rm_forgetting(R4[:1]) is None

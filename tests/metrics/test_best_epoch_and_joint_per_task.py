@@ -89,4 +89,5 @@ def test_summary_columns_only_when_asked():
         record["scenario"] = "cumulative_joint"
     jpt = next(row for row in stream_rows(asked) if row["experiment"] == "jpt")
     assert jpt["forgetting"] is None and jpt["bwt"] is None    # independent models per k
+    assert jpt["forgetting_rm"] is None
     assert stream_metrics(asked["jpt"])["forgetting"] == pytest.approx(0.05)

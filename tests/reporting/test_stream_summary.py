@@ -120,3 +120,14 @@ def test_mixed_or_unknown_plan_kinds_are_errors(tmp_path):
         write_summary(tmp_path, {"x": _segmentation("x") + _stream("x", "er")})
     with pytest.raises(ValueError, match="'y': metrics record 0 has plan_kind 'ssl'"):
         write_summary(tmp_path, {"y": [{"plan_kind": "ssl", "experience": 0}]})
+
+
+def test_rm_methods_report_rms_forgetting_beside_chaudhrys(tmp_path):
+    records = [dict(r, a_avg_rule="last epoch") for r in _stream("rm", "rainbow_memory")]
+    paths = write_summary(tmp_path, {"rm": records})
+    with open(paths["summary_csv"], newline="") as handle:
+        header = next(csv.reader(handle))
+    assert header[header.index("forgetting") + 1] == "forgetting_rm"
+    (row,) = _csv_rows(paths["summary_csv"])
+    # R: j=0 max(.70, .40) - .30; j=1: max(.05, .90) - .60 (RM reads R[0, 1] too)
+    assert float(row["forgetting_rm"]) == pytest.approx(0.35)

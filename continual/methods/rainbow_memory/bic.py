@@ -1,6 +1,8 @@
 """BiC (Wu et al., CVPR 2019) as a baseline of RM (reference §6; errata R5, R6).
 
-RM's loop with a herding memory of K' = K - validation_size items (bind
+The original's baseline loop (one shuffled pass over stream ∪ memory at batch 16, memory
+update, memory-only epochs at batch 16; `batch_size`) with a herding memory of
+K' = K - validation_size items (bind
 `EpisodicBuffer.capacity` to K') and a validation set of `validation_size` stream rows, the
 same share for each exposed class, re-balanced at each task start from (old validation rows ∪
 the task's stream). Validation rows are never trained on and never enter the memory.
@@ -11,11 +13,22 @@ the task's stream). Validation rows are never trained on and never enter the mem
   on the logits of the task's new classes, trained with Adam (lr 1e-3, batch 100) for
   `bias_epochs` epochs on the validation rows, the model frozen (its logits computed once).
   Every task's (a, b) stays applied to its classes in prediction.
-In a blurry stream every class is exposed at task 0, so lam = 1 afterwards and stage 2 never
-runs, as in RM's code. Fixes: the teacher and stage 2 run once per task (R6: twice in RM's
+In a blurry stream every class is exposed at task 0, so lam = 1 afterwards and no task brings
+new classes. RM's code then still corrects one block: its `bias_forward` splits the logits into
+blocks of `n_cls_a_task` and always applies `bias_layer_list[n_split - 1]` to the last block
+(CIFAR-10: logits 8-9, the last task's major classes); that layer is trained only when the
+task index reaches n_split - 1, the last task. So here, on a blurry stream, stage 2 runs once,
+at the last task, on the last task's major classes (`blurry_block`, from the scenario's class
+order). Fixes: the teacher and stage 2 run once per task (R6: twice in RM's
 online mode); the reported accuracy is the post-correction one, as RM's (R5).
-Deviation: the validation rows are chosen at the task start (RM takes them from the stream
-as it splits its loaders).
+Deviations: the validation rows are chosen at the task start (RM takes them from the stream
+as it splits its loaders). RM's BiC also inherits its `Finetune.before_task` with the
+`prototype` manager, which wraps the model at every task in a new network: the previous one
+with its head replaced by Linear(d, 2048), then BN1d(2048)-ReLU and a fresh head of the exposed
+classes, so the network grows by one Linear-BN-ReLU per task and each task's head starts
+fresh. That is kept out: it changes BiC's architecture per task (parameters that grow with the
+task count), and our checkpointed model has one fixed set of variables; BiC here keeps the
+classifier's linear head across tasks.
 """
 
 from __future__ import annotations
@@ -83,7 +96,7 @@ class BiC(RainbowMemory):
                  stream: str = "online", memory_epochs: int = 256, offline_epochs: int = 256,
                  warm_start_factor: float = 0.1, eta_min_factor: float = 0.01, transforms=(),
                  sched_name: str = "cos", milestones: Sequence[int] = schedule.RM_MILESTONES,
-                 gamma: float | None = None):
+                 gamma: float | None = None, batch_size: int = 16):
         self.validation_size = planning.check_int("BiC.validation_size", validation_size, 1)
         self.bias_epochs = planning.check_int("BiC.bias_epochs", bias_epochs, 1)
         self.bias_lr = planning.check_float("BiC.bias_lr", bias_lr)
@@ -92,7 +105,7 @@ class BiC(RainbowMemory):
         super().__init__(**passed_arguments(type(self).__name__, "RainbowMemory", {
             "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
             "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
-            "transforms": transforms,
+            "transforms": transforms, "batch_size": batch_size,
             **schedule.baseline_schedule(type(self).__name__, sched_name, milestones, gamma)},
             fixed={"uncertainty_metric": "vr"}))
         if "cutmix" in self.transforms:
@@ -111,6 +124,7 @@ class BiC(RainbowMemory):
             NO_ID, tf.int64)), trainable=False, name="validation_ids")
         self.state = state
         self._logits = tf.function(self._corrected_logits, reduce_retracing=True)
+        self.blurry_block, self.last_task = None, None
 
     def _check_policy(self, buffer) -> None:
         if not isinstance(buffer.policy, BoundarySelection):
@@ -126,6 +140,7 @@ class BiC(RainbowMemory):
         if self.validation_size < classes:
             raise ValueError(f"BiC.validation_size = {self.validation_size} leaves no "
                              f"validation row for some of the {classes} classes; raise it")
+        self.blurry_block, self.last_task = blurry_block(scenario), len(scenario.experiences) - 1
 
     # ---------------------------------------------------------------- stage 1
     def _corrected_logits(self, images, training):
@@ -197,6 +212,9 @@ class BiC(RainbowMemory):
         new = (self.exposed.numpy() > 0) & (self.state.learned.numpy() == 0)
         if experience.index > 0 and new.any():
             self.correct_bias(new, table, experience.index)
+        elif self.blurry_block is not None and 0 < experience.index == self.last_task:
+            block = np.isin(np.arange(self.num_classes), self.blurry_block)
+            self.correct_bias(block, table, experience.index)
         self.state.learned.assign(self.exposed.read_value())
 
     def correct_bias(self, new: np.ndarray, table, task: int) -> tuple[float, float]:
@@ -211,6 +229,16 @@ class BiC(RainbowMemory):
         self.state.alpha.assign(np.where(new, a, self.state.alpha.numpy()))
         self.state.beta.assign(np.where(new, b, self.state.beta.numpy()))
         return a, b
+
+
+def blurry_block(scenario) -> tuple[int, ...] | None:
+    """The last task's major classes of a blurry scenario (RM's last logit block), from its
+    class order and task sizes; None for any other scenario."""
+    params = scenario.params
+    if scenario.name != "blurry" or "class_order" not in params:
+        return None
+    sizes = params["classes_per_task"]
+    return tuple(int(c) for c in params["class_order"][sum(sizes[:-1]):])
 
 
 def fit_bias(logits, labels, new, *, epochs: int, lr: float, batch_size: int,

@@ -30,17 +30,19 @@ STREAM_POLICIES = ("greedy_class_balanced", "class_balanced_reservoir", "reservo
 class GDumb(RainbowMemory):
     """Args: memory_epochs (GDumb / RM CIFAR: 256), warm_start_factor, eta_min_factor,
     transforms (none by default: RM's baselines ran without augmentation), sched_name,
-    milestones, gamma (RM's lr schedule, 'cos' by default; see RainbowMemory)."""
+    milestones, gamma (RM's lr schedule, 'cos' by default; see RainbowMemory), batch_size
+    (the memory epochs' batch: RM's 16)."""
 
     name = "gdumb"
 
     def __init__(self, *, memory_epochs: int = 256, warm_start_factor: float = 0.1,
                  eta_min_factor: float = 0.01, transforms=(), sched_name: str = "cos",
                  milestones: Sequence[int] = schedule.RM_MILESTONES,
-                 gamma: float | None = None):
+                 gamma: float | None = None, batch_size: int = 16):
         owner = type(self).__name__
         own = {"memory_epochs": memory_epochs, "warm_start_factor": warm_start_factor,
                "eta_min_factor": eta_min_factor, "transforms": transforms,
+               "batch_size": batch_size,
                **schedule.baseline_schedule(owner, sched_name, milestones, gamma)}
         super().__init__(**passed_arguments(owner, "RainbowMemory", own, fixed={
             "stream": "online", "offline_epochs": 1, "uncertainty_metric": "vr"}))
@@ -58,7 +60,10 @@ class GDumb(RainbowMemory):
                              "('random_subset': RM's shipped GDumb)")
 
     def phases(self, experience) -> list[Phase]:
-        return [Phase("online"), Phase("memory", self.memory_epochs)]
+        """The stream fills the memory (no training); then memory-only epochs at
+        `batch_size`, the last partial batch dropped (RM's GDumb.train)."""
+        return [Phase("online"),
+                Phase("memory", self.memory_epochs, self.batch_size, drop_last=True)]
 
     def train_step(self, batch: StreamBatch, step) -> dict:
         if batch.phase != "memory":

@@ -1,8 +1,10 @@
 """iCaRL (Rebuffi et al., CVPR 2017) as a baseline of RM (reference §6, §3.9 B6; errata R6).
 
-RM's loop (online pass over stream + memory batches, memory update, memory-only epochs) with
+The original's baseline loop (online: one shuffled pass over stream ∪ memory at batch 16,
+memory update, memory-only epochs at batch 16; `batch_size`) with
 - memory: herding exemplars (`EpisodicBuffer.policy = 'herding'`, RM's `prototype`), updated
-  once per task after the stream pass;
+  once per task after the stream pass; a class at its share keeps its old exemplars (in a
+  blurry stream the memory freezes after task 0, as RM's);
 - loss: with L = the classes learned before this task (RM: labels below the largest label
   seen + 1, its labels being in task order; here the set of classes seen in earlier tasks), CE
   over the batch rows whose label is not in L, plus, for rows whose label is in L, the sum over
@@ -81,11 +83,11 @@ class ICaRL(RainbowMemory):
                  offline_epochs: int = 256, warm_start_factor: float = 0.1,
                  eta_min_factor: float = 0.01, transforms=(), sched_name: str = "cos",
                  milestones: Sequence[int] = schedule.RM_MILESTONES,
-                 gamma: float | None = None):
+                 gamma: float | None = None, batch_size: int = 16):
         super().__init__(**passed_arguments(type(self).__name__, "RainbowMemory", {
             "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
             "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
-            "transforms": transforms,
+            "transforms": transforms, "batch_size": batch_size,
             **schedule.baseline_schedule(type(self).__name__, sched_name, milestones, gamma)},
             fixed={"uncertainty_metric": "vr"}))
         if "cutmix" in self.transforms:

@@ -1,8 +1,9 @@
 """What EWC and RWalk share (reference §6, §3.9 B4 / B5; errata R2-R4, DEC6): a per-parameter
 importance, anchors written once per task, and the quadratic penalty they define.
 
-RM's EWC and RWalk are **reservoir replay + regulariser** baselines: RM's training loop (online
-pass with memory batches, memory update, memory-only epochs; no augmentation by default, B10)
+RM's EWC and RWalk are **reservoir replay + regulariser** baselines: the original's baseline
+loop (online: one shuffled pass over stream ∪ memory at batch 16, memory update, memory-only
+epochs at batch 16; `batch_size`; no augmentation by default, B10)
 whose loss adds reg_coef * sum_t sum_i F_t,i (theta_i - theta*_t,i)^2 over every parameter but
 the head's (the head is re-initialised each task). The anchors (F_t, theta*_t) are written once
 per task, at its end (the original wrote them at the end of every `train()` call: twice per
@@ -91,7 +92,8 @@ class RegularizedReplay(RainbowMemory):
 
     Subclasses return the finished task's importance from `task_importance`. RM's lr
     schedule: `<subclass>.sched_name`, `.milestones`, `.gamma` ('cos' by default; see
-    RainbowMemory).
+    RainbowMemory). `batch_size`: the original's loop for its baselines, one shuffled loader
+    over stream ∪ memory (RM's batch 16; see RainbowMemory).
     """
 
     def __init__(self, *, reg_coef: float = 100.0, keep_every_task: bool = True,
@@ -99,7 +101,7 @@ class RegularizedReplay(RainbowMemory):
                  warm_start_factor: float = 0.1, eta_min_factor: float = 0.01,
                  transforms=(), sched_name: str = "cos",
                  milestones: Sequence[int] = schedule.RM_MILESTONES,
-                 gamma: float | None = None):
+                 gamma: float | None = None, batch_size: int = 16):
         owner = type(self).__name__
         self.reg_coef = planning.check_float(f"{owner}.reg_coef", reg_coef, positive=False)
         if self.reg_coef < 0:
@@ -109,7 +111,7 @@ class RegularizedReplay(RainbowMemory):
         super().__init__(**passed_arguments(owner, "RainbowMemory", {
             "stream": stream, "memory_epochs": memory_epochs, "offline_epochs": offline_epochs,
             "warm_start_factor": warm_start_factor, "eta_min_factor": eta_min_factor,
-            "transforms": transforms,
+            "transforms": transforms, "batch_size": batch_size,
             **schedule.baseline_schedule(owner, sched_name, milestones, gamma)},
             fixed={"uncertainty_metric": "vr"}))
 

@@ -68,6 +68,13 @@ class RainbowMemory(StreamMethod):
         `milestones`); see `schedule`.
       milestones: the epochs counted by 'multistep' (RM: 30, 60, 80, 90).
       gamma: the decay factor of 'anneal' / 'multistep'; None: RM's (1 / 1.1, 0.1).
+      batch_size: None for RM's own loop (stream batches of `ExperienceLoop.stream_batch_size`
+        plus memory batches of `replay_batch_size`; memory epochs at `stream_batch_size`); a
+        number for the loop of RM's baselines (the original's `Finetune.train`): one shuffled
+        loader over the task's stream ∪ the memory at that batch size (online: one epoch;
+        offline: `offline_epochs`), then (online) memory-only epochs at that batch size; the
+        last partial batch of each epoch is dropped (`drop_last=True`), and an online memory
+        policy ('reservoir') is offered the stream after the pass (RM's `update_memory`).
     The base lr, momentum, Nesterov and weight decay are `TorchSGD.*` bindings.
     """
 
@@ -81,8 +88,10 @@ class RainbowMemory(StreamMethod):
                  eta_min_factor: float = 0.01, transforms: Sequence[str] = ("cutmix",),
                  uncertainty_metric: str = "vr", sched_name: str = "cos",
                  milestones: Sequence[int] = schedule.RM_MILESTONES,
-                 gamma: float | None = None):
+                 gamma: float | None = None, batch_size: int | None = None):
         owner = type(self).__name__
+        self.batch_size = (None if batch_size is None else
+                           planning.check_int(f"{owner}.batch_size", batch_size, 1))
         self.stream = planning.check_choice(f"{owner}.stream", stream, STREAMS)
         self.memory_epochs = planning.check_int(f"{owner}.memory_epochs", memory_epochs, 1)
         self.offline_epochs = planning.check_int(f"{owner}.offline_epochs", offline_epochs, 1)
@@ -145,6 +154,12 @@ class RainbowMemory(StreamMethod):
                              f"per-class budget of 0 for {classes} classes; raise it")
 
     def phases(self, experience) -> list[Phase]:
+        if self.batch_size is not None:  # the baselines' loop: stream ∪ memory in one loader
+            size = self.batch_size
+            if self.stream == "online":
+                return [Phase("mixed", 1, size, drop_last=True),
+                        Phase("memory", self.memory_epochs, size, drop_last=True)]
+            return [Phase("mixed", self.offline_epochs, size, drop_last=True)]
         if self.stream == "online":
             return [Phase("online"), Phase("memory", self.memory_epochs)]
         return [Phase("offline", self.offline_epochs)]
@@ -216,7 +231,8 @@ class RainbowMemory(StreamMethod):
         """Expose the classes seen so far, re-initialise the head, reset the optimiser."""
         self.expose(experience)
         fresh = build_head(self.model.feature_dim, self.num_classes,
-                           seed=self.seed * 100 + experience.index + 1)
+                           seed=self.seed * 100 + experience.index + 1,
+                           use_bias=self.model.head.use_bias)
         for target, value in zip(self.model.head.weights, fresh.weights, strict=True):
             target.assign(value)
         self.reset_optimizer()
@@ -239,8 +255,22 @@ class RainbowMemory(StreamMethod):
                                 seed=tf.constant(self.seed, tf.int64))
 
     def end_phase(self, phase: Phase, experience, table) -> None:
-        if phase.kind != "memory" and isinstance(self.buffer.policy, BoundarySelection):
+        if phase.kind == "memory":
+            return
+        if isinstance(self.buffer.policy, BoundarySelection):
             self.update_memory(experience, table)
+        elif phase.kind == "mixed":
+            self.offer_stream(experience, table)
+
+    def offer_stream(self, experience, table) -> None:
+        """An online policy sees the task's stream rows, in stream order, after a mixed pass
+        (the original's reservoir update after its `train()`)."""
+        ids = np.asarray(experience.train_ids, np.int64)
+        for start in range(0, len(ids), SCORE_BATCH):
+            chunk = ids[start:start + SCORE_BATCH]
+            self.buffer.observe(tf.constant(chunk), tf.constant(table.labels_of(chunk)),
+                                step=tf.constant(experience.index, tf.int64),
+                                seed=tf.constant(self.seed, tf.int64))
 
     def update_memory(self, experience, table) -> None:
         """RM's memory update over memory ∪ the task's stream (the buffer policy decides)."""

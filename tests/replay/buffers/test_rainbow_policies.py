@@ -75,10 +75,41 @@ def test_random_subset_keeps_capacity_and_is_seeded():
 
 def test_herding_picks_the_points_whose_mean_tracks_the_prototype():
     features = np.array([[2.0, 0.0], [0.6, 0.8], [-1.0, 0.0], [0.0, -3.0]])
-    # normalised: (1, 0), (.6, .8), (-1, 0), (0, -1); prototype = (.15, -.05).
-    # first pick: distance from (1, 0) is .851, the smallest; then the pair mean with (-1, 0)
-    # is (0, 0), distance .158 (with (.6, .8): .79; with (0, -1): .57).
-    np.testing.assert_array_equal(herd(features, 2), [0, 2])
+    # normalised: (1, 0), (.6, .8), (-1, 0), (0, -1); their mean (.15, -.05) normalised is the
+    # prototype mu = (.949, -.316) (RM's `cls_mean /= norm`). First pick: (1, 0), distance .32.
+    # Then RM normalises the running mean: with (0, -1) it is (.707, -.707), distance .46; with
+    # (.6, .8): .77; with (-1, 0) the zero vector, distance 1. Unnormalised, (-1, 0) would win.
+    np.testing.assert_array_equal(herd(features, 2), [0, 3])
+
+
+def test_herding_keeps_a_class_at_its_share_and_cuts_a_class_above_it_at_random():
+    """RM's `mean_feature_sampling`: a class whose old exemplars reach k = K // classes keeps
+    k of them (a random k if more), whatever the new rows; so a blurry memory (every class
+    exposed at task 0) freezes after task 0. A class below its share herds its new rows and
+    old exemplars together."""
+    buffer = _buffer(4, "herding", num_classes=3)
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    features = np.array([[1, 0], [0, 1], [1, 1], [1, 0], [-1, 0], [0, 1]], float)
+    buffer.policy.rebuild(buffer.storage, np.arange(6), labels, task=0, seed=0, classes=[0, 1],
+                          values=features)
+    first = sorted(buffer.stored_ids().tolist())
+    # Task 1: many new rows pointing one way pull every class's prototype there; re-herding
+    # all candidates would take new rows, RM keeps the old exemplars (k = 2, same classes).
+    new_ids, new_labels = np.arange(10, 16), np.array([0, 0, 0, 1, 1, 1])
+    values = np.concatenate([features[first], np.tile([[0.0, -1.0]], (6, 1))])
+    buffer.policy.rebuild(buffer.storage, new_ids, new_labels, task=1, seed=0, classes=[0, 1],
+                          values=values)
+    assert sorted(buffer.stored_ids().tolist()) == first
+    # Task 2: class 2 arrives, k = 4 // 3 = 1: classes 0 and 1 keep one old exemplar each (a
+    # random one), class 2 is herded from its rows (the one nearest its prototype).
+    stored = buffer.stored_ids()
+    values = np.concatenate([np.ones((4, 2)), [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]]])
+    buffer.policy.rebuild(buffer.storage, np.arange(20, 23), np.array([2, 2, 2]), task=2,
+                          seed=0, classes=[0, 1, 2], values=values)
+    kept = buffer.stored_ids().tolist()
+    assert len(kept) == 3 and 21 in kept
+    assert sum(i in stored.tolist() for i in kept) == 2
+    assert sorted(np.asarray(labels)[[i for i in kept if i < 10]].tolist()) == [0, 1]
 
 
 def test_herding_policy_keeps_k_per_class():

@@ -68,8 +68,9 @@ class BoundarySelection(BufferPolicy):
         if cand_ids.size <= storage.capacity:
             chosen = np.arange(cand_ids.size)
         else:
-            chosen = self.choose(cand_labels, np.asarray(sorted(set(int(c) for c in classes))),
-                                 storage.capacity, task, seed, values)
+            chosen = self.select(cand_labels, np.asarray(sorted(set(int(c) for c in classes))),
+                                 storage.capacity, task, seed, values,
+                                 memory_count=int(storage.size.numpy()))
         chosen = np.sort(np.asarray(chosen, np.int64))
         size = int(storage.size.numpy())
         storage.keep(chosen[chosen < size].astype(np.int32))
@@ -77,6 +78,12 @@ class BoundarySelection(BufferPolicy):
         append_rows(storage, new, np.asarray(ids, np.int64).reshape(-1),
                     np.asarray(labels, np.int32).reshape(-1), step, None, None)
         return chosen
+
+    def select(self, labels: np.ndarray, classes: np.ndarray, capacity: int, task: int,
+               seed: int, values, *, memory_count: int) -> np.ndarray:
+        """The chosen candidate positions; the first `memory_count` candidates are the memory's
+        items. By default `choose`, which treats memory and stream rows alike."""
+        return self.choose(labels, classes, capacity, task, seed, values)
 
     def choose(self, labels: np.ndarray, classes: np.ndarray, capacity: int, task: int,
                seed: int, values) -> np.ndarray:
