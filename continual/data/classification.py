@@ -120,24 +120,29 @@ def _decoded(manifest_path: str, content_hash: str) -> np.ndarray:
     from continual.data.manifest import read_manifest
 
     manifest = require_classification(read_manifest(manifest_path), manifest_path)
-    height, width, channels = manifest.image_shape
-    out = np.empty((manifest.num_records, height, width, channels), dtype=np.uint8)
-    for index, (where, serialized) in enumerate(iterate_serialized(manifest)):
-        out[index] = _decode_png(serialized, where, (height, width, channels))
+    out = np.zeros((manifest.num_records, *manifest.image_shape), dtype=np.uint8)
+    filled = 0
+    for where, serialized in iterate_serialized(manifest):
+        if filled < len(out):
+            out[filled] = _decode_png(manifest, serialized, where)
+        filled += 1
+    if filled != manifest.num_records:  # every row is a decoded record, never filler
+        raise manifest.mismatch(manifest.path.parent / manifest.name, f"its shards hold "
+                                f"{filled} records, num_records is {manifest.num_records}")
     return out
 
 
-def _decode_png(serialized: bytes, where: str, shape: tuple[int, int, int]) -> np.ndarray:
+def _decode_png(manifest: Manifest, serialized: bytes, where: str) -> np.ndarray:
     from continual.data.records import decode_record
 
     record = decode_record(serialized, where, num_classes=2**31 - 1)
     try:
         image = np.asarray(Image.open(io.BytesIO(record.image)))
     except (OSError, ValueError) as err:
-        raise RecordError(f"{where}: image bytes do not decode ({err}); rebuild the record set"
-                          ) from err
+        raise RecordError(f"{where}: image bytes do not decode ({err}); "
+                          f"{manifest.rebuild_hint()}") from err
     image = image.reshape(image.shape[0], image.shape[1], -1)
-    if image.shape != shape:
-        raise RecordError(f"{where}: image is {list(image.shape)}, the manifest says "
-                          f"{list(shape)}; rebuild the record set")
+    if image.shape != manifest.image_shape:
+        raise manifest.mismatch(where, f"the image is {list(image.shape)}, the manifest's "
+                                f"image_shape is {list(manifest.image_shape)}")
     return image

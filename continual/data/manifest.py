@@ -1,9 +1,11 @@
 """Manifests: the JSON sidecar of a record set, written last, so it doubles as completion marker.
 
 A manifest lists the shards (file, record count, sha256), every record in write order (id,
-classes, shard, size), counts per class, and what the set was made from (`source`). Later
-stages hash `content_hash` into their artefact keys, so they never read a file just to count
-or identify it.
+classes, shard, size), counts per class, and what the set was made from (`source`). The set's
+identity (`content_hash`, which every artefact key holds) is computed from the manifest's
+content: its records, labels, classes, image shape and the shards' hashes, never read from a
+stored field, so an edited manifest is another set. Reading a manifest checks that it agrees
+with itself; `continual.data.record_checks` checks that the records agree with it.
 """
 
 from __future__ import annotations
@@ -16,10 +18,21 @@ import os
 from pathlib import Path
 
 from continual.data.atomic import write_json_atomic  # noqa: F401 (re-exported)
+from continual.data.manifest_checks import check_consistent
 from continual.errors import InputError
 
 FORMAT = "recall-records/1"
 MANIFEST_SUFFIX = ".manifest.json"
+# Manifest fields outside a set's identity: what it was made from (paths, versions), a count
+# derived from the records (checked against them instead), and the shard-only hash that
+# manifests stored before the identity covered the whole manifest.
+NOT_IDENTITY = ("source", "class_counts", "content_hash")
+# The converter that writes each `source.dataset`, named in every "rebuild it" message.
+CONVERTERS = {"synthetic": "continual.data.synthetic", "voc2012": "continual.data.voc",
+              "recall-original": "continual.data.recall_original",
+              "synthetic_stream": "continual.data.synthetic_stream", "idx": "continual.data.idx",
+              "image_folder": "continual.data.image_folder", "cifar10": "continual.data.cifar",
+              "cifar100": "continual.data.cifar", "sslad_2d": "continual.data.sslad"}
 
 
 class ManifestError(InputError):
@@ -66,10 +79,16 @@ class Manifest:
     def num_records(self) -> int:
         return int(self.data["num_records"])
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
-        """Hash of the shard contents and names: what artefact keys depend on."""
-        return self.data["content_hash"]
+        """The set's identity, what artefact keys depend on: the manifest's records (ids,
+        labels, shard, size, stream metadata), task, num_classes, class names, image shape and
+        shards (file, count, sha256); not its `source` (equal data made from other paths or
+        archives is one set)."""
+        content = {key: value for key, value in self.data.items() if key not in NOT_IDENTITY}
+        content.update(task=self.task, num_classes=self.num_classes)  # the defaults, spelled out
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @property
     def source(self) -> dict:
@@ -116,23 +135,22 @@ class Manifest:
                 raise ManifestError(f"{self.path}: shard {path} is missing; "
                                     f"{self.rebuild_hint()}")
             if sha256_cached(path) != shard["sha256"]:
-                raise ManifestError(f"{path} does not match its manifest {self.path} (sha256 "
-                                    f"differs: the shard was changed or truncated); "
-                                    f"{self.rebuild_hint()}")
+                raise self.mismatch(path, "its sha256 differs from the one listed (the shard "
+                                    "was changed or truncated)")
+
+    def mismatch(self, file: str | os.PathLike, what: str) -> ManifestError:
+        """The error for data that disagree with this manifest: the file, what differs, the fix."""
+        return ManifestError(f"{file} does not match its manifest {self.path.name}: {what}; "
+                             f"{self.rebuild_hint()}")
 
     def rebuild_hint(self) -> str:
         """What to do about a bad set: rebuild it with what its manifest says made it."""
         made_by = ", ".join(f"{k}={v}" for k, v in sorted(self.source.items())
                             if isinstance(v, (str, int, float)))[:200]
-        return ("rebuild the record set with the converter that wrote it"
+        converter = CONVERTERS.get(self.source.get("dataset"))
+        return ("rebuild it with " + (f"`python -m {converter}`" if converter else
+                                      "the converter or stage that wrote it")
                 + (f" (its manifest records: {made_by})" if made_by else ""))
-
-
-def content_hash(name: str, shards: list[dict]) -> str:
-    digest = hashlib.sha256(name.encode("utf-8"))
-    for shard in shards:
-        digest.update(f"{shard['file']}:{shard['records']}:{shard['sha256']}".encode())
-    return digest.hexdigest()
 
 
 def read_manifest(path: str | os.PathLike) -> Manifest:
@@ -148,14 +166,15 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ManifestError(f"{path} is not valid JSON ({err}); delete it and rebuild") from err
-    missing = [k for k in ("format", "name", "num_records", "shards", "records", "content_hash")
-               if k not in data]
+    missing = [k for k in ("format", "name", "num_records", "shards", "records") if k not in data]
     if missing or data.get("format") != FORMAT:
         raise ManifestError(
             f"{path} is not a {FORMAT} manifest (missing {missing or 'the right format tag'}); "
             "rebuild the record set"
         )
-    if len(data["records"]) != data["num_records"]:
-        raise ManifestError(f"{path}: lists {len(data['records'])} records but num_records "
-                            f"is {data['num_records']}; rebuild the record set")
-    return Manifest(path=path, data=data)
+    manifest = Manifest(path=path, data=data)
+    if len(data["records"]) != manifest.num_records:
+        raise manifest.mismatch(path.parent / manifest.name, f"num_records is "
+                                f"{manifest.num_records} but {len(data['records'])} are listed")
+    check_consistent(manifest)
+    return manifest

@@ -20,12 +20,12 @@ from continual.data.manifest import (
     FORMAT,
     Manifest,
     ManifestError,
-    content_hash,
     manifest_path,
     read_manifest,
     sha256_file,
     write_json_atomic,
 )
+from continual.data.record_checks import check_records
 from continual.data.records import Record, RecordError, decode_record, encode_record
 from continual.data.stale_temps import refuse_temp_files, remove_stale_temp_files
 
@@ -142,7 +142,6 @@ class RecordWriter:
             "shards": self._shards,
             "records": self._records,
             "source": self.source,
-            "content_hash": content_hash(self.name, self._shards),
             **self.header,
         })
         self._closed = True
@@ -162,7 +161,8 @@ def iterate_serialized(manifest: Manifest) -> Iterator[tuple[str, bytes]]:
     """Yield (where, serialized Example) for every record, in manifest order."""
     for path, shard in zip(manifest.shard_paths(), manifest.data["shards"], strict=True):
         if not path.exists():
-            raise ManifestError(f"{manifest.path}: shard {path} is missing; rebuild the record set")
+            raise ManifestError(f"{manifest.path}: shard {path} is missing; "
+                                f"{manifest.rebuild_hint()}")
         count = 0
         try:
             records = tf.data.TFRecordDataset(str(path)).as_numpy_iterator()
@@ -170,10 +170,10 @@ def iterate_serialized(manifest: Manifest) -> Iterator[tuple[str, bytes]]:
                 yield f"{path} record {count}", serialized
         except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as err:
             raise RecordError(f"{path} record {count + 1}: corrupt TFRecord data ({err.message}); "
-                              "rebuild the record set") from err
+                              f"{manifest.rebuild_hint()}") from err
         if count + 1 != shard["records"]:
-            raise RecordError(f"{path}: holds {count + 1} records, its manifest says "
-                              f"{shard['records']}; rebuild the record set")
+            raise manifest.mismatch(path, f"it holds {count + 1} records, the manifest lists "
+                                    f"{shard['records']} in it")
 
 
 def load_serialized(manifest: Manifest, validate: bool = True) -> list[bytes]:
@@ -184,8 +184,8 @@ def load_serialized(manifest: Manifest, validate: bool = True) -> list[bytes]:
         if validate:
             record = decode_record(serialized, where, manifest.num_classes)
             if record.image_id != ids[index]:
-                raise RecordError(f"{where}: id {record.image_id!r} but the manifest lists "
-                                  f"{ids[index]!r} here; rebuild the record set")
+                raise manifest.mismatch(where, f"id {record.image_id!r}, the manifest lists "
+                                        f"{ids[index]!r} here")
         out.append(serialized)
     return out
 
@@ -198,7 +198,8 @@ def iterate_records(manifest: Manifest) -> Iterator[Record]:
 
 def open_record_set(directory: str | os.PathLike, name: str) -> Manifest:
     """The manifest of a complete record set `name` in `directory`, its shards verified
-    against their sha256 (once per process and file state)."""
+    against their sha256 and its records against the manifest (once per process and state)."""
     manifest = read_manifest(manifest_path(directory, name))
     manifest.verify_shards()
+    check_records(manifest)
     return manifest

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from continual.data.classes import IGNORE_LABEL, VOC_CLASSES
 from continual.data.manifest import Manifest, ManifestError, manifest_path, read_manifest
-from continual.data.records import Record, label_classes
+from continual.data.records import Record, RecordError, label_classes
 from continual.data.shapes import (
     boundary_band,
     hsv_colour,
@@ -35,7 +35,7 @@ from continual.data.shapes import (
     shape_mask,
     texture_pattern,
 )
-from continual.data.shards import RecordWriter
+from continual.data.shards import RecordWriter, open_record_set
 from continual.errors import reports_input_errors
 
 GENERATOR_VERSION = 1  # bump whenever the drawing changes, so old sets are regenerated
@@ -181,9 +181,8 @@ def existing_set(out_dir: Path, split: str, source: dict) -> tuple[Manifest | No
     if not manifest_path(out_dir, split).exists():
         return None, "no manifest yet"
     try:
-        manifest = read_manifest(manifest_path(out_dir, split))
-        manifest.verify_shards()
-    except ManifestError as err:
+        manifest = open_record_set(out_dir, split)
+    except (ManifestError, RecordError) as err:
         return None, f"existing set unusable ({err})"
     if manifest.source != source:
         changed = sorted(k for k in source.keys() | manifest.source.keys()

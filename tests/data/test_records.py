@@ -124,5 +124,5 @@ def test_a_tampered_shard_with_valid_crcs_is_refused_when_the_set_is_opened(tmp_
         for i in range(3):
             tampered = dataclasses.replace(_record(i), classes=(1,) if i else (2,))
             writer.write(encode_record(tampered))
-    with pytest.raises(ManifestError, match="does not match its manifest .* rebuild the record"):
+    with pytest.raises(ManifestError, match="does not match its manifest .* rebuild it with"):
         open_record_set(tmp_path, "train")
