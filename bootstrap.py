@@ -25,7 +25,7 @@ LOCK = ROOT / "Pipfile.lock"
 # The embedded default: each demo suite with its results folder and the file its tables go to
 # (stamped with the commit, command and machine), run in this order.
 DEMOS = (("config/demo.gin", "runs/demo", "docs/results/recall.md"),
-         ("config/ports/baselines/demo.gin", "runs/baselines",                 # FT, ER, joint
+         ("config/ports/baselines/demo_seeds.gin", "runs/baselines",               # FT, ER, joint
           "docs/results/baselines.md"),
          ("config/ports/rainbow_memory/demo.gin", "runs/rainbow_memory",
           "docs/results/rainbow_memory.md"),
