@@ -76,7 +76,7 @@ def world(tmp_path_factory) -> World:
     world = World(tmp_path_factory.mktemp("world"))
     base = world.root / "base"
     assert main.main(world.seg(base)) == 0  # also makes the data and the stand-ins
-    assert main.main([*world.stream(world.root / "stream_plan"), "--dry_run"]) == 0
+    assert main.main(world.stream(world.root / "stream_base")) == 0
     return world
 
 
@@ -210,6 +210,51 @@ def _stream_tampered(world, case):
                                 "Suite.stream_data_dir = None")
 
 
+def _stream_store_damage(world, case, kind, damage):
+    """A copy of the completed stream run with one `kind` artefact damaged by `damage(folder)`
+    and its evaluation removed, so that the rerun reads the damaged state."""
+    shutil.copytree(world.root / "stream_base", case)
+    folder = sorted((case / "ckpt" / kind).iterdir())[0]
+    for evaluation in sorted((case / "ckpt/stream_evaluation").iterdir()):
+        inputs = json.loads((evaluation / "key_inputs.json").read_text())["inputs"]
+        if inputs["model"] == folder.name:
+            shutil.rmtree(evaluation)
+    damage(folder)
+    return "main", world.stream(case)
+
+
+def _truncate_state(folder):
+    for data in sorted((folder / "state").glob("state.data-*")):
+        data.write_bytes(data.read_bytes()[: len(data.read_bytes()) // 2])
+
+
+def _flip_state_bits(folder):
+    for data in sorted((folder / "state").glob("state.data-*")):
+        raw = bytearray(data.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        data.write_bytes(bytes(raw))
+
+
+def _state_index_gone(folder):
+    (folder / "state/state.index").unlink()
+
+
+def _folder_is_file(name):
+    def damage(folder):
+        if (folder / name).is_dir():
+            shutil.rmtree(folder / name)
+        (folder / name).write_text("a file")
+    return damage
+
+
+def _stream_artefact(kind):
+    return lambda c: f"Delete the artefact folder {c / 'ckpt' / kind}"
+
+
+def _stream_folder(kind):
+    return lambda c: f"Delete the folder {c / 'ckpt' / kind}"
+
+
 def _workdir_is_file(world, case):
     case.mkdir(parents=True)
     (case / "runs").write_text("a file")
@@ -323,6 +368,24 @@ CASES: list[Case] = [
     ("unknown classifier", lambda w, c: _stream(w, c, "build_classifier.name = 'vgg99'"),
      lambda c: "vgg99"),
     ("stream shard tampered", _stream_tampered, lambda c: "does not match its manifest"),
+    # a damaged stream checkpoint store
+    ("stream experience state truncated", lambda w, c: _stream_store_damage(
+        w, c, "stream_experience", _truncate_state), _stream_artefact("stream_experience")),
+    ("stream experience state bit-flipped", lambda w, c: _stream_store_damage(
+        w, c, "stream_experience", _flip_state_bits), _stream_artefact("stream_experience")),
+    ("stream experience state index gone", lambda w, c: _stream_store_damage(
+        w, c, "stream_experience", _state_index_gone), _stream_artefact("stream_experience")),
+    ("stream init state truncated", lambda w, c: _stream_store_damage(
+        w, c, "stream_init", _truncate_state), _stream_artefact("stream_init")),
+    ("stream experience 'state' is a file", lambda w, c: _stream_store_damage(
+        w, c, "stream_experience", _folder_is_file("state")), _stream_folder("stream_experience")),
+    ("stream experience 'ckpt' is a file", lambda w, c: _stream_store_damage(
+        w, c, "stream_experience", _folder_is_file("ckpt")), _stream_folder("stream_experience")),
+    ("stream experience 'tensorboard' is a file", lambda w, c: _stream_store_damage(
+        w, c, "stream_experience", _folder_is_file("tensorboard")),
+     _stream_folder("stream_experience")),
+    ("stream init 'state' is a file", lambda w, c: _stream_store_damage(
+        w, c, "stream_init", _folder_is_file("state")), _stream_folder("stream_init")),
     # other command-line tools
     ("generate_gan --per_class 0", lambda w, c: _gan_cli(w, c, "--per_class", "0"),
      lambda c: "--per_class"),
