@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from continual.errors import InputError
+
 
 @contextmanager
 def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
@@ -22,6 +24,9 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     still work; readers never see a half-written file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder where a file is to be written; move or delete "
+                         "that folder and rerun")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:

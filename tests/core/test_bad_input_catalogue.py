@@ -55,7 +55,8 @@ class World:
             args += ["--gin_param", param]
         return args
 
-    def stream(self, case: Path, *bindings: str) -> list[str]:
+    def stream(self, case: Path, *bindings: str, gin_file="config/ports/baselines/demo.gin",
+               only: str = "ER") -> list[str]:
         params = [f"Suite.stream_data_dir = '{self.root / 'stream'}'",
                   "generate_stream_set.num_classes = 4", "generate_stream_set.size = 16",
                   "generate_stream_set.train_per_class = 24",
@@ -64,8 +65,7 @@ class World:
                   f"StreamPlan.data_dir = '{self.root / 'stream'}'",
                   "class_incremental.num_tasks = 2",
                   f"TrainManager.checkpoint_dir = '{case / 'ckpt'}'", *bindings]
-        args = ["--gin_file", "config/ports/baselines/demo.gin", "--workdir", str(case / "runs"),
-                "--only", "ER"]
+        args = ["--gin_file", gin_file, "--workdir", str(case / "runs"), "--only", only]
         for param in params:
             args += ["--gin_param", param]
         return args
@@ -255,6 +255,67 @@ def _stream_folder(kind):
     return lambda c: f"Delete the folder {c / 'ckpt' / kind}"
 
 
+SSL_DEMO = "config/ports/continuous_ssl/demo.gin"
+ER_FILE = "config/ports/baselines/ER.gin"
+
+
+def _stream_dry(world, case, *bindings):
+    return "main", [*world.stream(case, *bindings), "--dry_run"]
+
+
+def _probe(world, case, *bindings, dry=False):
+    """The continuous-SSL demo's single-pass run, whose evaluations are linear probes."""
+    argv = world.stream(case, "class_sequential_runs.num_tasks = 2",
+                        "ExperienceLoop.stream_batch_size = 8", *bindings, gin_file=SSL_DEMO,
+                        only="SINGLE_PASS")
+    return "main", [*argv, "--dry_run"] if dry else argv
+
+
+def _seeds(world, case, seeds: str, dry=False):
+    entry = f"[{{'file': '{ER_FILE}', 'name': 'ER', 'seeds': {seeds}}}]"
+    argv = world.stream(case, f"Suite.experiments = {entry}", only="ER*")
+    return "main", [*argv, "--dry_run"] if dry else argv
+
+
+def _stream_manifest(world, case, edit):
+    """A copy of the stream set whose train manifest `edit(manifest_dict)` changes."""
+    data = case / "stream"
+    shutil.copytree(world.root / "stream", data)
+    path = data / "train.manifest.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+    return "main", world.stream(case, f"StreamPlan.data_dir = '{data}'",
+                                "Suite.stream_data_dir = None")
+
+
+def _stream_manifest_is_folder(world, case):
+    data = case / "stream"
+    shutil.copytree(world.root / "stream", data)
+    (data / "test.manifest.json").unlink()
+    (data / "test.manifest.json").mkdir()
+    return "main", world.stream(case, f"StreamPlan.data_dir = '{data}'",
+                                "Suite.stream_data_dir = None")
+
+
+def _stream_output_is_folder(world, case, where):
+    """A copy of the completed stream run in which a file it writes is a folder."""
+    shutil.copytree(world.root / "stream_base", case)
+    target = where(case)
+    if target.is_file():
+        target.unlink()
+    target.mkdir(parents=True)
+    (target / "keep").write_text("")
+    return "main", world.stream(case)
+
+
+def _evaluation_metrics(case):
+    """metrics.json of one stream evaluation, made incomplete so that it is written again."""
+    folder = sorted((case / "ckpt/stream_evaluation").iterdir())[0]
+    (folder / "COMPLETE.json").unlink()
+    return folder / "metrics.json"
+
+
 def _workdir_is_file(world, case):
     case.mkdir(parents=True)
     (case / "runs").write_text("a file")
@@ -303,7 +364,7 @@ CASES: list[Case] = [
     ("log_every negative", lambda w, c: _gin(w, c, "LoopSettings.log_every = -5"),
      lambda c: "LoopSettings.log_every"),
     ("ASPP rates not a list", lambda w, c: _gin(w, c, "aspp_v2.rates = 3"),
-     lambda c: "model bindings"),
+     lambda c: "aspp_v2.rates = 3"),
     ("unknown backbone", lambda w, c: _gin(w, c, "build_encoder.backbone = 'resnet7'"),
      lambda c: "resnet7"),
     ("unknown test type", lambda w, c: _gin(w, c, "Suite.tests = ['15-6']", only="*"),
@@ -400,6 +461,129 @@ CASES: list[Case] = [
         "recall_original", "--data", str(c / "archive"), "--out", str(c / "out")),
      lambda c: "archive"),
 ]
+
+# Every binding checked before training (issue 24, item 2), in a real run and a dry run.
+STREAM_BINDING_CASES: list[Case] = [
+    ("linear probe epochs 0", lambda w, c: _probe(w, c, "LinearProbe.epochs = 0"),
+     lambda c: "LinearProbe.epochs"),
+    ("linear probe batch 0", lambda w, c: _probe(w, c, "LinearProbe.batch_size = 0"),
+     lambda c: "LinearProbe.batch_size"),
+    ("linear probe negative learning rate", lambda w, c: _probe(
+        w, c, "LinearProbe.learning_rate = -1.0"), lambda c: "LinearProbe.learning_rate"),
+    ("linear probe epochs 0, dry run", lambda w, c: _probe(
+        w, c, "LinearProbe.epochs = 0", dry=True), lambda c: "LinearProbe.epochs"),
+    ("linear probe epochs a float", lambda w, c: _probe(w, c, "LinearProbe.epochs = 2.5"),
+     lambda c: "LinearProbe.epochs"),
+    ("buffer capacity a fraction", lambda w, c: _stream(w, c, "EpisodicBuffer.capacity = 20.5"),
+     lambda c: "EpisodicBuffer.capacity = 20.5"),
+    ("buffer capacity a fraction, dry run", lambda w, c: _stream_dry(
+        w, c, "EpisodicBuffer.capacity = 20.5"), lambda c: "EpisodicBuffer.capacity = 20.5"),
+    ("buffer capacity below the classes", lambda w, c: _stream(
+        w, c, "EpisodicBuffer.capacity = 2"), lambda c: "EpisodicBuffer.capacity"),
+    ("buffer policy unknown", lambda w, c: _stream(w, c, "EpisodicBuffer.policy = 'lifo'"),
+     lambda c: "lifo"),
+    ("buffer sampler unknown", lambda w, c: _stream(w, c, "EpisodicBuffer.sampler = 'any'"),
+     lambda c: "any"),
+    ("shuffle_classes a string", lambda w, c: _stream(
+        w, c, "class_incremental.shuffle_classes = 'no'"),
+     lambda c: "class_incremental.shuffle_classes = 'no'"),
+    ("shuffle_classes a string, dry run", lambda w, c: _stream_dry(
+        w, c, "class_incremental.shuffle_classes = 'no'"),
+     lambda c: "class_incremental.shuffle_classes = 'no'"),
+    ("num_tasks 0", lambda w, c: _stream(w, c, "class_incremental.num_tasks = 0"),
+     lambda c: "num_tasks"),
+    ("more tasks than classes", lambda w, c: _stream(w, c, "class_incremental.num_tasks = 9"),
+     lambda c: "num_tasks"),
+    ("num_tasks a float", lambda w, c: _stream(w, c, "class_incremental.num_tasks = 2.0"),
+     lambda c: "class_incremental.num_tasks"),
+    ("seed a fraction", lambda w, c: _stream(w, c, "TrainManager.seed = 1.7"),
+     lambda c: "TrainManager.seed"),
+    ("seed True", lambda w, c: _stream(w, c, "TrainManager.seed = True"),
+     lambda c: "TrainManager.seed"),
+    ("seed negative", lambda w, c: _stream(w, c, "TrainManager.seed = -1"),
+     lambda c: "TrainManager.seed"),
+    ("suite seeds [1.7]", lambda w, c: _seeds(w, c, "[1.7]"), lambda c: "'ER': seed"),
+    ("suite seeds [True]", lambda w, c: _seeds(w, c, "[True]"), lambda c: "'ER': seed"),
+    ("suite seeds [1.7], dry run", lambda w, c: _seeds(w, c, "[1.7]", dry=True),
+     lambda c: "'ER': seed"),
+    ("suite seeds not a list", lambda w, c: _seeds(w, c, "3"), lambda c: "'seeds'"),
+    ("checkpoint_dir empty", lambda w, c: _stream(w, c, "TrainManager.checkpoint_dir = ''"),
+     lambda c: "TrainManager.checkpoint_dir"),
+    ("checkpoint_dir empty, dry run", lambda w, c: _stream_dry(
+        w, c, "TrainManager.checkpoint_dir = ''"), lambda c: "TrainManager.checkpoint_dir"),
+    ("replay batch 0", lambda w, c: _stream(w, c, "ExperienceLoop.replay_batch_size = 0"),
+     lambda c: "ExperienceLoop.replay_batch_size"),
+    ("replay batch above the capacity", lambda w, c: _stream(
+        w, c, "ExperienceLoop.replay_batch_size = 300"), lambda c: "replay_batch_size"),
+    ("checkpoint_every a fraction", lambda w, c: _stream(
+        w, c, "ExperienceLoop.checkpoint_every = 2.5"), lambda c: "checkpoint_every"),
+    ("stream evaluation batch 0", lambda w, c: _stream(w, c, "StreamPlan.eval_batch_size = 0"),
+     lambda c: "StreamPlan.eval_batch_size"),
+    ("top_k above the classes", lambda w, c: _stream(w, c, "StreamPlan.top_k = 99"),
+     lambda c: "StreamPlan.top_k"),
+    ("evaluation kind unknown", lambda w, c: _stream(
+        w, c, "StreamPlan.evaluation_kind = 'probe'"), lambda c: "StreamPlan.evaluation_kind"),
+    ("accuracy rule unknown", lambda w, c: _stream(w, c, "StreamPlan.accuracy_rule = 'best'"),
+     lambda c: "accuracy_rule"),
+    ("evaluate_random_init a string", lambda w, c: _stream(
+        w, c, "StreamPlan.evaluate_random_init = 'yes'"),
+     lambda c: "StreamPlan.evaluate_random_init"),
+    ("stream precision unknown", lambda w, c: _stream(
+        w, c, "TrainManager.mixed_precision = 'fp8'"), lambda c: "TrainManager.mixed_precision"),
+    ("ER epochs 0", lambda w, c: _stream(w, c, "ExperienceReplay.epochs = 0"),
+     lambda c: "epochs"),
+    ("classifier name a number", lambda w, c: _stream(w, c, "build_classifier.name = 5"),
+     lambda c: "build_classifier.name"),
+    ("convnet width 0", lambda w, c: _stream(w, c, "tiny_convnet_backbone.widths = (0, 8, 8)"),
+     lambda c: "tiny_convnet_backbone.widths"),
+    ("stream train split unknown", lambda w, c: _stream(w, c, "StreamPlan.train_split = 'trn'"),
+     lambda c: "trn.manifest.json"),
+]
+
+# Messages name the thing at fault, never Python's own text (issue 24, item 3).
+MESSAGE_CASES: list[Case] = [
+    ("buffer capacity a string", lambda w, c: _stream(w, c, "EpisodicBuffer.capacity = '100'"),
+     lambda c: "EpisodicBuffer.capacity = '100'"),
+    ("scenario a string", lambda w, c: _stream(
+        w, c, "StreamPlan.scenario = 'class_incremental'"), lambda c: "StreamPlan.scenario"),
+    ("method a string", lambda w, c: _stream(w, c, "StreamPlan.method = 'ExperienceReplay'"),
+     lambda c: "StreamPlan.method"),
+    ("method is a buffer", lambda w, c: _stream(w, c, "StreamPlan.method = @EpisodicBuffer"),
+     lambda c: "StreamPlan.method"),
+    ("buffer is a method", lambda w, c: _stream(w, c, "StreamPlan.buffer = @FineTuning"),
+     lambda c: "StreamPlan.buffer"),
+    ("scenario is a buffer", lambda w, c: _stream(w, c, "StreamPlan.scenario = @EpisodicBuffer"),
+     lambda c: "StreamPlan.scenario"),
+    ("seed above 2**32 - 1", lambda w, c: _stream(w, c, "TrainManager.seed = 4294967296"),
+     lambda c: "TrainManager.seed"),
+    ("suite seed above 2**32 - 1", lambda w, c: _seeds(w, c, "[4294967296]"),
+     lambda c: "'ER': seed"),
+    ("suite seeds ['one']", lambda w, c: _seeds(w, c, "['one']"), lambda c: "'ER': seed"),
+    ("convnet stride 0", lambda w, c: _stream(w, c, "tiny_convnet_backbone.strides = (0, 2, 2)"),
+     lambda c: "tiny_convnet_backbone.strides"),
+    ("Suite.experiments a string", lambda w, c: _stream(
+        w, c, f"Suite.experiments = '{ER_FILE}'"), lambda c: "Suite.experiments"),
+    ("Suite.tests a string", lambda w, c: _gin(w, c, "Suite.tests = '10-10'", only="*"),
+     lambda c: "Suite.tests"),
+    ("manifest num_classes a word", lambda w, c: _stream_manifest(
+        w, c, lambda m: m.update(num_classes="four")), lambda c: "num_classes is 'four'"),
+    ("manifest image_shape of words", lambda w, c: _stream_manifest(
+        w, c, lambda m: m.update(image_shape=["16", "16", "3"])), lambda c: "image_shape"),
+    ("manifest num_records negative", lambda w, c: _stream_manifest(
+        w, c, lambda m: m.update(num_records=-1)), lambda c: "num_records"),
+    ("manifest a list", lambda w, c: _stream_manifest(w, c, lambda m: m.clear()),
+     lambda c: "train.manifest.json"),
+    ("manifest path is a folder", _stream_manifest_is_folder,
+     lambda c: str(c / "stream/test.manifest.json")),
+    ("summary.csv is a folder", lambda w, c: _stream_output_is_folder(
+        w, c, lambda case: case / "runs/summary.csv"), lambda c: str(c / "runs/summary.csv")),
+    ("summary.md is a folder", lambda w, c: _stream_output_is_folder(
+        w, c, lambda case: case / "runs/summary.md"), lambda c: str(c / "runs/summary.md")),
+    ("metrics.json is a folder", lambda w, c: _stream_output_is_folder(
+        w, c, _evaluation_metrics), lambda c: "metrics.json is a folder"),
+]
+
+CASES = CASES + STREAM_BINDING_CASES + MESSAGE_CASES
 
 
 def run_command(command: str, argv: list[str], capsys) -> tuple[int, str]:
