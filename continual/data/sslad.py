@@ -28,9 +28,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from continual.data.classification import ClassificationSample, write_classification_set
+from continual.errors import InputError, reports_input_errors
 
 CLASS_NAMES = ["(none)", "Pedestrian", "Cyclist", "Car", "Truck", "Tram (Bus)", "Tricycle"]
 PERIODS = {"Daytime": 0, "Night": 1}
@@ -60,14 +61,14 @@ def square_crop(bbox, frame=FRAME) -> tuple[int, int, int, int]:
 def _image_meta(image: dict, where: str) -> dict:
     missing = [field for field in IMAGE_FIELDS if field not in image]
     if missing or str(image["period"]).strip() not in PERIODS:
-        raise ValueError(f"{where}: image {image.get('id')} lacks {missing or ['period']} (or "
+        raise InputError(f"{where}: image {image.get('id')} lacks {missing or ['period']} (or "
                          f"its period is not one of {list(PERIODS)}); use the annotation files "
                          "with timestamps")
     date, clock = str(image["date"]).strip().replace("-", ""), str(image["time"]).strip()
     try:
         stamp = datetime.datetime.strptime(date + clock.replace(":", ""), "%Y%m%d%H%M%S")
     except ValueError as err:
-        raise ValueError(f"{where}: image {image['id']} has date {image['date']!r} time "
+        raise InputError(f"{where}: image {image['id']} has date {image['date']!r} time "
                          f"{image['time']!r}; expected yyyymmdd and hhmmss") from err
     name = Path(str(image.get("file_name_old", image["file_name"]))).name
     numbers = re.findall(r"\d+", name) + ["", ""]
@@ -83,18 +84,30 @@ def kept_objects(annotations: dict, where: str) -> list[tuple[dict, dict]]:
         if obj["area"] < MIN_AREA or obj.get("occluded", 1) == 0:
             continue
         if not 1 <= int(obj["category_id"]) < len(CLASS_NAMES):
-            raise ValueError(f"{where}: object {obj['id']} has category_id "
+            raise InputError(f"{where}: object {obj['id']} has category_id "
                              f"{obj['category_id']}, outside the head's classes 1..6")
         kept.append((obj, _image_meta(images[obj["image_id"]], where)))
     return kept
 
 
+def _object_crop(path: Path, obj: dict, size: int) -> np.ndarray:
+    """uint8 [size, size, 3]: the object's square crop of its frame; errors name the frame."""
+    try:
+        with Image.open(path) as frame:
+            crop = frame.convert("RGB").crop(square_crop(obj["bbox"]))
+    except Image.DecompressionBombError as err:
+        raise InputError(f"{path}: {err}: PIL refuses images this large (a decompression bomb "
+                         "guard); replace the frame with the dataset's own") from err
+    except (UnidentifiedImageError, OSError) as err:
+        raise InputError(f"{path}: the frame of object {obj['id']} cannot be read ({err}); "
+                         "restore it from the SSLAD-2D download") from err
+    return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
 def _samples(objects, root: Path, split: str, size: int, with_time: bool
              ) -> Iterator[ClassificationSample]:
     for rank, (obj, meta) in enumerate(objects):
-        with Image.open(root / split / meta["file_name"]) as frame:
-            crop = frame.convert("RGB").crop(square_crop(obj["bbox"]))
-            image = np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        image = _object_crop(root / split / meta["file_name"], obj, size)
         pair = (meta["date"], meta["period"])
         yield ClassificationSample(
             image, int(obj["category_id"]), f"{split}_{obj['id']}", where=f"object {obj['id']}",
@@ -107,7 +120,7 @@ def convert(root, out, *, split: str = "val", size: int = 64) -> dict[str, int]:
     root = Path(root)
     path = root / "annotations" / f"instance_{split}.json"
     if not path.exists():
-        raise ValueError(f"--root {root}: {path} does not exist; point --root at the SSLAD-2D "
+        raise InputError(f"--root {root}: {path} does not exist; point --root at the SSLAD-2D "
                          "labelled folder (annotations/, train/, val/)")
     objects = kept_objects(json.loads(path.read_text()), str(path))
     stream = sorted((o for o in objects if (o[1]["date"], o[1]["period"]) in EXPERIENCES),
@@ -115,7 +128,7 @@ def convert(root, out, *, split: str = "val", size: int = 64) -> dict[str, int]:
     evaluation = [o for o in objects if (o[1]["date"], o[1]["period"]) not in
                   EXPERIENCES + EXCLUDED_FROM_EVALUATION]
     if not stream or not evaluation:
-        raise ValueError(f"{path}: {len(stream)} stream and {len(evaluation)} evaluation "
+        raise InputError(f"{path}: {len(stream)} stream and {len(evaluation)} evaluation "
                          "objects after the filter; both must be non-empty")
     for name, rows, with_time in (("train", stream, True), ("test", evaluation, False)):
         write_classification_set(out, name, _samples(rows, root, split, size, with_time),
@@ -124,6 +137,7 @@ def convert(root, out, *, split: str = "val", size: int = 64) -> dict[str, int]:
     return {"train": len(stream), "test": len(evaluation)}
 
 
+@reports_input_errors
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints `error: ...` and returns 2 on bad input."""
     parser = argparse.ArgumentParser(prog="python -m continual.data.sslad", description=__doc__,
@@ -133,11 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="val")
     parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args(argv)
-    try:
-        counts = convert(args.root, args.out, split=args.split, size=args.size)
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    counts = convert(args.root, args.out, split=args.split, size=args.size)
     print(f"train (stream): {counts['train']} objects; test: {counts['test']} objects -> "
           f"{args.out}")
     return 0

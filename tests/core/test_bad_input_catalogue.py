@@ -316,6 +316,59 @@ def _evaluation_metrics(case):
     return folder / "metrics.json"
 
 
+def _idx_files(case: Path) -> tuple[str, str]:
+    """A tiny valid IDX pair (4 grey 4x4 images, labels 0..3)."""
+    import struct
+
+    case.mkdir(parents=True, exist_ok=True)
+    images, labels = case / "images-idx3-ubyte", case / "labels-idx1-ubyte"
+    images.write_bytes(struct.pack(">IIII", 0x803, 4, 4, 4) + bytes(range(64)))
+    labels.write_bytes(struct.pack(">II", 0x801, 4) + bytes([0, 1, 2, 3]))
+    return str(images), str(labels)
+
+
+def _idx(world, case, *argv, out=None):
+    images, labels = _idx_files(case)
+    return "idx", ["--images", images, "--labels", labels, "--split", "train",
+                   "--out", str(out or case / "out"), *argv]
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header states width x height (no pixel data): PIL sizes it on open."""
+    import struct
+    import zlib
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + header
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + chunk
+                     + struct.pack(">I", zlib.crc32(chunk)) + b"\0\0\0\0IEND\xaeB`\x82")
+
+
+def _image_folder(world, case, *, bomb=False, out=None):
+    """root/{train,test}/{a,b}/0.png of 4x4 grey images (train/a/0.png a bomb if asked)."""
+    from PIL import Image
+
+    root = case / "images"
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            (root / split / label).mkdir(parents=True)
+            Image.new("L", (4, 4), 7).save(root / split / label / "0.png")
+    if bomb:
+        _png_header_only(root / "train/a/0.png", 20000, 20000)
+    return "image_folder", ["--root", str(root), "--out", str(out or case / "out")]
+
+
+def _a_file(case: Path, name: str = "out") -> Path:
+    case.mkdir(parents=True, exist_ok=True)
+    (case / name).write_text("a file")
+    return case / name
+
+
+def _manifest_folder(case: Path, split: str) -> Path:
+    (case / "out" / f"{split}.manifest.json").mkdir(parents=True)
+    return case / "out"
+
+
 def _workdir_is_file(world, case):
     case.mkdir(parents=True)
     (case / "runs").write_text("a file")
@@ -583,7 +636,44 @@ MESSAGE_CASES: list[Case] = [
         w, c, _evaluation_metrics), lambda c: "metrics.json is a folder"),
 ]
 
-CASES = CASES + STREAM_BINDING_CASES + MESSAGE_CASES
+# The converters: one error path, split names kept inside --out, PIL's size limit (item 4).
+CONVERTER_CASES: list[Case] = [
+    ("idx --out is a file", lambda w, c: _idx(w, c, out=_a_file(c)), lambda c: "--out"),
+    ("idx --split escapes --out", lambda w, c: _idx(w, c, "--split", "../escaped/train"),
+     lambda c: "--split '../escaped/train'"),
+    ("idx --split absolute", lambda w, c: _idx(w, c, "--split", "/tmp/train"),
+     lambda c: "--split '/tmp/train'"),
+    ("idx --split hidden", lambda w, c: _idx(w, c, "--split", ".train"),
+     lambda c: "--split '.train'"),
+    ("idx images missing", lambda w, c: ("idx", [
+        "--images", str(c / "none"), "--labels", str(c / "none2"), "--split", "train",
+        "--out", str(c / "out")]), lambda c: str(c / "none")),
+    ("idx more names than classes", lambda w, c: _idx(
+        w, c, "--num_classes", "4", "--class_names", "a,b"), lambda c: "--class_names"),
+    ("idx manifest path is a folder", lambda w, c: _idx(w, c, out=_manifest_folder(
+        c, "train")), lambda c: "train.manifest.json"),
+    ("image_folder --out is a file", lambda w, c: _image_folder(w, c, out=_a_file(c)),
+     lambda c: "--out"),
+    ("image_folder decompression bomb", lambda w, c: _image_folder(w, c, bomb=True),
+     lambda c: "train/a/0.png: Image size (400000000 pixels)"),
+    ("image_folder manifest path is a folder", lambda w, c: _image_folder(
+        w, c, out=_manifest_folder(c, "test")), lambda c: "test.manifest.json"),
+    ("image_folder root missing", lambda w, c: ("image_folder", [
+        "--root", str(c / "nowhere"), "--out", str(c / "out")]), lambda c: "nowhere"),
+    ("cifar --root holds nothing", lambda w, c: ("cifar", [
+        "--root", str(_a_file(c, "x").parent), "--out", str(c / "out")]),
+     lambda c: "no CIFAR data found"),
+    ("synthetic_stream --out is a file", lambda w, c: ("synthetic_stream", [
+        "--out", str(_a_file(c)), "--num_classes", "4", "--size", "16",
+        "--train_per_class", "24", "--test_per_class", "4", "--run_length", "4"]),
+     lambda c: "--out"),
+    ("synthetic_stream 2 channels", lambda w, c: ("synthetic_stream", [
+        "--out", str(c / "out"), "--channels", "2"]), lambda c: "channels"),
+    ("sslad root missing", lambda w, c: ("sslad", [
+        "--root", str(c / "SSLAD-2D"), "--out", str(c / "out")]), lambda c: "SSLAD-2D"),
+]
+
+CASES = CASES + STREAM_BINDING_CASES + MESSAGE_CASES + CONVERTER_CASES
 
 
 def run_command(command: str, argv: list[str], capsys) -> tuple[int, str]:

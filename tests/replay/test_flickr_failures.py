@@ -146,8 +146,8 @@ def test_cli_reports_failed_downloads_and_its_rerun_fetches_them(tmp_path):
         fake.script("p2", Fault(status=502))
         first = run_cli(tmp_path, fake)
         assert first.returncode == 2
-        assert "download_flickr: error: aeroplane: 2 of 3 images, 1 downloads failed (photo " \
-               "p2: still failing after 1 attempts (last: HTTP 502" in first.stderr
+        assert ("\nerror: aeroplane: 2 of 3 images, 1 downloads failed (photo "
+                "p2: still failing after 1 attempts (last: HTTP 502") in "\n" + first.stderr
         assert "1 class under" in first.stderr and "rerun the same command" in first.stderr
         assert "search ran out" not in first.stderr and "Traceback" not in first.stderr
         assert read_class_manifest(tmp_path / "cat")["count"] == 3    # the others went on
