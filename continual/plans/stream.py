@@ -33,6 +33,7 @@ from continual.loop.linear_probe import LinearProbe
 from continual.methods import baselines  # noqa: F401, E402
 from continual.methods.base import StreamMethod
 from continual.plans import epoch_accuracy, stream_stages  # the latter registers the stages
+from continual.plans.test_coverage import check_test_coverage
 from continual.replay import buffers  # noqa: F401, E402
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ class StreamPlan:
                              f"{train.num_classes} classes of {train.path}; use 1 .. "
                              f"{train.num_classes} (or None)")
         self.scenario = self.scenario_fn(train, test, self.manager.seed)
+        check_test_coverage(self.scenario, test)
         if "linear_probe" in self.evaluation_kinds:
             from continual.plans.probe_data import check_probe_data
             check_probe_data(sets.get("probe", train), train, self.scenario)

@@ -369,6 +369,36 @@ def _manifest_folder(case: Path, split: str) -> Path:
     return case / "out"
 
 
+def stream_set_without(world, data: Path, dropped: set[int]) -> Path:
+    """A copy of the stream set whose test split holds no images of the `dropped` classes."""
+    from continual.data.manifest import read_manifest
+    from continual.data.records import decode_record
+    from continual.data.shards import RecordWriter, iterate_serialized
+
+    shutil.copytree(world.root / "stream", data)
+    test = read_manifest(data / "test.manifest.json")
+    header = {k: test.data[k] for k in ("task", "num_classes", "class_names", "image_shape")}
+    records = [decode_record(serialized, where, test.num_classes)
+               for where, serialized in iterate_serialized(test)]
+    for old in data.glob("test*"):
+        old.unlink()
+    with RecordWriter(data, "test", source={"dropped": sorted(dropped)}, header=header) as out:
+        for record in records:
+            if not set(record.classes) & dropped:
+                out.write(record)
+    return data
+
+
+ORDERED_TASKS = ("class_incremental.class_order = [0, 1, 2, 3]",
+                 "class_incremental.shuffle_classes = False")
+
+
+def _untested_task(world, case):
+    data = stream_set_without(world, case / "stream", {0, 1})
+    return "main", world.stream(case, f"StreamPlan.data_dir = '{data}'",
+                                "Suite.stream_data_dir = None", *ORDERED_TASKS)
+
+
 def _workdir_is_file(world, case):
     case.mkdir(parents=True)
     (case / "runs").write_text("a file")
@@ -589,6 +619,8 @@ STREAM_BINDING_CASES: list[Case] = [
      lambda c: "build_classifier.name"),
     ("convnet width 0", lambda w, c: _stream(w, c, "tiny_convnet_backbone.widths = (0, 8, 8)"),
      lambda c: "tiny_convnet_backbone.widths"),
+    ("a task without test images", _untested_task,
+     lambda c: "task 0 of scenario 'class_incremental' (classes 0 (class_0), 1 (class_1))"),
     ("stream train split unknown", lambda w, c: _stream(w, c, "StreamPlan.train_split = 'trn'"),
      lambda c: "trn.manifest.json"),
 ]
@@ -713,3 +745,15 @@ def test_bad_input_is_an_error_naming_it(world, tmp_path, capsys, name, build, n
 
 def test_the_catalogue_holds_at_least_forty_cases():
     assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_a_class_without_test_images_is_warned_about_at_planning(world, tmp_path, capsys):
+    """Issue 24, item 5: a trained class missing from the test split is named before training
+    (its per-class accuracy would be null without a word)."""
+    from continual.plans.test_coverage import UntestedClassesWarning
+
+    data = stream_set_without(world, tmp_path / "stream", {2})
+    argv = world.stream(tmp_path, f"StreamPlan.data_dir = '{data}'",
+                        "Suite.stream_data_dir = None", *ORDERED_TASKS)
+    with pytest.warns(UntestedClassesWarning, match=r"no test images of classes 2 \(class_2\)"):
+        assert main.main([*argv, "--dry_run"]) == 0
