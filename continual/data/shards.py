@@ -28,7 +28,7 @@ from continual.data.manifest import (
     write_json_atomic,
 )
 from continual.data.records import Record, RecordError, decode_record, encode_record
-from continual.data.stale_temps import refuse_temp_files, remove_stale_temp_files
+from continual.data.stale_temps import refuse_temp_files, remove_stale_temp_files, temp_tag
 
 
 def shard_name(name: str, index: int) -> str:
@@ -103,7 +103,7 @@ class RecordWriter:
             raise
 
     def _tmp_path(self, index: int) -> Path:
-        return self.directory / f".{shard_name(self.name, index)}.tmp-{os.getpid()}"
+        return self.directory / f".{shard_name(self.name, index)}.tmp-{temp_tag()}"
 
     def _open_shard(self) -> None:
         index = len(self._shards)
