@@ -26,9 +26,10 @@ import gin
 import keras
 
 from continual import lineage, planning
-from continual.bindings import OWNERS, explain_refused_binding, supplied_configurable
+from continual.bindings import OWNERS, check_seed, explain_refused_binding, supplied_configurable
 from continual.data.synthetic import generate_synthetic
 from continual.data.synthetic_stream import generate_stream_set
+from continual.declared_types import check_bound_types
 from continual.errors import InputError
 from continual.replay.standins import build_standins
 from continual.replay.web_standin import write_web_standin
@@ -86,10 +87,21 @@ def listed_experiments(entry) -> list[Experiment]:
     seeds = entry.get("seeds")
     if seeds is None:
         return [Experiment(name, entry["file"], bindings=bindings)]
+    seeds = [check_seed(f"Suite.experiments entry {name!r}: seed", seed)
+             for seed in _listed(f"Suite.experiments entry {name!r}: 'seeds'", seeds)]
     return [Experiment(f"{name}_seed{seed}", entry["file"],
-                       bindings=(*(b.replace("{seed}", str(int(seed))) for b in bindings),
-                                 f"TrainManager.seed = {int(seed)}"))
+                       bindings=(*(b.replace("{seed}", str(seed)) for b in bindings),
+                                 f"TrainManager.seed = {seed}"))
             for seed in seeds]
+
+
+def _listed(binding: str, value) -> list:
+    """A list or tuple binding as a list; a single string (or anything else) is refused,
+    since iterating it would give its characters."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{binding} = {value!r} must be a list, e.g. [{value!r}]; fix the "
+                         "gin binding")
+    return list(value)
 
 
 @gin.configurable
@@ -117,9 +129,11 @@ class Suite:
         self.name, self.joint_config, self.note = name, joint_config, note
         self.claims = parse_claims(claims)
         self.results_file = results_file
-        self.configs, self.tests, self.sources = list(configs), list(tests), list(sources)
-        self.baselines = list(baselines)
-        self.listed = list(experiments)
+        self.configs = _listed("Suite.configs", configs)
+        self.tests = _listed("Suite.tests", tests)
+        self.sources = _listed("Suite.sources", sources)
+        self.baselines = _listed("Suite.baselines", baselines)
+        self.listed = _listed("Suite.experiments", experiments)
         self.synthetic_data_dir = synthetic_data_dir
         self.stream_data_dir = stream_data_dir
         self.replay_standins_dir = replay_standins_dir
@@ -266,6 +280,7 @@ class SuiteRunner:
         """The experiment's plan: its file, then the suite files, its bindings, the user's."""
         parse_gin([experiment.config, *self.gin_files],
                   [*experiment.bindings, *self.gin_params])
+        check_bound_types()  # every bound value against its declared type, before any use
         return TrainManager(test_type=experiment.test_type,
                             replay_source=experiment.replay_source)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from continual import planning
 from continual.artifacts import ArtifactStore, PlanStep
-from continual.bindings import supplied_configurable
+from continual.bindings import check_folder_name, check_seed, supplied_configurable
 from continual.data import splits
 from continual.data.pipeline import DEFAULT_MEAN_BGR
 from continual.plans.segmentation import SegmentationPlan
@@ -66,8 +66,9 @@ class TrainManager:
                  parameters_common_index=None, parameters_fs_index=None,
                  parameters_helper_index=None, parameters_incremental_index=None):
         base = Path(base_folder_path)
-        self.store = ArtifactStore(base / checkpoint_dir)
-        self.seed = planning.check_int("TrainManager.seed", seed, minimum=0)
+        self.store = ArtifactStore(base / check_folder_name("TrainManager.checkpoint_dir",
+                                                            checkpoint_dir))
+        self.seed = check_seed("TrainManager.seed", seed)
         self.deterministic = planning.check_bool("TrainManager.deterministic", deterministic)
         self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
         # Keys hold the source of the project code each stage computes with (continual/

@@ -62,12 +62,31 @@ def check_bool(binding: str, value: Any) -> bool:
     return value
 
 
-def check_int(binding: str, value: Any, minimum: int | None = None) -> int:
+def check_int(binding: str, value: Any, minimum: int | None = None,
+              maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{binding} must be an integer, got {value!r} "
                         f"({type(value).__name__}); fix the gin binding")
     if minimum is not None and value < minimum:
         raise ValueError(f"{binding} must be >= {minimum}, got {value}; fix the gin binding")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{binding} must be <= {maximum}, got {value}; fix the gin binding")
+    return value
+
+
+MAX_SEED = 2**32 - 1  # the largest seed numpy, keras and tf.random accept
+
+
+def check_seed(binding: str, value: Any) -> int:
+    """An experiment seed: an integer in 0 .. 2**32 - 1."""
+    return check_int(binding, value, minimum=0, maximum=MAX_SEED)
+
+
+def check_folder_name(binding: str, value: Any) -> str:
+    """A non-empty path (an empty one would write into the current folder)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{binding} = {value!r} is not a folder; bind a non-empty path "
+                         "(e.g. 'checkpoints')")
     return value
 
 

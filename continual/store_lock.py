@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from continual.bindings import supplied_configurable
+from continual.data.stale_temps import process_start
 
 log = logging.getLogger(__name__)
 LOCKS_FOLDER = ".locks"
@@ -40,7 +41,8 @@ class StageClaimed(Exception):
 
 
 def holder_of(path: str | os.PathLike) -> str:
-    """What the last holder of the lock at `path` wrote ("host pid N since T"), or ""."""
+    """What the last holder of the lock at `path` wrote ("host pid N (process start S ticks
+    after boot) since T"), or ""."""
     try:
         return Path(path).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -66,7 +68,9 @@ def _write_holder(handle) -> None:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     handle.seek(0)
     handle.truncate()
-    handle.write(f"{socket.gethostname()} pid {os.getpid()} since {stamp}\n")
+    started = process_start(os.getpid())
+    handle.write(f"{socket.gethostname()} pid {os.getpid()} (process start {started} ticks "
+                 f"after boot) since {stamp}\n")
     handle.flush()
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable  # noqa: E402
 
 from tqdm.contrib.logging import logging_redirect_tqdm  # noqa: E402
 
-from continual.errors import InputError, environment_message  # noqa: E402
+from continual.errors import reports_input_errors  # noqa: E402
 from continual.replay.flickr import (  # noqa: E402
     FLICKR_REST_URL,
     RECALL_KEYWORDS,
@@ -131,6 +131,7 @@ def download(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     return shortfalls, unfinished
 
 
+@reports_input_errors  # keys, API, replay folder, temporary files, a full disk
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -138,22 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with logging_redirect_tqdm():
             shortfalls, unfinished = download(args)
-    except InputError as err:   # keys, API, replay folder, temporary files: the message says
-        print(f"download_flickr: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        message = environment_message(err)   # a full or read-only disk; anything else is a bug
-        if message is None:
-            raise
-        print(f"download_flickr: error: {message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("download_flickr: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
     for line in shortfalls:
         LOG.warning("shortfall (search ran out) %s", line)
     for line in unfinished:
-        print(f"download_flickr: error: {line}", file=sys.stderr)
+        print(f"error: {line}", file=sys.stderr)
     if unfinished:
         classes = f"{len(unfinished)} class{'es' if len(unfinished) > 1 else ''}"
         print(f"download_flickr: {classes} under {args.out} unfinished because downloads "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from continual.data.stale_temps import process_start
 from continual.store_lock import KeyLocks, StageClaimed, hold, holder_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,9 +69,11 @@ def test_a_dead_holder_is_taken_over(tmp_path):
     holder = start_holder(path)
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
-    assert f"pid {holder.pid} since " in holder_of(path)  # what the dead holder left behind
+    assert f"pid {holder.pid} (process start " in holder_of(path)  # the dead holder's text
     with hold(path, wait=False):  # no waiting: the OS released the dead process's lock
-        assert holder_of(path).startswith(f"{socket.gethostname()} pid {os.getpid()} since ")
+        assert holder_of(path).startswith(
+            f"{socket.gethostname()} pid {os.getpid()} (process start "
+            f"{process_start(os.getpid())} ticks after boot) since ")
     assert holder_of(path) == ""  # released cleanly: nobody holds it
 
 

@@ -1,8 +1,8 @@
 """Atomic file replacement: write under a temporary name in the same folder, then rename.
 
-The temporary name (`.<stem>.tmp-<pid><suffix>`) holds the writer's process id, so that the file
-a killed writer leaves behind is recognised and removed by the next run
-(`continual.data.stale_temps`).
+The temporary name (`.<stem>.tmp-<host>-<pid>-<start><suffix>`) names the writer (host, process
+id, process start time), so that the file a killed writer leaves behind is recognised and
+removed by the next run (`continual.data.stale_temps`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from continual.data.stale_temps import temp_tag
+from continual.errors import InputError
+
 
 @contextmanager
 def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
@@ -22,8 +25,11 @@ def atomic_target(path: str | os.PathLike) -> Iterator[Path]:
     still work; readers never see a half-written file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder where a file is to be written; move or delete "
+                         "that folder and rerun")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.tmp-{temp_tag()}{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)

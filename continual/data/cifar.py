@@ -33,6 +33,7 @@ from continual.data.manifest import sha256_file
 from continual.data.records import RecordError
 from continual.data.shards import open_record_set
 from continual.data.synthetic import existing_set
+from continual.errors import InputError, reports_input_errors
 
 CONVERTER_VERSION = 1
 SIDE = 32
@@ -97,11 +98,11 @@ def find_input(root: Path, variant: str | None = None) -> tuple[Variant, Path]:
                 found[v.name] = (v, path)
                 break
     if len(found) > 1:
-        raise ValueError(f"{root} holds both CIFAR-10 and CIFAR-100; pass --variant")
+        raise InputError(f"{root} holds both CIFAR-10 and CIFAR-100; pass --variant")
     if not found:
         wanted = ", ".join(f"{v.folder}/ or {v.archive}" for v in VARIANTS.values()
                            if variant in (None, v.name))
-        raise ValueError(f"{root}: no CIFAR data found; expected {wanted} (python version)")
+        raise InputError(f"{root}: no CIFAR data found; expected {wanted} (python version)")
     return next(iter(found.values()))
 
 
@@ -110,7 +111,7 @@ def read_members(variant: Variant, path: Path) -> dict[str, tuple[str, bytes]]:
     if path.name != variant.archive:
         missing = [m for m in variant.members() if not (path / m).is_file()]
         if missing:
-            raise ValueError(f"{path}: missing {missing}; it must hold {list(variant.members())}")
+            raise InputError(f"{path}: missing {missing}; it must hold {list(variant.members())}")
         return {m: (str(path / m), (path / m).read_bytes()) for m in variant.members()}
     names = {f"{variant.folder}/{m}": m for m in variant.members()}
     out = {}
@@ -216,6 +217,7 @@ def convert_cifar(root: str | os.PathLike, out_dir: str | os.PathLike, variant: 
     return {"out_dir": str(out_dir), "dataset": chosen.name, "input": str(path), "splits": splits}
 
 
+@reports_input_errors
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints `error: ...` (no traceback) and returns 2 on bad input."""
     parser = argparse.ArgumentParser(prog="python -m continual.data.cifar", description=__doc__,
@@ -226,11 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="needed only when --root holds both CIFAR-10 and CIFAR-100")
     parser.add_argument("--records_per_shard", type=int, default=5000)
     args = parser.parse_args(argv)
-    try:
-        summary = convert_cifar(args.root, args.out, args.variant, args.records_per_shard)
-    except ValueError as err:  # RecordError and ManifestError are ValueErrors
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    summary = convert_cifar(args.root, args.out, args.variant, args.records_per_shard)
     print(f"{summary['dataset']} from {summary['input']}")
     for split, info in summary["splits"].items():
         status = "up to date, skipped" if info["skipped"] else "written"

@@ -74,10 +74,10 @@ def write_classification_set(out_dir: str | os.PathLike, split: str,
     The manifest is written last, so an interrupted conversion leaves no set behind.
     """
     if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        raise RecordError(f"--num_classes must be >= 1, got {num_classes}")
     names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
     if len(names) != num_classes:
-        raise ValueError(f"{len(names)} class names for {num_classes} classes")
+        raise RecordError(f"{len(names)} class names for {num_classes} classes")
     header = {"task": TASK, "num_classes": num_classes, "class_names": names}
     shape = None
     with RecordWriter(out_dir, split, records_per_shard, source, header) as writer:

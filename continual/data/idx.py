@@ -28,6 +28,7 @@ from continual.data.manifest import sha256_file
 from continual.data.records import RecordError
 from continual.data.shards import open_record_set
 from continual.data.synthetic import existing_set
+from continual.errors import InputError, reports_input_errors
 
 CONVERTER_VERSION = 1
 IMAGES_MAGIC = 0x00000803  # uint8, 3 dims [N, H, W]
@@ -41,7 +42,7 @@ def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
     """The uint8 array of an IDX file whose header must carry `magic`; errors name the file."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path} does not exist; pass the path of {KINDS[magic]}")
+        raise InputError(f"{path} does not exist; pass the path of {KINDS[magic]}")
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         try:
@@ -73,7 +74,7 @@ def _class_setup(labels: np.ndarray, labels_path: Path, num_classes: int | None,
         num_classes = len(class_names) if class_names else max(int(labels.max()) + 1, MIN_CLASSES)
     names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
     if len(names) != num_classes:
-        raise ValueError(f"--class_names lists {len(names)} names but --num_classes is "
+        raise InputError(f"--class_names lists {len(names)} names but --num_classes is "
                          f"{num_classes}; give one name per class")
     bad = np.flatnonzero(labels >= num_classes)
     if bad.size:
@@ -122,6 +123,7 @@ def convert_idx(images: str | os.PathLike, labels: str | os.PathLike, split: str
             "reason": reason}
 
 
+@reports_input_errors
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints `error: ...` (no traceback) and returns 2 on bad input."""
     parser = argparse.ArgumentParser(prog="python -m continual.data.idx", description=__doc__,
@@ -136,12 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records_per_shard", type=int, default=2000)
     args = parser.parse_args(argv)
     names = args.class_names.split(",") if args.class_names else None
-    try:
-        summary = convert_idx(args.images, args.labels, args.split, args.out, args.num_classes,
-                              names, args.records_per_shard)
-    except ValueError as err:  # RecordError and ManifestError are ValueErrors
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    summary = convert_idx(args.images, args.labels, args.split, args.out, args.num_classes,
+                          names, args.records_per_shard)
     status = "up to date, skipped" if summary["skipped"] else "written"
     print(f"{args.split}: {summary['num_images']} images {summary['image_shape']} {status} "
           f"({summary['manifest']})")

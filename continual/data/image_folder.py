@@ -30,6 +30,7 @@ from continual.data.manifest import sha256_file
 from continual.data.records import RecordError
 from continual.data.shards import open_record_set
 from continual.data.synthetic import existing_set
+from continual.errors import InputError, reports_input_errors
 
 CONVERTER_VERSION = 1
 SPLITS = ("train", "test")
@@ -42,12 +43,12 @@ def _visible(folder: Path) -> list[Path]:
 
 def _class_folders(split_dir: Path) -> list[Path]:
     if not split_dir.is_dir():
-        raise ValueError(f"{split_dir} is not a folder; --root must hold train/<class>/ and "
+        raise InputError(f"{split_dir} is not a folder; --root must hold train/<class>/ and "
                          "test/<class>/ folders of images")
     entries = _visible(split_dir)
     strays = [p for p in entries if not p.is_dir()]
     if strays:
-        raise ValueError(f"{strays[0]}: a file directly in {split_dir}; images belong in "
+        raise InputError(f"{strays[0]}: a file directly in {split_dir}; images belong in "
                          "class folders, <split>/<class>/<image>")
     return entries
 
@@ -59,19 +60,19 @@ def list_split_files(root: Path) -> tuple[list[str], dict[str, list[tuple[int, P
     if names["train"] != names["test"]:
         only_train = sorted(set(names["train"]) - set(names["test"]))
         only_test = sorted(set(names["test"]) - set(names["train"]))
-        raise ValueError(f"{root}: train and test must have the same class folders; only in "
+        raise InputError(f"{root}: train and test must have the same class folders; only in "
                          f"train: {only_train}, only in test: {only_test}")
     if not names["train"]:
-        raise ValueError(f"{root / 'train'} has no class folders")
+        raise InputError(f"{root / 'train'} has no class folders")
     files: dict[str, list[tuple[int, Path]]] = {split: [] for split in SPLITS}
     for split in SPLITS:
         for class_id, folder in enumerate(folders[split]):
             images = _visible(folder)
             if not images:
-                raise ValueError(f"{folder}: empty class folder; add its images or remove it")
+                raise InputError(f"{folder}: empty class folder; add its images or remove it")
             nested = [p for p in images if p.is_dir()]
             if nested:
-                raise ValueError(f"{nested[0]}: a folder inside a class folder; move its images "
+                raise InputError(f"{nested[0]}: a folder inside a class folder; move its images "
                                  f"into {folder}")
             files[split].extend((class_id, path) for path in images)
     return names["train"], files
@@ -82,6 +83,9 @@ def _header(path: Path) -> tuple[str, tuple[int, int]]:
     try:
         with Image.open(path) as image:
             mode, size = image.mode, image.size
+    except Image.DecompressionBombError as err:
+        raise RecordError(f"{path}: {err}: PIL refuses images this large (a decompression "
+                          "bomb guard); shrink or remove the image") from err
     except (UnidentifiedImageError, OSError) as err:
         raise RecordError(f"{path}: not an image PIL can read ({err})") from err
     if mode.split(";")[0] in ("I", "F"):
@@ -110,6 +114,9 @@ def load_image(path: Path, channels: int, resize: tuple[int, int] | None) -> np.
         with Image.open(path) as image:
             image.load()
             image = image.convert("L" if channels == 1 else "RGB")
+    except Image.DecompressionBombError as err:
+        raise RecordError(f"{path}: {err}: PIL refuses images this large (a decompression "
+                          "bomb guard); shrink or remove the image") from err
     except (UnidentifiedImageError, OSError) as err:
         raise RecordError(f"{path}: image data does not decode ({err})") from err
     if resize is not None:
@@ -138,7 +145,7 @@ def convert_image_folder(root: str | os.PathLike, out_dir: str | os.PathLike,
     root, out_dir = Path(root), Path(out_dir)
     resize = None if size is None else (int(size[0]), int(size[1]))
     if resize is not None and min(resize) < 1:
-        raise ValueError(f"--size must be two positive integers H W, got {list(resize)}")
+        raise InputError(f"--size must be two positive integers H W, got {list(resize)}")
     names, files = list_split_files(root)
     channels = survey_images([path for split in SPLITS for _, path in files[split]], resize)
     sources = {split: {"dataset": "image_folder", "converter_version": CONVERTER_VERSION,
@@ -163,6 +170,7 @@ def convert_image_folder(root: str | os.PathLike, out_dir: str | os.PathLike,
     return {"out_dir": str(out_dir), "class_names": names, "splits": splits}
 
 
+@reports_input_errors
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints `error: ...` (no traceback) and returns 2 on bad input."""
     parser = argparse.ArgumentParser(prog="python -m continual.data.image_folder",
@@ -174,11 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="resize every image to H x W (bilinear)")
     parser.add_argument("--records_per_shard", type=int, default=2000)
     args = parser.parse_args(argv)
-    try:
-        summary = convert_image_folder(args.root, args.out, args.size, args.records_per_shard)
-    except ValueError as err:  # RecordError and ManifestError are ValueErrors
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    summary = convert_image_folder(args.root, args.out, args.size, args.records_per_shard)
     print(f"{len(summary['class_names'])} classes: {', '.join(summary['class_names'])}")
     for split, info in summary["splits"].items():
         status = "up to date, skipped" if info["skipped"] else "written"

@@ -153,6 +153,21 @@ class Manifest:
                 + (f" (its manifest records: {made_by})" if made_by else ""))
 
 
+def _check_counts(path: Path, data: dict) -> None:
+    """num_records, num_classes and image_shape, where present, are positive integers."""
+    fields = {"num_records": [data["num_records"]],
+              "num_classes": [data["num_classes"]] if "num_classes" in data else [],
+              "image_shape": data.get("image_shape") or []}
+    if not isinstance(fields["image_shape"], list):
+        fields["image_shape"] = [fields["image_shape"]]
+    for field, values in fields.items():
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ManifestError(f"{path}: {field} is {data[field]!r}, not a count (a "
+                                    "whole number >= 0); the manifest was edited or damaged: "
+                                    "rebuild the record set")
+
+
 def read_manifest(path: str | os.PathLike) -> Manifest:
     """Load and check a manifest; errors name the file and say how to create it."""
     path = Path(path)
@@ -162,16 +177,24 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
             "`python -m continual.data.synthetic --out <data dir>` or "
             "`python -m continual.data.voc --voc_root <VOC2012> --out <data dir>`"
         )
+    if path.is_dir():
+        raise ManifestError(f"{path} is a folder, not a manifest file; delete or move it and "
+                            "rebuild the record set")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ManifestError(f"{path} is not valid JSON ({err}); delete it and rebuild") from err
-    missing = [k for k in ("format", "name", "num_records", "shards", "records") if k not in data]
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path} holds a JSON {type(data).__name__}, not a manifest "
+                            "object; delete it and rebuild the record set")
+    missing = [k for k in ("format", "name", "num_records", "shards", "records")
+               if k not in data]
     if missing or data.get("format") != FORMAT:
         raise ManifestError(
             f"{path} is not a {FORMAT} manifest (missing {missing or 'the right format tag'}); "
             "rebuild the record set"
         )
+    _check_counts(path, data)
     manifest = Manifest(path=path, data=data)
     if len(data["records"]) != manifest.num_records:
         raise manifest.mismatch(path.parent / manifest.name, f"num_records is "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,11 +28,25 @@ from continual.data.manifest import (
 )
 from continual.data.record_checks import check_records
 from continual.data.records import Record, RecordError, decode_record, encode_record
-from continual.data.stale_temps import refuse_temp_files, remove_stale_temp_files
+from continual.data.stale_temps import refuse_temp_files, remove_stale_temp_files, temp_tag
 
 
 def shard_name(name: str, index: int) -> str:
     return f"{name}-{index:05d}.tfrecord"
+
+
+# A record set's name (`--split`): a plain file name, so the set stays inside its folder.
+SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_set_name(name: str) -> str:
+    """`name` if it is a plain record-set name (letters, digits, `_`, `.`, `-`, starting with
+    a letter or digit); else RecordError."""
+    if not isinstance(name, str) or not SET_NAME.fullmatch(name):
+        raise RecordError(f"--split {name!r} is not a record set name: use letters, digits, "
+                          "'_', '.' and '-', no '/' (e.g. train, test), so that the set is "
+                          "written inside --out")
+    return name
 
 
 class RecordWriter:
@@ -49,8 +64,15 @@ class RecordWriter:
     def __init__(self, directory: str | os.PathLike, name: str, records_per_shard: int = 500,
                  source: dict | None = None, header: dict | None = None):
         if records_per_shard < 1:
-            raise ValueError(f"records_per_shard must be >= 1, got {records_per_shard}")
+            raise RecordError(f"records_per_shard must be >= 1, got {records_per_shard}")
+        check_set_name(name)
         self.directory = Path(directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise RecordError(f"--out {self.directory} is a file, not a folder; pass a folder "
+                              "(it is created if missing)")
+        if manifest_path(self.directory, name).is_dir():
+            raise RecordError(f"{manifest_path(self.directory, name)} is a folder where the "
+                              "set's manifest belongs; move or delete it and rerun")
         self.name = name
         self.records_per_shard = records_per_shard
         self.source = source or {}
@@ -71,13 +93,17 @@ class RecordWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
+        if exc_type is not None:
             self.abort()
+            return
+        try:
+            self.close()
+        except BaseException:  # a failed close (a full disk) leaves no temporary shard either
+            self.abort()
+            raise
 
     def _tmp_path(self, index: int) -> Path:
-        return self.directory / f".{shard_name(self.name, index)}.tmp-{os.getpid()}"
+        return self.directory / f".{shard_name(self.name, index)}.tmp-{temp_tag()}"
 
     def _open_shard(self) -> None:
         index = len(self._shards)

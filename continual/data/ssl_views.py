@@ -33,6 +33,9 @@ def _crop_boxes(u: tf.Tensor, scale: tuple[float, float]) -> tf.Tensor:
 
 
 def _gray(x: tf.Tensor) -> tf.Tensor:
+    """Luma [B, H, W, 1]; a one-channel image is its own (as torchvision's rgb_to_grayscale)."""
+    if x.shape[-1] == 1:
+        return x
     return tf.reduce_sum(x * tf.constant([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
 
 
@@ -46,6 +49,8 @@ def _jitter(x: tf.Tensor, u: tf.Tensor, strength: tuple[float, float, float, flo
     mean = tf.reduce_mean(_gray(x), axis=[1, 2, 3], keepdims=True)
     x = tf.clip_by_value(mean + factor(5, c) * (x - mean), 0.0, 1.0)
     x = tf.clip_by_value(_gray(x) + factor(6, s) * (x - _gray(x)), 0.0, 1.0)
+    if x.shape[-1] == 1:  # saturation and hue leave a grey image as it is (as torchvision)
+        return x
     hsv = tf.image.rgb_to_hsv(x)
     shift = tf.reshape(h * (2.0 * u[:, 7] - 1.0), [-1, 1, 1])
     hue = tf.math.floormod(hsv[..., 0] + shift, 1.0)
@@ -74,14 +79,15 @@ def simsiam_view(images: tf.Tensor, seed: tf.Tensor, *, crop_scale=(0.2, 1.0),
                  jitter=(0.4, 0.4, 0.4, 0.1), jitter_probability: float = 0.8,
                  grayscale_probability: float = 0.2, blur_probability: float = 0.5,
                  blur_sigma=(0.1, 2.0)) -> tf.Tensor:
-    """One augmented view (float32, standardised) of uint8 images [B, H, W, C=3]."""
+    """One augmented view (float32, standardised) of uint8 images [B, H, W, C] (C = 3, or 1:
+    a grey image's saturation, hue and grayscale steps leave it as it is, as torchvision's)."""
     size = images.shape[1]
     u = tf.random.stateless_uniform([tf.shape(images)[0], DRAWS], seed=seed)
     x = tf.cast(images, tf.float32) / 255.0
     x = tf.image.crop_and_resize(x, _crop_boxes(u, tuple(crop_scale)),
                                  tf.range(tf.shape(x)[0]), [size, images.shape[2]])
     x = _where(u[:, 8] < jitter_probability, _jitter(x, u, tuple(jitter)), x)
-    x = _where(u[:, 9] < grayscale_probability, tf.tile(_gray(x), [1, 1, 1, 3]), x)
+    x = _where(u[:, 9] < grayscale_probability, tf.tile(_gray(x), [1, 1, 1, x.shape[-1]]), x)
     scale = size / 224.0
     sigma = scale * (blur_sigma[0] + (blur_sigma[1] - blur_sigma[0]) * u[:, 10])
     radius = max(1, math.ceil(3 * scale * blur_sigma[1]))

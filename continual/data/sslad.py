@@ -35,9 +35,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from continual.data.classification import ClassificationSample, write_classification_set
+from continual.errors import InputError, reports_input_errors
 
 CLASS_NAMES = ["(none)", "Pedestrian", "Cyclist", "Car", "Truck", "Tram (Bus)", "Tricycle"]
 PERIODS = {"Daytime": 0, "Night": 1}
@@ -87,7 +88,7 @@ def corrected_time_and_date(image: dict, split: str) -> tuple[str, str]:
 def _image_meta(image: dict, split: str, where: str) -> dict:
     missing = [field for field in IMAGE_FIELDS if field not in image]
     if missing or str(image["period"]).strip() not in PERIODS:
-        raise ValueError(f"{where}: image {image.get('id')} lacks {missing or ['period']} (or "
+        raise InputError(f"{where}: image {image.get('id')} lacks {missing or ['period']} (or "
                          f"its period is not one of {list(PERIODS)}); use the annotation files "
                          "with timestamps")
     date, clock = corrected_time_and_date(image, split)
@@ -104,7 +105,7 @@ def stream_stamp(meta: dict, where: str) -> datetime.datetime:
         return datetime.datetime.strptime(meta["date"] + meta["time"].replace(":", ""),
                                           "%Y%m%d%H%M%S")
     except ValueError as err:
-        raise ValueError(f"{where}: image {meta['id']} has date {meta['date']!r} time "
+        raise InputError(f"{where}: image {meta['id']} has date {meta['date']!r} time "
                          f"{meta['time']!r}; expected yyyymmdd and hhmmss") from err
 
 
@@ -116,7 +117,7 @@ def kept_objects(annotations: dict, split: str, where: str) -> list[tuple[dict, 
         if obj["area"] < MIN_AREA or obj.get("occluded", 1) == 0:
             continue
         if not 1 <= int(obj["category_id"]) < len(CLASS_NAMES):
-            raise ValueError(f"{where}: object {obj['id']} has category_id "
+            raise InputError(f"{where}: object {obj['id']} has category_id "
                              f"{obj['category_id']}, outside the head's classes 1..6")
         kept.append((obj, _image_meta(images[obj["image_id"]], split, where)))
     return kept
@@ -134,12 +135,24 @@ def in_evaluation(obj: dict, meta: dict) -> bool:
                                     and meta["time"] in times)
 
 
+def _object_crop(path: Path, obj: dict, size: int) -> np.ndarray:
+    """uint8 [size, size, 3]: the object's square crop of its frame; errors name the frame."""
+    try:
+        with Image.open(path) as frame:
+            crop = frame.convert("RGB").crop(square_crop(obj["bbox"]))
+    except Image.DecompressionBombError as err:
+        raise InputError(f"{path}: {err}: PIL refuses images this large (a decompression bomb "
+                         "guard); replace the frame with the dataset's own") from err
+    except (UnidentifiedImageError, OSError) as err:
+        raise InputError(f"{path}: the frame of object {obj['id']} cannot be read ({err}); "
+                         "restore it from the SSLAD-2D download") from err
+    return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
 def _samples(objects, root: Path, size: int, with_time: bool
              ) -> Iterator[ClassificationSample]:
     for rank, (obj, meta) in enumerate(objects):
-        with Image.open(root / meta["split"] / meta["file_name"]) as frame:
-            crop = frame.convert("RGB").crop(square_crop(obj["bbox"]))
-            image = np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        image = _object_crop(root / meta["split"] / meta["file_name"], obj, size)
         pair = (meta["date"], meta["period"])
         yield ClassificationSample(
             image, int(obj["category_id"]), f"{meta['split']}_{obj['id']}",
@@ -151,7 +164,7 @@ def _samples(objects, root: Path, size: int, with_time: bool
 def _read_split(root: Path, split: str) -> list[tuple[dict, dict]]:
     path = root / "annotations" / f"instance_{split}.json"
     if not path.exists():
-        raise ValueError(f"--root {root}: {path} does not exist; point --root at the SSLAD-2D "
+        raise InputError(f"--root {root}: {path} does not exist; point --root at the SSLAD-2D "
                          "labelled folder (annotations/instance_train.json and "
                          "instance_val.json, train/, val/)")
     return kept_objects(json.loads(path.read_text()), split, str(path))
@@ -168,7 +181,7 @@ def convert(root, out, *, size: int = 64) -> dict[str, int]:
                                o[0]["id"]))
     evaluation = [o for o in val + train if in_evaluation(*o)]
     if not stream or not evaluation:
-        raise ValueError(f"{root}: {len(stream)} stream and {len(evaluation)} evaluation "
+        raise InputError(f"{root}: {len(stream)} stream and {len(evaluation)} evaluation "
                          "objects after the filter; both must be non-empty")
     for name, rows, with_time in (("train", stream, True), ("test", evaluation, False)):
         write_classification_set(out, name, _samples(rows, root, size, with_time),
@@ -178,6 +191,7 @@ def convert(root, out, *, size: int = 64) -> dict[str, int]:
     return {"train": len(stream), "test": len(evaluation)}
 
 
+@reports_input_errors
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints `error: ...` and returns 2 on bad input."""
     parser = argparse.ArgumentParser(prog="python -m continual.data.sslad", description=__doc__,
@@ -186,11 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args(argv)
-    try:
-        counts = convert(args.root, args.out, size=args.size)
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    counts = convert(args.root, args.out, size=args.size)
     print(f"train (stream): {counts['train']} objects; test: {counts['test']} objects -> "
           f"{args.out}")
     return 0

@@ -36,7 +36,7 @@ from continual.data.shapes import (
     texture_pattern,
 )
 from continual.data.shards import RecordWriter, open_record_set
-from continual.errors import reports_input_errors
+from continual.errors import InputError, reports_input_errors
 
 GENERATOR_VERSION = 1  # bump whenever the drawing changes, so old sets are regenerated
 SPLITS = ("train", "val")
@@ -217,14 +217,14 @@ def generate_synthetic(out_dir: str | os.PathLike, size: int = 64, num_train: in
     "skipped", "mean_objects", "class_images": {class name: images}}}}.
     """
     if size < 24:
-        raise ValueError(f"size must be >= 24 px for objects to stay recognisable, got {size}")
+        raise InputError(f"size must be >= 24 px for objects to stay recognisable, got {size}")
     if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+        raise InputError(f"seed must be >= 0, got {seed}")
     out_dir = Path(out_dir)
     splits = {}
     for split, num in zip(SPLITS, (num_train, num_val), strict=True):
         if num < 1:
-            raise ValueError(f"--num_{split} must be >= 1, got {num}")
+            raise InputError(f"--num_{split} must be >= 1, got {num}")
         source = split_source(size, seed, num, void_border, records_per_shard)
         manifest, reason = existing_set(out_dir, split, source)
         print(f"{split}: {'up to date, skipped' if manifest else 'generating'} ({reason})")

@@ -42,6 +42,7 @@ from continual.data.shapes import (
 )
 from continual.data.shards import open_record_set
 from continual.data.synthetic import existing_set
+from continual.errors import InputError, reports_input_errors
 
 GENERATOR_VERSION = 1  # bump whenever the drawing or the stream order changes
 SPLITS = ("train", "test")
@@ -117,7 +118,7 @@ def train_plan(params: dict) -> list[StreamItem]:
             for start in range(0, count, run_length)]
     blocks = domains * DOMAIN_CYCLES
     if len(runs) < blocks:
-        raise ValueError(f"generate_stream_set: only {len(runs)} object runs for {blocks} domain "
+        raise InputError(f"generate_stream_set: only {len(runs)} object runs for {blocks} domain "
                          "blocks; lower --run_length or --domains, or raise --train_per_class")
     order = np.random.default_rng([params["seed"], PLAN_KEY]).permutation(len(runs))
     return [StreamItem(runs[r][0], group, frame, (group * blocks // len(runs)) % domains)
@@ -147,12 +148,12 @@ def _check_params(params: dict) -> None:
         value = params[name]
         if not isinstance(value, int) or value < low or (high is not None and value > high):
             bounds = f">= {low}" if high is None else f"in {low}..{high}"
-            raise ValueError(f"generate_stream_set.{name} (--{name}) must be an integer {bounds}, "
+            raise InputError(f"generate_stream_set.{name} (--{name}) must be an integer {bounds}, "
                              f"got {value!r}")
     if params["channels"] not in (1, 3):
-        raise ValueError(f"generate_stream_set.channels must be 1 or 3, got {params['channels']}")
+        raise InputError(f"generate_stream_set.channels must be 1 or 3, got {params['channels']}")
     if not params["imbalance"] >= 1:
-        raise ValueError("generate_stream_set.imbalance (--imbalance) is the ratio of the most "
+        raise InputError("generate_stream_set.imbalance (--imbalance) is the ratio of the most "
                          f"to the least frequent class and must be >= 1, got {params['imbalance']}")
 
 
@@ -191,6 +192,7 @@ def generate_stream_set(out_dir: str | os.PathLike, num_classes: int = 10, size:
     return {"out_dir": str(out_dir), "splits": splits}
 
 
+@reports_input_errors
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints `error: ...` (no traceback) and returns 2 on bad input."""
     parser = argparse.ArgumentParser(prog="python -m continual.data.synthetic_stream",
@@ -204,11 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                                 ("records_per_shard", int, 2000)):
         parser.add_argument(f"--{name}", type=kind, default=default)
     args = vars(parser.parse_args(argv))
-    try:
-        summary = generate_stream_set(args.pop("out"), **args)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    summary = generate_stream_set(args.pop("out"), **args)
     for split, info in summary["splits"].items():
         counts = ", ".join(str(n) for _, n in sorted(info["class_counts"].items()))
         print(f"{split}: {info['num_images']} images ({info['manifest']}); per class: {counts}")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import gin
 import keras
 
+from continual.bindings import check_int
 from continual.models.backbone_inputs import BACKBONE_ARGS, check_image_shape
 from continual.models.batch_norm import batch_normalization
 
@@ -54,6 +55,9 @@ def tiny_convnet_backbone(input_shape: tuple, *, bn_momentum: float, bn_epsilon:
     if not widths or len(widths) != len(strides):
         raise ValueError(f"tiny_convnet_backbone.widths {tuple(widths)} and strides "
                          f"{tuple(strides)} need the same non-zero length (one per conv layer).")
+    for name, values in (("widths", widths), ("strides", strides)):
+        for value in values:
+            check_int(f"tiny_convnet_backbone.{name} = {tuple(values)}: each", value, minimum=1)
     input_shape = check_image_shape(input_shape, owner="tiny_convnet",
                                     min_size=math.prod(int(s) for s in strides))
     images = keras.Input(input_shape, name="images")

@@ -13,6 +13,7 @@ that share a prefix share its artefacts.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 
 import gin
@@ -30,7 +31,9 @@ from continual.data.shards import open_record_set
 from continual.loop.experience import ExperienceLoop
 from continual.loop.linear_probe import LinearProbe
 from continual.methods import baselines  # noqa: F401, E402
+from continual.methods.base import StreamMethod
 from continual.plans import epoch_accuracy, stream_missing, stream_stages  # stream_stages: stages
+from continual.plans.test_coverage import check_test_coverage
 from continual.replay import buffers  # noqa: F401, E402
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,7 @@ class StreamPlan:
         if scenario is None or method is None:
             raise ValueError("a stream experiment needs StreamPlan.scenario (e.g. "
                              "@class_incremental) and StreamPlan.method (e.g. @FineTuning)")
+        _check_references(scenario, method, buffer)
         self.manager = manager
         self.data_dir = manager.base_folder / data_dir
         self.splits = {"train": train_split, "test": test_split}
@@ -140,6 +144,7 @@ class StreamPlan:
                              f"{train.num_classes} classes of {train.path}; use 1 .. "
                              f"{train.num_classes} (or None)")
         self.scenario = self.scenario_fn(train, test, self.manager.seed)
+        check_test_coverage(self.scenario, test)
         if "linear_probe" in self.evaluation_kinds:
             from continual.plans.probe_data import check_probe_data
             check_probe_data(sets.get("probe", train), train, self.scenario)
@@ -325,6 +330,22 @@ def _a_avg_rule(method) -> dict:
     e.g. 'last epoch'), so the summary shows the a_avg column labelled with it; else {}."""
     rule = getattr(method, "a_avg_rule", None)
     return {"a_avg_rule": rule} if rule else {}
+
+
+def _check_references(scenario, method, buffer) -> None:
+    """The scenario a function, the method a StreamMethod class, the buffer a buffer class (or
+    None): each given by reference, so a string or a swapped reference is named here."""
+    def refuse(binding: str, value, what: str, example: str) -> None:
+        given = f"the string {value!r}" if isinstance(value, str) else f"{value!r}"
+        raise ValueError(f"StreamPlan.{binding} is {given}, not {what}; bind it by "
+                         f"reference, e.g. StreamPlan.{binding} = {example}")
+    if not inspect.isfunction(scenario):
+        refuse("scenario", scenario, "a scenario function", "@class_incremental")
+    if not (inspect.isclass(method) and issubclass(method, StreamMethod)):
+        refuse("method", method, "a stream method class", "@FineTuning")
+    if buffer is not None and not (inspect.isclass(buffer) and hasattr(buffer, "sample")
+                                   and not issubclass(buffer, StreamMethod)):
+        refuse("buffer", buffer, "a buffer class", "@EpisodicBuffer (or None)")
 
 
 def _check_precision(policy: str | None, method) -> None:

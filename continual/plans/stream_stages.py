@@ -14,14 +14,18 @@ import tensorflow as tf
 
 from continual.data.atomic import write_json_atomic
 from continual.data.image_table import image_table
+from continual.errors import InputError
 from continual.loop.evaluation import evaluate_experience
 from continual.loop.experience import ExperienceLoop, LoopState, make_checkpoint, run_experience
 from continual.loop.progress import TrainingCurves
+from continual.models.checkpoints import damaged
 from continual.plans.epoch_accuracy import epoch_evaluation
 from continual.reporting.training_curves import CurveWriter
 from continual.stages import StageContext, register_stage, stage_seed
 
 STATE = "state"
+# The folders a stream stage keeps inside its artefact folder.
+STAGE_FOLDERS = (STATE, "ckpt", "tensorboard")
 
 
 def make_method(plan, image_shape, num_classes: int, seed: int, strategy=None):
@@ -64,7 +68,23 @@ def state_prefix(ctx: StageContext, plan_step) -> str:
 
 
 def restore_state(ctx: StageContext, plan_step, method, loop_state: LoopState) -> None:
-    make_checkpoint(method, loop_state).read(state_prefix(ctx, plan_step)).assert_consumed()
+    """Read the training state of the (complete) stage `plan_step`; a damaged one (truncated,
+    bit-flipped, a file where its folder belongs) is an error naming the artefact to delete."""
+    prefix = state_prefix(ctx, plan_step)
+    check_stage_folders(Path(prefix).parents[1])
+    try:
+        make_checkpoint(method, loop_state).read(prefix).assert_consumed()
+    except (tf.errors.OpError, IndexError) as err:  # the reader raises IndexError on a short read
+        raise damaged(prefix, err) from err
+
+
+def check_stage_folders(folder: Path) -> None:
+    """Refuse an artefact folder in which one of the stage's own folders is a file."""
+    for name in STAGE_FOLDERS:
+        if (folder / name).exists() and not (folder / name).is_dir():
+            raise InputError(f"{folder / name} is a file where the stage keeps its {name!r} "
+                             f"folder: the artefact {folder} is damaged. Delete the folder "
+                             f"{folder} and rerun to make it again")
 
 
 @register_stage("stream_init")
@@ -72,6 +92,7 @@ def stream_init(ctx: StageContext, plan_step, folder: Path) -> dict:
     """The method's initial state, seeded by the experiment seed (not by the key), so every
     experiment of one seed starts from the same weights."""
     seed = _experiment_seed(ctx)
+    check_stage_folders(folder)
     method = build_method(ctx, seed)
     make_checkpoint(method, LoopState()).write(str(folder / STATE / STATE))
     return {"seed": seed, "parameters": int(sum(v.shape.num_elements()
@@ -86,6 +107,7 @@ def _trainable(method) -> list[tf.Variable]:
 @register_stage("stream_experience")
 def stream_experience(ctx: StageContext, plan_step, folder: Path) -> dict:
     """Train on one experience from the previous stage's state; resumable mid-experience."""
+    check_stage_folders(folder)
     method = build_method(ctx, _experiment_seed(ctx))
     loop_state = LoopState()
     restore_state(ctx, ctx.plan[plan_step.depends[0]], method, loop_state)

@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from continual.data.classes import VOC_CLASSES
-from continual.data.stale_temps import remove_stale_temp_files
+from continual.data.stale_temps import remove_stale_temp_files, temp_tag
 from continual.data.synthetic import render_example
 from continual.errors import InputError
 
@@ -95,7 +95,7 @@ def build_once(out_dir: str | os.PathLike, params: dict, build: Callable[[Path],
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / STANDIN_FILE).exists():
         raise StandinError(f"{out_dir} exists and is not a stand-in build (no {STANDIN_FILE}); "
                            "choose an empty or new folder")
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{temp_tag()}")
     shutil.rmtree(tmp, ignore_errors=True)
     remove_stale_temp_files(out_dir.parent, prefix=f".{out_dir.name}.tmp-", recursive=False)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

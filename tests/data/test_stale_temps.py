@@ -8,9 +8,19 @@ from pathlib import Path
 import pytest
 
 from continual.artifacts import ArtifactStore
+from continual.data.atomic import atomic_target
 from continual.data.records import Record
 from continual.data.shards import RecordWriter
-from continual.data.stale_temps import TempFileError, temp_file_pid
+from continual.data.stale_temps import (
+    TempFileError,
+    Writer,
+    host_tag,
+    process_start,
+    refuse_temp_files,
+    temp_file_pid,
+    temp_file_writer,
+    this_writer,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +93,35 @@ def test_record_writer_removes_stale_shards_and_refuses_a_live_writers(tmp_path,
             writer.write(record("b"))
     assert live.exists()
 
+
+
+def test_temp_names_carry_host_pid_and_start_time(tmp_path):
+    """Issue 24, item 6: the writer is named by host, process id and process start time."""
+    with atomic_target(tmp_path / "metrics.json") as tmp:
+        tmp.write_text("{}")
+        assert temp_file_writer(tmp.name) == this_writer()
+    me = this_writer()
+    assert me.host == host_tag() and me.pid == os.getpid()
+    assert me.start == process_start(os.getpid()) and me.start > 0
+    assert temp_file_writer(".a.tmp-node7-42-9001.json") == Writer("node7", 42, 9001)
+    assert temp_file_writer(".a.tmp-42.json") == Writer(None, 42, None)  # the older names
+
+
+def test_a_temp_whose_pid_was_reused_is_stale(tmp_path):
+    """A live process with the file's id that started at another time did not write it (an id
+    reused after a reboot, or pid 1 of every container): the file is removed, not waited for."""
+    me = this_writer()
+    reused = [touch(tmp_path / f".a.tmp-{me.host}-{me.pid}-{me.start + 1}.json"),
+              touch(tmp_path / f".b.tmp-{me.host}-1-{process_start(1) + 1}.json")]
+    live = touch(tmp_path / f".c.tmp-{me.host}-{me.pid}-{me.start}.json")
+    with pytest.raises(TempFileError, match=r"\.c\.tmp-.* \(this process\)"):
+        refuse_temp_files(tmp_path, "the folder")
+    assert not any(path.exists() for path in reused) and live.exists()
+
+
+def test_another_hosts_temp_is_left_alone_and_named(tmp_path, dead_pid):
+    other = touch(tmp_path / f".a.tmp-otherhost{host_tag()}-{dead_pid}-5.json")
+    with pytest.raises(TempFileError, match=rf"process {dead_pid} on host otherhost.*cannot "
+                                            r"check; if nothing there writes it"):
+        refuse_temp_files(tmp_path, "the folder")
+    assert other.exists()

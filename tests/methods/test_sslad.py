@@ -61,8 +61,21 @@ def test_challenge_rules_and_short_experiences_are_refused():
 
 
 def test_soft_labels_that_never_start_give_a_warning():
+    gin.parse_config(["UncertaintyGuidedReplay.lr_milestones = []"])
     method = UncertaintyGuidedReplay()  # patience 1700 iterations
     with pytest.warns(UserWarning, match="1700, but the stream has only 20 iterations") as seen:
+        method.check_stream(_scenario(100, 100), ExperienceLoop(stream_batch_size=10,
+                                                               replay_batch_size=6))
+    assert len(seen) == 1
+
+
+def test_lr_milestones_beyond_the_stream_give_a_warning_naming_them():
+    """Issue 24, item 2: a milestone the stream never reaches was accepted without a word."""
+    gin.parse_config(["UncertaintyGuidedReplay.lr_milestones = [10, 25, 40]",
+                      "UncertaintyGuidedReplay.soft_labels = False"])
+    method = UncertaintyGuidedReplay()
+    with pytest.warns(UserWarning, match=r"lr_milestones = \(10, 25, 40\): \[25, 40\] lie at "
+                                         r"or beyond the stream's 20 iterations") as seen:
         method.check_stream(_scenario(100, 100), ExperienceLoop(stream_batch_size=10,
                                                                replay_batch_size=6))
     assert len(seen) == 1

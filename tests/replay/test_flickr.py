@@ -318,6 +318,7 @@ def test_cli_downloads_classes_and_reports_shortfall(tmp_path):
     assert KEY not in result.stdout + result.stderr and SECRET not in result.stderr
     missing = run_cli("--out", str(tmp_path / "x"), "--rest_url", "http://127.0.0.1:9/", env=env)
     assert missing.returncode == 2
-    assert "error: no Flickr API key: FLICKR_API_KEY and FLICKR_API_SECRET" in missing.stderr
+    assert missing.stderr.startswith(
+        "error: no Flickr API key: FLICKR_API_KEY and FLICKR_API_SECRET"), missing.stderr
     assert "Traceback" not in missing.stderr and not (tmp_path / "x").exists()
 

@@ -26,7 +26,7 @@ from continual.data.shards import open_record_set
 from continual.errors import InputError, reports_input_errors
 from continual.methods.kaizen.method import Kaizen
 from continual.methods.kaizen.teacher import PARTS, save_teacher
-from continual.models.checkpoints import CheckpointMismatchError
+from continual.models.checkpoints import CheckpointMismatchError, damaged
 
 STAGE_STATE = Path("stream_experience") / "{key}" / "state" / "state"
 
@@ -99,6 +99,8 @@ def _restore_parts(method, prefix: str) -> None:
         raise CheckpointMismatchError(
             f"{prefix} does not hold Kaizen's {', '.join(PARTS)} as the experiment's "
             f"operative config builds them: {err}") from err
+    except (tf.errors.OpError, IndexError) as err:  # truncated or corrupt files
+        raise damaged(prefix, err) from err
 
 
 @reports_input_errors

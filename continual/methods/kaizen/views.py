@@ -24,13 +24,14 @@ def kaizen_view(images: tf.Tensor, seed: tf.Tensor, solarization_probability: fl
                 crop_scale=(0.08, 1.0), jitter=(0.4, 0.4, 0.2, 0.1),
                 jitter_probability: float = 0.8, grayscale_probability: float = 0.2
                 ) -> tf.Tensor:
-    """One augmented view (float32, standardised) of uint8 images [B, H, W, 3]."""
+    """One augmented view (float32, standardised) of uint8 images [B, H, W, C]
+    (C = 3, or 1: grey images stay one-channel, as in `simsiam_view`)."""
     u = tf.random.stateless_uniform([tf.shape(images)[0], DRAWS + 1], seed=seed)
     x = tf.cast(images, tf.float32) / 255.0
     x = tf.image.crop_and_resize(x, _crop_boxes(u, tuple(crop_scale)),
                                  tf.range(tf.shape(x)[0]), [images.shape[1], images.shape[2]])
     x = _where(u[:, 8] < jitter_probability, _jitter(x, u, tuple(jitter)), x)
-    x = _where(u[:, 9] < grayscale_probability, tf.tile(_gray(x), [1, 1, 1, 3]), x)
+    x = _where(u[:, 9] < grayscale_probability, tf.tile(_gray(x), [1, 1, 1, x.shape[-1]]), x)
     x = _where(u[:, SOLARIZE_DRAW] < solarization_probability,
                tf.where(x >= 0.5, 1.0 - x, x), x)
     x = _where(u[:, 12] < 0.5, tf.reverse(x, axis=[2]), x)

@@ -188,6 +188,8 @@ class UncertaintyGuidedReplay(StreamMethod):
                              f"more than {OWNER}.sweep_size = {self.sweep_size} (the memory "
                              "replay starts from); lower it or raise sweep_size")
         iterations = settings.check_experiences(scenario, loop.stream_batch_size)
+        settings.warn_beyond_stream("lr_milestones", self.lr_milestones,
+                                    iterations * self.epochs)
         if self.soft_labels and self.replay:
             settings.warn_unreachable("soft_label_milestones", self.soft_label_milestones[0],
                                       iterations, "soft-label retrospection")

@@ -136,3 +136,13 @@ def warn_unreachable(name: str, start: int, iterations: int, what: str) -> None:
         warnings.warn(f"{OWNER}.{name} starts {what} at iteration {start}, but the stream has "
                       f"only {iterations} iterations: {what} never runs; lower "
                       f"{OWNER}.{name}", UserWarning, stacklevel=3)
+
+
+def warn_beyond_stream(name: str, milestones, iterations: int) -> None:
+    """A warning naming the milestones at or after the stream's last iteration (they never
+    take effect), e.g. an lr schedule written for a longer stream."""
+    late = [m for m in milestones if m >= iterations]
+    if late:
+        warnings.warn(f"{OWNER}.{name} = {tuple(milestones)}: {late} lie at or beyond the "
+                      f"stream's {iterations} iterations and never take effect; lower them "
+                      f"or drop them", UserWarning, stacklevel=3)
