@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from continual.divergence import check_finite_outputs
 from continual.loop.batches import phase_batches
-from continual.loop.progress import PhaseProgress
+from continual.loop.progress import PhaseProgress, scalar_outputs
 from continual.methods.base import StreamBatch, StreamMethod
 from continual.models.checkpoints import resume
 
@@ -131,8 +131,9 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
         start = time.perf_counter()
         skipped = _skipped_steps(method)
         outputs = method.train_step(batch, state.global_step)
-        check_finite_outputs(outputs, f"experience {experience.index}, step "
-                             f"{int(state.global_step)}", skipped=_skipped_steps(method) != skipped)
+        check_finite_outputs(scalar_outputs(method, outputs),
+                             f"experience {experience.index}, step {int(state.global_step)}",
+                             skipped=_skipped_steps(method) != skipped)
         method.after_step(batch, state.global_step, outputs)
         if not first:  # a phase's first step traces: not counted in images/s (stream + replay)
             state.train_seconds.assign_add(time.perf_counter() - start)
