@@ -328,12 +328,13 @@ class SuiteRunner:
                 current = row["experiment"]
                 print(f"\n{current}  ({row['model']})")
             why = f" ({row['why']})" if row.get("why") else ""
-            print(f"  {row['step']:<8} {row['kind']:<18} {row['key']}  {row['action']}{why}")
+            print(f"  {row['step']:<9} {row['kind']:<18} {row['key']}  {row['action']}{why}")
         distinct = {(r["kind"], r["key"]) for r in rows}
         to_run = {(r["kind"], r["key"]) for r in rows if r["action"] in ("train", "evaluate")}
         print(f"\n{len(rows)} steps in all, {len(distinct)} distinct, {len(to_run)} to run now")
         if missing:
-            print(f"\n{len(missing)} inputs are missing; the keys that depend on them are "
+            inputs = "input is" if len(missing) == 1 else "inputs are"
+            print(f"\n{len(missing)} {inputs} missing; the keys that depend on them are "
                   "placeholders until they exist:")
             for line in missing:
                 print(f"  - {line}")

@@ -52,12 +52,12 @@ def record(store_root: Path, step: PlanStep, lineage: str) -> None:
 def why_train(store_root: Path, step: PlanStep, lineage: str) -> str:
     """Why `step` is not in the store: 'code changed: <files>' when the store completed the
     same stage with other code, 'an input changed' when an upstream stage's code changed,
-    'partial: resumes' when its folder holds a killed run, else 'new'."""
+    'partial: resumes' when its folder holds a killed run, else 'new: ...'."""
     if (Path(store_root) / step.kind / step.key).is_dir():
         return "partial: resumes"
     path = _record_path(store_root, step, lineage)
     if not path.is_file():
-        return "new"
+        return "new: no stored stage has these values and inputs"
     try:
         before = json.loads(path.read_text(encoding="utf-8")).get("code") or {}
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:

@@ -78,4 +78,4 @@ def test_a_missing_file_is_an_error_naming_the_binding(tmp_path, capsys):
     assert not (tmp_path / "ckpt").exists()
     assert main.main([*args, "--dry_run"]) == 0  # a dry run lists it as missing
     out = capsys.readouterr().out
-    assert "1 inputs are missing" in out and f"- {WEIGHTS} = '{absent}'" in out, out
+    assert "1 input is missing" in out and f"- {WEIGHTS} = '{absent}'" in out, out

@@ -145,7 +145,8 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
         following = int(state.batch)
         if after_epoch and (following == len(batches) or batches[following][0] != epoch):
             after_epoch(index, phase, epoch)
-        values = progress.step(int(state.global_step), epoch, outputs, state)
+        values = progress.step(int(state.global_step), epoch, outputs, state,
+                               last=following == len(batches))
         if log_scalars and values is not None:
             log_scalars(int(state.global_step), values)
         if int(state.batch) % settings.checkpoint_every == 0:

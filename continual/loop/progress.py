@@ -69,12 +69,14 @@ class PhaseProgress:
                         desc=f"exp {experience_index} phase {phase_index + 1}/{num_phases} "
                              f"{phase.kind}")
 
-    def step(self, global_step: int, epoch: int, outputs: dict, state) -> dict | None:
+    def step(self, global_step: int, epoch: int, outputs: dict, state,
+             last: bool = False) -> dict | None:
         """Advance the bar; its numbers are refreshed on the phase's first step, every
-        `every_steps` global steps (then the scalars are returned to be recorded) and at least
-        every `REFRESH_SECONDS`."""
+        `every_steps` global steps and on the phase's `last` step (then the scalars are
+        returned to be recorded, so a phase shorter than `every_steps` still leaves a point)
+        and at least every `REFRESH_SECONDS`."""
         self.bar.update(1)
-        record = global_step % self.every_steps == 0
+        record = global_step % self.every_steps == 0 or last
         now = time.monotonic()
         if not (record or self.shown is None or now - self.shown >= REFRESH_SECONDS):
             return None

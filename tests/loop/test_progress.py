@@ -54,3 +54,10 @@ def test_a_train_step_that_returns_a_non_scalar_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match=r"Stepper.train_step returned 'loss' with shape "
                                          r"\(4,\); a train step returns scalars only"):
         _run(Stepper(loss_shape=(4,)), tmp_path)
+
+
+def test_a_phase_shorter_than_the_interval_still_records_its_last_step(tmp_path):
+    """Six steps in all, an interval of 20: the phase's last step is recorded all the same, so
+    a short experience leaves a training curve."""
+    recorded = _run(Stepper(), tmp_path, log_every=20)
+    assert [step for step, _ in recorded] == [6]
