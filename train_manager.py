@@ -60,14 +60,17 @@ class TrainManager:
                  decay_steps_per_class_incremental: int | None = None,
                  interleave_ratio_old: int = 4, interleave_ratio_new: int = 4,
                  train_encoder_incremental: bool = False,
-                 seed: int = 0, deterministic: bool = False, share_artifacts: bool = True,
+                 seed: int = 0, deterministic: bool | None = None, share_artifacts: bool = True,
                  replay_images_per_class: int | None = None, mixed_precision: str | None = None,
                  parameters_common_index=None, parameters_fs_index=None,
                  parameters_helper_index=None, parameters_incremental_index=None):
         base = Path(base_folder_path)
         self.store = ArtifactStore(base / checkpoint_dir)
         self.seed = planning.check_int("TrainManager.seed", seed, minimum=0)
-        self.deterministic = planning.check_bool("TrainManager.deterministic", deterministic)
+        # None: op determinism on for stream plans (whose runs are bit-exact, DESIGN.md), off
+        # for RECALL's segmentation plan; an explicit True / False is honoured either way.
+        self.deterministic = (None if deterministic is None else
+                              planning.check_bool("TrainManager.deterministic", deterministic))
         self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
         # bfloat16 needs no loss scaling; float16 trains with a dynamic loss scale
         # (continual/optim/loss_scale.py), e.g. on GPUs without bfloat16.
