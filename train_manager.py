@@ -60,7 +60,7 @@ class TrainManager:
                  decay_steps_per_class_incremental: int | None = None,
                  interleave_ratio_old: int = 4, interleave_ratio_new: int = 4,
                  train_encoder_incremental: bool = False,
-                 seed: int = 0, deterministic: bool = False, share_artifacts: bool = True,
+                 seed: int = 0, deterministic: bool | None = None, share_artifacts: bool = True,
                  code_in_keys: bool = True,
                  replay_images_per_class: int | None = None, mixed_precision: str | None = None,
                  parameters_common_index=None, parameters_fs_index=None,
@@ -69,7 +69,10 @@ class TrainManager:
         self.store = ArtifactStore(base / check_folder_name("TrainManager.checkpoint_dir",
                                                             checkpoint_dir))
         self.seed = check_seed("TrainManager.seed", seed)
-        self.deterministic = planning.check_bool("TrainManager.deterministic", deterministic)
+        # None: op determinism on for stream plans (whose runs are bit-exact, DESIGN.md), off
+        # for RECALL's segmentation plan; an explicit True / False is honoured either way.
+        self.deterministic = (None if deterministic is None else
+                              planning.check_bool("TrainManager.deterministic", deterministic))
         self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
         # Keys hold the source of the project code each stage computes with (continual/
         # code_keys.py); False keys the code by Pipfile.lock only, for users who know that

@@ -24,6 +24,7 @@ from pathlib import Path
 import gin
 import keras
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
 
 from continual import lineage, stages
 from continual.artifacts import PlanStep, artifact_key
@@ -56,6 +57,28 @@ def make_strategy(name: str = "default") -> tf.distribute.Strategy:
         return _multi_worker_strategy()
     raise ValueError(f"make_strategy.name = {name!r}; expected 'default', 'mirrored' or "
                      "'multi_worker'")
+
+
+@contextlib.contextmanager
+def op_determinism(required: bool):
+    """TensorFlow's op determinism switched to `required` for one experiment, then back.
+
+    The switch is process-wide and was only ever switched on, so an experiment ran with or
+    without it depending on what ran before it in the process (issue 20 item 5). Without it
+    TensorFlow may pick kernels whose float reductions change order from run to run."""
+    before = tf_config.is_op_determinism_enabled()
+    switch_op_determinism(required)
+    try:
+        yield
+    finally:
+        switch_op_determinism(before)
+
+
+def switch_op_determinism(on: bool) -> None:
+    if on:
+        tf.config.experimental.enable_op_determinism()
+    else:  # TensorFlow exports only the enabling half
+        tf_config.disable_op_determinism()
 
 
 class Training:
@@ -95,16 +118,15 @@ class Training:
             return self._train(wait_for_claims)
 
     def _train(self, wait_for_claims: bool) -> list[dict]:
-        if self.manager.deterministic:
-            tf.config.experimental.enable_op_determinism()
         policy = keras.mixed_precision.global_policy()
         if self.manager.mixed_precision:
             keras.mixed_precision.set_global_policy(self.manager.mixed_precision)
         try:
-            context = stages.StageContext(self.manager, self.strategy, self.record_sets,
-                                          {p.name: p for p in self.plan})
-            for plan_step in self.plan:
-                self._run(context, plan_step, wait_for_claims)
+            with op_determinism(self._deterministic()):
+                context = stages.StageContext(self.manager, self.strategy, self.record_sets,
+                                              {p.name: p for p in self.plan})
+                for plan_step in self.plan:
+                    self._run(context, plan_step, wait_for_claims)
         finally:
             keras.mixed_precision.set_global_policy(policy)
         if is_chief(self.strategy):
@@ -138,6 +160,12 @@ class Training:
             root.removeHandler(handler)
             root.setLevel(level)
             handler.close()
+
+    def _deterministic(self) -> bool:
+        """`TrainManager.deterministic`, or by default: on for a stream plan, off for RECALL's."""
+        if self.manager.deterministic is not None:
+            return self.manager.deterministic
+        return getattr(self.manager.planner, "kind", None) == "stream"
 
     @property
     def metrics_path(self) -> Path:
