@@ -1,6 +1,7 @@
-"""SSLAD Track 3A end to end through main.py: the demo's claim on a short run (the full
-method at least 5 AMCA points above fine-tuning), the same AMCA and memory after a SIGKILL
-mid-experience and a rerun, and bad input refused with `error: ...` before training."""
+"""SSLAD Track 3A end to end through main.py: the demo's shown claim (uncertainty replay above
+fine-tuning in AMCA) paired over seeds 1-3, on a shorter slice by default and on the whole demo
+when slow tests run; the same AMCA and memory after a SIGKILL mid-experience and a rerun; and
+bad input refused with `error: ...` before training."""
 
 import os
 import subprocess
@@ -38,21 +39,65 @@ def sslad_args(tmp: Path, *extra: str, only: str | None = None) -> list[str]:
 
 
 def _run(tmp: Path) -> subprocess.Popen:
-    args = sslad_args(tmp, *TINY, only="FULL")
+    args = sslad_args(tmp, *TINY, only="FULL_seed1")
     return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def test_full_method_beats_fine_tuning_by_5_amca_points(tmp_path):
-    # demo.gin, seed 0: full 52.7, fine-tuning 28.7. Full > uncertainty replay is not asserted:
-    # it holds on the mean of seeds 0-2 only (+0.3, +4.4, -2.9 per seed; demo.gin).
-    experiments = ("Suite.experiments = ['config/ports/sslad/FINETUNE.gin', "
-                   "'config/ports/sslad/FULL.gin']")
-    assert main.main(sslad_args(tmp_path, experiments)) == 0
-    finetune, full = (stream_metrics(records(tmp_path, n)) for n in ("FINETUNE", "FULL"))
-    assert [r["experience"] for r in records(tmp_path, "FULL")] == [-1, 0, 1, 2, 3, 4, 5]
-    assert full["amca"] >= finetune["amca"] + 0.05, (full["amca"], finetune["amca"])
+SEEDS = (1, 2, 3)
+# The demo's claims that its summary shows (demo.gin); the others it reports as not shown.
+SHOWN_CLAIMS = {"UNCERTAINTY_REPLAY > FINETUNE": ("UNCERTAINTY_REPLAY", "FINETUNE")}
+# A shorter slice of the demo for the default suite: a third of the stream at 16 px, memory
+# and sweep schedule scaled with it; the paired claim is the demo's uncertainty replay above
+# fine-tuning (AMCA), over its three seeds.
+SLICE = ["generate_stream_set.size = 16", "generate_stream_set.train_per_class = 330",
+         "generate_stream_set.test_per_class = 30", "EpisodicBuffer.capacity = 70",
+         "UncertaintyGuidedReplay.sweep_size = 35", "UncertaintyGuidedReplay.sweep_every = 33",
+         "UncertaintyGuidedReplay.votes = 6", "LR_MILESTONES = [33, 65]",
+         "UncertaintyGuidedReplay.soft_label_milestones = [56, 65, 68]"]
+
+
+def claim_verdicts(tmp: Path) -> dict[str, tuple[float, float, int, str]]:
+    """The summary's Claims table: claim -> (mean d, std d, n, verdict)."""
+    text = (tmp / "runs" / "summary.md").read_text()
+    table = text[text.index("## Claims"):].split("\n\n")[2]
+    found = {}
+    for line in table.splitlines()[2:]:
+        claim, _, mean, std, count, _, verdict = (c.strip() for c in line.strip("|").split("|"))
+        found[claim] = (float(mean), float(std), int(count), verdict)
+    return found
+
+
+def paired_amca(tmp: Path, better: str, worse: str) -> list[float]:
+    return [stream_metrics(records(tmp, f"{better}_seed{s}"))["amca"]
+            - stream_metrics(records(tmp, f"{worse}_seed{s}"))["amca"] for s in SEEDS]
+
+
+def test_uncertainty_replay_beats_fine_tuning_paired_over_three_seeds_on_a_slice(tmp_path):
+    experiments = ("Suite.experiments = ["
+                   "{'file': 'config/ports/sslad/FINETUNE.gin', 'seeds': [1, 2, 3]}, "
+                   "{'file': 'config/ports/sslad/UNCERTAINTY_REPLAY.gin', 'seeds': [1, 2, 3]}]")
+    claims = "Suite.claims = [('UNCERTAINTY_REPLAY', '>', 'FINETUNE', 'amca')]"
+    assert main.main(sslad_args(tmp_path, *SLICE, experiments, claims)) == 0
+    diffs = paired_amca(tmp_path, "UNCERTAINTY_REPLAY", "FINETUNE")
+    assert np.mean(diffs) > 2 * np.std(diffs, ddof=1), diffs
+    assert claim_verdicts(tmp_path)["UNCERTAINTY_REPLAY > FINETUNE"][2:] == (3, "shown")
+    assert [r["experience"] for r in records(tmp_path, "UNCERTAINTY_REPLAY_seed1")] == \
+        [-1, 0, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.slow  # the whole demo, 3 seeds x 3 rows (about 8 CPU-minutes)
+def test_the_demo_shows_its_claims_paired_over_three_seeds(tmp_path):
+    assert main.main(sslad_args(tmp_path)) == 0
+    verdicts = claim_verdicts(tmp_path)
+    for claim, (better, worse) in SHOWN_CLAIMS.items():
+        diffs = paired_amca(tmp_path, better, worse)
+        assert np.mean(diffs) > 2 * np.std(diffs, ddof=1), (claim, diffs)
+        assert verdicts[claim][2:] == (3, "shown"), (claim, verdicts[claim])
+    # demo.gin and docs/ports/sslad.md say full > uncertainty replay is not shown at this
+    # scale: if it ever is, they (and SHOWN_CLAIMS) must say so.
+    assert verdicts["FULL > UNCERTAINTY_REPLAY"][3] != "shown", verdicts
     summary = (tmp_path / "runs" / "summary.md").read_text()
     assert "| amca |" in summary and "| mean_class_accuracy_final |" in summary
 
@@ -63,10 +108,10 @@ def test_sigkill_mid_experience_then_rerun_gives_the_same_amca_and_memory(tmp_pa
     assert _run(reference).wait(timeout=600) == 0
     kill_mid_experience(lambda: _run(killed), killed / "ckpt", checkpoints=2)
     assert _run(killed).wait(timeout=600) == 0
-    want, got = records(reference, "FULL"), records(killed, "FULL")
+    want, got = records(reference, "FULL_seed1"), records(killed, "FULL_seed1")
     assert stream_metrics(got)["amca"] == stream_metrics(want)["amca"]
     assert [r["eval_key"] for r in got] == [r["eval_key"] for r in want]
-    memory, expected = final_buffer(killed, "FULL"), final_buffer(reference, "FULL")
+    memory, expected = final_buffer(killed, "FULL_seed1"), final_buffer(reference, "FULL_seed1")
     assert memory.keys() == expected.keys() and any("logits" in n for n in memory)
     for name in expected:  # ids, labels, insertion steps, size: exact
         if expected[name].dtype.kind == "f":  # logits: a retraced forward may round apart
@@ -95,7 +140,7 @@ def test_bad_input_fails_before_training(tmp_path, capsys, binding, message):
     extra = [*TINY, binding]
     if "train_per_class = 6" in binding:  # 36 frames in 6 experiences of ~6 < 10
         extra += ["generate_stream_set.imbalance = 1.0", "generate_stream_set.run_length = 1"]
-    assert main.main(sslad_args(tmp_path, *extra, only="FULL")) == 2
+    assert main.main(sslad_args(tmp_path, *extra, only="FULL_seed1")) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err, err
     assert not list((tmp_path / "ckpt").rglob("COMPLETE.json"))
@@ -110,7 +155,7 @@ def test_records_without_time_metadata_are_refused(tmp_path, capsys):
                                         i % 6, f"{split}{i}") for i in range(count)]
         write_classification_set(tmp_path / "bare", split, samples, num_classes=6)
     args = sslad_args(tmp_path, *TINY, f"StreamPlan.data_dir = '{tmp_path / 'bare'}'",
-                      only="FULL")
+                      only="FULL_seed1")
     assert main.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "time" in err, err
@@ -118,6 +163,6 @@ def test_records_without_time_metadata_are_refused(tmp_path, capsys):
 
 def test_soft_labels_that_could_never_start_warn_in_the_dry_run(tmp_path, capsys):
     args = sslad_args(tmp_path, *TINY, "UncertaintyGuidedReplay.soft_label_milestones = "
-                      "[500, 600, 700]", only="FULL")
+                      "[500, 600, 700]", only="FULL_seed1")
     with pytest.warns(UserWarning, match="soft-label retrospection never runs"):
         assert main.main([*args, "--dry_run"]) == 0
