@@ -51,7 +51,11 @@ KAIZEN_OVER_CASSLE = ("KAIZEN > CASSLE final_accuracy",
 # What the full demo shows over seeds 1, 2, 3 (config/ports/kaizen/demo.gin's header)
 SHOWN_BY_THE_DEMO = KAIZEN_OVER_CASSLE
 # The demo's shorter slice (the default suite): 100 images a class, 3 epochs a task, Kaizen and
-# CaSSLe only (task 0 trained by CASSLE, reused by KAIZEN), seeds 1, 2, 3 as the demo.
+# CaSSLe only (task 0 trained by CASSLE, reused by KAIZEN), seeds 1, 2, 3 as the demo. It shows
+# less forgetting for Kaizen (paired -26.7 ± 10.1 points, measured); Kaizen's lead in final and
+# average incremental accuracy is within noise there (+2.8 ± 2.8, +0.9 ± 2.1), so only the
+# full demo (slow) checks those.
+SHOWN_BY_THE_SLICE = ("KAIZEN < CASSLE forgetting",)
 SLICE = ("Kaizen.epochs = 3", "generate_stream_set.train_per_class = 100",
          "generate_stream_set.test_per_class = 30", "StreamPlan.evaluate_random_init = False")
 
@@ -69,17 +73,19 @@ def assert_shown(verdicts: dict[str, dict], claims: tuple[str, ...]) -> None:
         assert row["seeds"] == ", ".join(SEEDS) and row["verdict"] == SHOWN, (claim, row)
 
 
-def test_kaizen_is_ahead_of_cassle_in_final_and_average_accuracy_and_forgetting(tmp_path):
-    """Over seeds 1, 2, 3, paired: Kaizen - CaSSLe beyond twice its std over seeds in final
-    and average incremental accuracy, and in less forgetting (the demo's slice)."""
+def test_kaizen_forgets_less_than_cassle_over_three_paired_seeds(tmp_path):
+    """Over seeds 1, 2, 3, paired: Kaizen - CaSSLe forgetting beyond twice its std over seeds
+    (the demo's slice)."""
     only = ("KAIZEN_seed*", "CASSLE_seed*")
     assert main.main(kaizen_args(tmp_path, *SLICE, only=only, small=False, seeded=True)) == 0
-    assert_shown(claim_verdicts(tmp_path), KAIZEN_OVER_CASSLE)
+    assert_shown(claim_verdicts(tmp_path), SHOWN_BY_THE_SLICE)
 
 
 @pytest.mark.slow  # the full demo, 3 methods x 3 seeds (about 12 CPU-minutes)
-def test_the_full_demo_shows_what_its_header_says(tmp_path):
-    """The claims config/ports/kaizen/demo.gin reports as shown are shown by the full demo."""
+def test_kaizen_is_ahead_of_cassle_in_final_and_average_accuracy_and_forgetting(tmp_path):
+    """The full demo: the claims config/ports/kaizen/demo.gin reports as shown (Kaizen ahead of
+    CaSSLe in final and average incremental accuracy, less forgetting) are shown over seeds 1,
+    2, 3 by paired differences."""
     assert main.main(kaizen_args(tmp_path, only=(), small=False, seeded=True)) == 0
     assert_shown(claim_verdicts(tmp_path), SHOWN_BY_THE_DEMO)
     rows = records(tmp_path, "KAIZEN_seed1")
