@@ -271,7 +271,7 @@ def _probe(world, case, *bindings, dry=False):
     """The continuous-SSL demo's single-pass run, whose evaluations are linear probes."""
     argv = world.stream(case, "class_sequential_runs.num_tasks = 2",
                         "ExperienceLoop.stream_batch_size = 8", *bindings, gin_file=SSL_DEMO,
-                        only="SINGLE_PASS")
+                        only="SINGLE_PASS_seed1")
     return "main", [*argv, "--dry_run"] if dry else argv
 
 

@@ -1,7 +1,9 @@
-"""The Kaizen demo path through main.py: Kaizen's classifier ahead of CaSSLe's at the demo's
-settings (the paper's direction; margin measured in config/ports/kaizen/demo.gin), a SIGKILL
-mid-task resumed to the same numbers, bad input refused before training with `error:`."""
+"""The Kaizen demo path through main.py: the demo's claims over seeds 1, 2, 3 by paired
+differences (the summary's summary_claims.csv; what the demo shows is recorded in
+config/ports/kaizen/demo.gin), a SIGKILL mid-task resumed to the same numbers, bad input
+refused before training with `error:`."""
 
+import csv
 import subprocess
 from pathlib import Path
 
@@ -9,14 +11,21 @@ import pytest
 
 import main
 from continual.metrics import stream_metrics
+from continual.reporting.claims import SHOWN
 from tests.core.stream_resume import final_buffer, kill_mid_experience, records, start_main
 
 ROOT = Path(main.__file__).resolve().parent
 DEMO = "config/ports/kaizen/demo.gin"
 
 
+# The demo runs each method over seeds 1, 2, 3 (KAIZEN_seed1, ...); the mechanism tests run
+# one experiment per method under its plain name, at TrainManager's default seed.
+ONE_SEED = ("Suite.experiments = ['config/ports/kaizen/NO_DISTILL.gin', "
+            "'config/ports/kaizen/CASSLE.gin', 'config/ports/kaizen/KAIZEN.gin']")
+
+
 def kaizen_args(tmp: Path, *extra: str, only=("KAIZEN",), small: bool = True,
-                data: Path | None = None) -> list[str]:
+                data: Path | None = None, seeded: bool = False) -> list[str]:
     data = data or tmp / "data"
     sizes = ["generate_stream_set.size = 12", "generate_stream_set.train_per_class = 16",
              "generate_stream_set.test_per_class = 6", "class_incremental.num_tasks = 2",
@@ -25,7 +34,8 @@ def kaizen_args(tmp: Path, *extra: str, only=("KAIZEN",), small: bool = True,
              "StreamPlan.evaluate_random_init = False",
              "ProportionPerClassPolicy.replay_proportion = 0.1"] if small else []
     params = [f"Suite.stream_data_dir = '{data}'", f"StreamPlan.data_dir = '{data}'",
-              f"TrainManager.checkpoint_dir = '{tmp / 'ckpt'}'", *sizes, *extra]
+              f"TrainManager.checkpoint_dir = '{tmp / 'ckpt'}'", *sizes, *extra,
+              *(() if seeded else (ONE_SEED,))]
     args = ["--gin_file", DEMO, "--workdir", str(tmp / "runs")]
     for name in only:
         args += ["--only", name]
@@ -34,21 +44,57 @@ def kaizen_args(tmp: Path, *extra: str, only=("KAIZEN",), small: bool = True,
     return args
 
 
+SEEDS = ("1", "2", "3")
+KAIZEN_OVER_CASSLE = ("KAIZEN > CASSLE final_accuracy",
+                      "KAIZEN > CASSLE average_incremental_accuracy",
+                      "KAIZEN < CASSLE forgetting")
+# What the full demo shows over seeds 1, 2, 3 (config/ports/kaizen/demo.gin's header)
+SHOWN_BY_THE_DEMO = KAIZEN_OVER_CASSLE
+# The demo's shorter slice (the default suite): 100 images a class, 3 epochs a task, Kaizen and
+# CaSSLe only (task 0 trained by CASSLE, reused by KAIZEN), seeds 1, 2, 3 as the demo. It shows
+# less forgetting for Kaizen (paired -26.7 ± 10.1 points, measured); Kaizen's lead in final and
+# average incremental accuracy is within noise there (+2.8 ± 2.8, +0.9 ± 2.1), so only the
+# full demo (slow) checks those.
+SHOWN_BY_THE_SLICE = ("KAIZEN < CASSLE forgetting",)
+SLICE = ("Kaizen.epochs = 3", "generate_stream_set.train_per_class = 100",
+         "generate_stream_set.test_per_class = 30", "StreamPlan.evaluate_random_init = False")
+
+
+def claim_verdicts(tmp: Path) -> dict[str, dict]:
+    """summary_claims.csv of the run under `tmp/runs`, by 'A rel B metric'."""
+    with open(tmp / "runs" / "summary_claims.csv", newline="") as handle:
+        return {f"{row['claim']} {row['metric']}": row for row in csv.DictReader(handle)}
+
+
+def assert_shown(verdicts: dict[str, dict], claims: tuple[str, ...]) -> None:
+    """Each claim shown by its paired differences over the demo's three seeds."""
+    for claim in claims:
+        row = verdicts[claim]
+        assert row["seeds"] == ", ".join(SEEDS) and row["verdict"] == SHOWN, (claim, row)
+
+
+def test_kaizen_forgets_less_than_cassle_over_three_paired_seeds(tmp_path):
+    """Over seeds 1, 2, 3, paired: Kaizen - CaSSLe forgetting beyond twice its std over seeds
+    (the demo's slice)."""
+    only = ("KAIZEN_seed*", "CASSLE_seed*")
+    assert main.main(kaizen_args(tmp_path, *SLICE, only=only, small=False, seeded=True)) == 0
+    assert_shown(claim_verdicts(tmp_path), SHOWN_BY_THE_SLICE)
+
+
+@pytest.mark.slow  # the full demo, 3 methods x 3 seeds (about 12 CPU-minutes)
 def test_kaizen_is_ahead_of_cassle_in_final_and_average_accuracy_and_forgetting(tmp_path):
-    assert main.main(kaizen_args(tmp_path, only=("KAIZEN", "CASSLE"), small=False)) == 0
-    kaizen, cassle = (stream_metrics(records(tmp_path, n)) for n in ("KAIZEN", "CASSLE"))
-    # measured at seed 0: final 26.8 vs 19.0 %, average incremental 46.2 vs 35.9 %,
-    # forgetting 38.5 vs 77.8 % (config/ports/kaizen/demo.gin)
-    assert kaizen["final_accuracy"] >= cassle["final_accuracy"] + 0.05, (kaizen, cassle)
-    assert (kaizen["average_incremental_accuracy"]
-            >= cassle["average_incremental_accuracy"] + 0.05), (kaizen, cassle)
-    assert kaizen["forgetting"] < cassle["forgetting"] - 0.20, (kaizen, cassle)
-    rows = records(tmp_path, "KAIZEN")
-    # FWT's baseline b: a linear probe on the random backbone (measured 49 %), not chance (10 %)
+    """The full demo: the claims config/ports/kaizen/demo.gin reports as shown (Kaizen ahead of
+    CaSSLe in final and average incremental accuracy, less forgetting) are shown over seeds 1,
+    2, 3 by paired differences."""
+    assert main.main(kaizen_args(tmp_path, only=(), small=False, seeded=True)) == 0
+    assert_shown(claim_verdicts(tmp_path), SHOWN_BY_THE_DEMO)
+    rows = records(tmp_path, "KAIZEN_seed1")
+    # FWT's baseline b: a linear probe on the random backbone, not chance (10 %)
     assert rows[0]["experience"] == -1 and rows[0]["probe_accuracy"] > 0.3, rows[0]
     # R from the classifier against b from a probe is not comparable: FWT omitted, with a note
+    kaizen = stream_metrics(rows)
     assert kaizen["fwt"] is None and "linear_probe" in kaizen["fwt_note"]
-    # the online probe over every seen task (measured 40.0 %) is reported beside R
+    # the online probe over every seen task is reported beside R, above chance (10 %)
     assert rows[-1]["online_probe_accuracy"] > 0.2, rows[-1]
 
 
@@ -105,5 +151,6 @@ def test_bad_input_fails_before_training(data_dir, tmp_path, capsys, binding, on
     args = kaizen_args(tmp_path, binding, *extra, only=(only,), data=data_dir)
     assert main.main(args) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err, err
+    # a warning (the linear probe reads stream records) may come before the error line
+    assert any(line.startswith("error: ") for line in err.splitlines()) and message in err, err
     assert not list((tmp_path / "ckpt").rglob("COMPLETE.json"))

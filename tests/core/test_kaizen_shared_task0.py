@@ -27,7 +27,8 @@ def plan_lines(out: str) -> dict[str, dict[str, tuple[str, str]]]:
             current = plans.setdefault(header.group(1), {})
         elif current is not None and line.startswith("  "):
             step, _kind, key, action = line.split(maxsplit=3)
-            current[step] = (key, action.split(" (")[0])  # the reason a step trains aside
+            reason_aside = action if action.startswith("reuse") else action.split(" (")[0]
+            current[step] = (key, reason_aside)  # why a step trains, left aside
     return plans
 
 
