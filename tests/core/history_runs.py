@@ -34,7 +34,7 @@ SLICES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         "generate_stream_set.size = 12", "generate_stream_set.train_per_class = 20",
         "generate_stream_set.test_per_class = 4", "EpisodicBuffer.capacity = 20",
         "RainbowMemory.memory_epochs = 2", "blurry.num_tasks = 2")),
-    "sslad": ("config/ports/sslad/demo.gin", ("FULL",), (
+    "sslad": ("config/ports/sslad/demo.gin", ("FULL_seed1",), (
         "generate_stream_set.size = 12", "generate_stream_set.train_per_class = 60",
         "generate_stream_set.test_per_class = 4", "generate_stream_set.run_length = 4",
         "EpisodicBuffer.capacity = 20", "UncertaintyGuidedReplay.sweep_size = 10",
@@ -42,14 +42,14 @@ SLICES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         "LR_MILESTONES = [6, 10]",
         "UncertaintyGuidedReplay.soft_label_milestones = [8, 10, 11]",
         "by_attribute.max_experiences = 2")),
-    "continuous_ssl": ("config/ports/continuous_ssl/demo.gin", ("MINRED",), (
+    "continuous_ssl": ("config/ports/continuous_ssl/demo.gin", ("MINRED_seed1",), (
         "generate_stream_set.size = 12", "generate_stream_set.train_per_class = 24",
         "generate_stream_set.test_per_class = 4", "class_sequential_runs.num_tasks = 2",
         "tiny_convnet_backbone.widths = (8, 16, 16)", "SimSiamStream.projection_dim = 16",
         "SimSiamStream.predictor_dim = 8", "SimSiamStream.updates_per_batch = 2",
         "ExperienceLoop.stream_batch_size = 8", "ContinuousBuffer.capacity = 32",
         "LinearProbe.epochs = 2")),
-    "kaizen": ("config/ports/kaizen/demo.gin", ("CASSLE",), (
+    "kaizen": ("config/ports/kaizen/demo.gin", ("CASSLE_seed1",), (
         "generate_stream_set.size = 12", "generate_stream_set.train_per_class = 16",
         "generate_stream_set.test_per_class = 6", "class_incremental.num_tasks = 2",
         "Kaizen.epochs = 2", "tiny_convnet_backbone.widths = (8, 8, 16)",

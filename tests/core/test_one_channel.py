@@ -27,19 +27,19 @@ PORTS = {
         "generate_stream_set.train_per_class = 12",
         "EpisodicBuffer.capacity = 20",
         "RainbowMemory.memory_epochs = 1"]),
-    "sslad": ("config/ports/sslad/demo.gin", "FULL", [
+    "sslad": ("config/ports/sslad/demo.gin", "FULL_seed1", [
         "generate_stream_set.train_per_class = 60", "generate_stream_set.run_length = 4",
         "EpisodicBuffer.capacity = 20", "UncertaintyGuidedReplay.sweep_size = 10",
         "UncertaintyGuidedReplay.sweep_every = 8", "UncertaintyGuidedReplay.votes = 3",
         "LR_MILESTONES = [6, 10]",
         "UncertaintyGuidedReplay.soft_label_milestones = [8, 10, 11]"]),
-    "continuous_ssl": ("config/ports/continuous_ssl/demo.gin", "MINRED", [
+    "continuous_ssl": ("config/ports/continuous_ssl/demo.gin", "MINRED_seed1", [
         "generate_stream_set.num_classes = 4", "generate_stream_set.train_per_class = 24",
         "SimSiamStream.projection_dim = 16",
         "SimSiamStream.predictor_dim = 8", "SimSiamStream.updates_per_batch = 1",
         "ExperienceLoop.stream_batch_size = 8", "ContinuousBuffer.capacity = 32",
         "LinearProbe.epochs = 1", "class_sequential_runs.num_tasks = 2"]),
-    "kaizen": ("config/ports/kaizen/demo.gin", "KAIZEN", [
+    "kaizen": ("config/ports/kaizen/demo.gin", "KAIZEN_seed1", [
         "generate_stream_set.train_per_class = 16",
         "class_incremental.num_tasks = 2",
         "Kaizen.epochs = 2", "ExperienceLoop.stream_batch_size = 16",
