@@ -241,6 +241,10 @@ class SuiteRunner:
         make_strategy()  # a multi-worker strategy must exist before any TensorFlow op runs
         suite = Suite()
         if experiment_files["recall"] or experiment_files["stream"]:
+            if suite.claims:  # they name the suite's own experiments, which these replace
+                log.info("suite %s: its Suite.claims are left out: the experiment files on "
+                         "the command line replace its experiments", suite.name)
+                suite.claims = []
             suite.joint_config, suite.baselines = None, []
             suite.configs = experiment_files["recall"]
             suite.listed = experiment_files["stream"]

@@ -156,7 +156,7 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
 def _skipped_steps(method) -> int | None:
     """Steps the method's float16 loss scale has skipped so far (None: it has none)."""
     scale = getattr(method, "loss_scale", None)
-    return None if scale is None else int(scale.skipped_steps)
+    return None if scale is None else int(scale.skipped_steps.numpy())
 
 
 def _make_batch(method, phase, table, ids, settings, seed, state) -> StreamBatch:

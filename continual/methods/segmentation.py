@@ -142,11 +142,11 @@ class StageTrainer:
         loss = float("nan")
         with tqdm(total=total, initial=start, desc=desc, unit="it", leave=False) as bar:
             for batch in dataset:
-                skipped = int(self.loss_scale.skipped_steps)
+                skipped = int(self.loss_scale.skipped_steps.numpy())
                 loss = float(self._step(batch))
                 done = int(self.iteration.numpy())
                 check_finite_outputs({"loss": loss}, f"{desc}, step {done}",
-                                     skipped=int(self.loss_scale.skipped_steps) != skipped)
+                                     skipped=int(self.loss_scale.skipped_steps.numpy()) != skipped)
                 timer.tick()
                 bar.update(1)
                 if done % self.settings.log_every == 0 or done == total:

@@ -76,7 +76,8 @@ def check_claim_names(claims: Sequence[Claim], experiments: Sequence[str],
             if name not in known and not (name == RANDOM_INIT and name == claim.worse):
                 raise ValueError(f"{binding}: claim {claim.text()!r} names {name!r}, which is "
                                  f"no experiment of the suite; names: {sorted(known)} (and "
-                                 f"{RANDOM_INIT!r} as B)")
+                                 f"{RANDOM_INIT!r} as B). Fix the claim, or bind {binding} = "
+                                 "[] when you change the suite's experiments")
 
 
 def _row_seed(row: dict) -> int | None:

@@ -11,7 +11,8 @@ from continual.metrics import stream_metrics
 from tests.core.stream_resume import records
 from tests.core.test_sslad_demo import TINY, sslad_args
 
-HEAD_ONLY = "Suite.experiments = ['config/ports/sslad/HEAD_FINETUNE.gin']"
+HEAD_ONLY = ("Suite.experiments = ['config/ports/sslad/HEAD_FINETUNE.gin']\n"
+             "Suite.claims = []")  # the demo's claims name its own experiments
 
 
 @pytest.mark.slow  # a whole (tiny) suite run: data generation, six experiences, sweeps

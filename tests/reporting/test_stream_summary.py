@@ -127,7 +127,7 @@ def test_rm_methods_report_rms_forgetting_beside_chaudhrys(tmp_path):
     paths = write_summary(tmp_path, {"rm": records})
     with open(paths["summary_csv"], newline="") as handle:
         header = next(csv.reader(handle))
-    assert header[header.index("forgetting") + 1] == "forgetting_rm"
+    assert header[header.index("forgetting_pct") + 1] == "forgetting_rm_pct"
     (row,) = _csv_rows(paths["summary_csv"])
-    # R: j=0 max(.70, .40) - .30; j=1: max(.05, .90) - .60 (RM reads R[0, 1] too)
-    assert float(row["forgetting_rm"]) == pytest.approx(0.35)
+    # R: j=0 max(.70, .40) - .30; j=1: max(.05, .90) - .60 (RM reads R[0, 1] too), in percent
+    assert float(row["forgetting_rm_pct"]) == pytest.approx(35.0)
