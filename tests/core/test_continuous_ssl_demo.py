@@ -53,6 +53,7 @@ def random_backbone_probe(tmp: Path, name: str) -> float:
     return next(r for r in records(tmp, name) if r["experience"] == -1)["probe_accuracy"]
 
 
+@pytest.mark.slow  # two SimSiam runs at the demo's sizes: about 2 minutes on 2 cores
 def test_ssl_features_above_a_random_backbone_on_seed_1(tmp_path):
     """The demo's sizes, seed 1 (the default run's slice of the claims below): measured final
     probes MinRed 66.7 %, FIFO 66.8 %, their random backbone 49.7 %."""

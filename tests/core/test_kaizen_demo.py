@@ -73,6 +73,7 @@ def assert_shown(verdicts: dict[str, dict], claims: tuple[str, ...]) -> None:
         assert row["seeds"] == ", ".join(SEEDS) and row["verdict"] == SHOWN, (claim, row)
 
 
+@pytest.mark.slow  # Kaizen and CaSSLe over three seeds: minutes on 2 cores
 def test_kaizen_forgets_less_than_cassle_over_three_paired_seeds(tmp_path):
     """Over seeds 1, 2, 3, paired: Kaizen - CaSSLe forgetting beyond twice its std over seeds
     (the demo's slice)."""

@@ -59,6 +59,7 @@ def assert_claim_shown(tmp: Path, better: str, worse: str) -> None:
     assert summary_verdicts(tmp)[f"{better} > {worse}"] == SHOWN
 
 
+@pytest.mark.slow  # RM and fine-tuning at the demo's sizes over three seeds: minutes on 2 cores
 def test_rm_beats_finetuning_over_three_paired_seeds(tmp_path):
     """A slice of the demo (its sizes, RM and fine-tuning only, seeds 1, 2, 3): RM ahead of
     fine-tuning in A_last by more than twice the paired difference's std over the seeds."""
