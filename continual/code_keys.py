@@ -116,11 +116,3 @@ def _digest(source: bytes) -> str:
 def lock_hash() -> str:
     """sha256 of Pipfile.lock: the third-party code every stage runs."""
     return hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
-
-
-def module_of(obj) -> str | None:
-    """The project module that defines `obj` (a configurable, class or function), if any."""
-    name = getattr(obj, "__module__", None)
-    if name == "__main__" or name is None:
-        return None
-    return name if is_project_module(name) else None
