@@ -37,7 +37,8 @@ from continual.reporting.stream_tables import (
 )
 from continual.reporting.tables import csv_text, summary_csv, summary_markdown, summary_rows
 
-CLAIM_COLUMNS = ("claim", "metric", "mean_diff", "std_diff", "n", "seeds", "verdict")
+CLAIM_COLUMNS = ("claim", "metric", "mean_diff", "std_diff", "n", "seeds", "verdict",
+                 "expected")
 
 SEGMENTATION_FILES = {"miou_by_step": "miou_by_step.png", "per_class_iou": "per_class_iou.png"}
 STREAM_FILES = {"summary_stream_csv": "summary_stream.csv",

@@ -64,7 +64,7 @@ def claim_verdicts(tmp: Path) -> dict[str, tuple[float, float, int, str]]:
     table = text[text.index("## Claims"):].split("\n\n")[2]
     found = {}
     for line in table.splitlines()[2:]:
-        claim, _, mean, std, count, _, verdict = (c.strip() for c in line.strip("|").split("|"))
+        claim, _, mean, std, count, _, verdict, _ = (c.strip() for c in line.strip("|").split("|"))
         found[claim] = (float(mean), float(std), int(count), verdict)
     return found
 

@@ -9,6 +9,7 @@ from continual.reporting.claims import (
     Claim,
     check_claim_names,
     claim_rows,
+    expected_held,
     parse_claims,
     verdict,
 )
@@ -90,8 +91,8 @@ def test_summary_prints_the_claims_and_writes_them_and_the_seed_rows_to_csv(tmp_
     paths = write_summary(tmp_path, experiments, claims)
     text = paths["summary_md"].read_text()
     # d = 30, 35, 20 points: mean 28.3, std 7.6 -> shown; the reverse claim is 'opposite'
-    assert "| RM > FT | final_accuracy | +28.3 | 7.6 | 3 | 1, 2, 3 | shown |" in text
-    assert "| RM < FT | final_accuracy | +28.3 | 7.6 | 3 | 1, 2, 3 | opposite |" in text
+    assert "| RM > FT | final_accuracy | +28.3 | 7.6 | 3 | 1, 2, 3 | shown | shown |" in text
+    assert "| RM < FT | final_accuracy | +28.3 | 7.6 | 3 | 1, 2, 3 | opposite | shown |" in text
     with paths["summary_claims_csv"].open() as handle:
         rows = list(csv.DictReader(handle))
     assert float(rows[0]["mean_diff_pct"]) == pytest.approx(85 / 3)
@@ -120,8 +121,30 @@ def test_random_init_side_is_the_experiments_own_random_init_evaluation(tmp_path
     check_claim_names(claims, list(experiments))
     paths = write_summary(tmp_path, experiments, claims)
     # d = 10, 13, 8 points: mean 10.3, std 2.5
-    assert "| MINRED > random init | probe_accuracy | +10.3 | 2.5 | 3 | 0, 1, 2 | shown |" \
+    assert "| MINRED > random init | probe_accuracy | +10.3 | 2.5 | 3 | 0, 1, 2 | shown | shown |" \
         in paths["summary_md"].read_text()
     with pytest.raises(ValueError, match="names 'random init'"):
         check_claim_names(parse_claims([("random init", "<", "MINRED", "probe_accuracy")]),
                           list(experiments))
+
+
+def test_an_open_claim_keeps_its_computed_verdict_and_is_not_held(tmp_path):
+    """('A', '>', 'B', metric, 'open'): the paper's claim that the demo does not show at its
+    scale. Its verdict is computed as any other (here: within noise), the table marks it
+    open, and expected_held names only the failing claims expected shown."""
+    experiments = {}
+    for seed, (a, b) in zip((1, 2, 3), ((0.6, 0.3), (0.7, 0.71), (0.5, 0.52)), strict=True):
+        experiments[f"A_seed{seed}"] = _records(f"A_seed{seed}", seed, a)
+        experiments[f"B_seed{seed}"] = _records(f"B_seed{seed}", seed, b)
+    claims = parse_claims([("A", ">", "B", "final_accuracy", "open"),
+                           ("A", ">", "B", "final_accuracy")])
+    assert [c.expected for c in claims] == ["open", "shown"]
+    paths = write_summary(tmp_path, experiments, claims)
+    assert "| 3 | 1, 2, 3 | not shown (within noise) | open |" in paths["summary_md"].read_text()
+    with paths["summary_claims_csv"].open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["verdict"], r["expected"]) for r in rows] == [
+        ("not shown (within noise)", "open"), ("not shown (within noise)", "shown")]
+    assert expected_held(rows) == {"A > B final_accuracy": "not shown (within noise)"}
+    with pytest.raises(ValueError, match="fifth element may only be 'open'"):
+        parse_claims([("A", ">", "B", "final_accuracy", "maybe")])
