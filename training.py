@@ -33,7 +33,7 @@ from continual.divergence import check_finite_state
 from continual.errors import InputError
 from continual.models.stage_checkpoints import is_chief, worker_name
 from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
-from continual.reporting.training_curves import show_in_run
+from continual.reporting.training_curves import claim_board, show_in_run
 from continual.store_lock import KeyLocks, hold
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,19 @@ class Training:
         """
         self.experiment_dir.mkdir(parents=True, exist_ok=True)
         with self._log_file():
+            self._claim_board()
             return self._train(wait_for_claims)
+
+    def _claim_board(self) -> None:
+        """The experiment's TensorBoard run shows this configuration only: curves written for
+        other values of the same experiment are removed (their stages keep them)."""
+        if not is_chief(self.strategy):
+            return
+        with hold(self.experiment_dir / "metrics.jsonl.lock", poll_seconds=0.5,
+                  what=str(self.metrics_path)):
+            if claim_board(self.experiment_dir / "tensorboard", self.config_id):
+                log.info("[%s] TensorBoard: the curves of its earlier configuration were "
+                         "removed (configuration %s now)", self.name, self.config_id)
 
     def _train(self, wait_for_claims: bool) -> list[dict]:
         policy = keras.mixed_precision.global_policy()
