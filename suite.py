@@ -307,7 +307,7 @@ class SuiteRunner:
                     evaluation = step.kind in training.manager.planner.evaluation_kinds
                     action = "evaluate" if evaluation else "train"
                     why = lineage.why_train(training.manager.store.root, step,
-                                            training.lineage[step.name])
+                                            training.lineage[step.name], experiment.name)
                 rows.append({"experiment": experiment.name, "step": step.name,
                              "model": training.manager.planner.model_summary(),
                              "kind": step.kind, "key": step.key, "action": action,

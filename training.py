@@ -219,7 +219,7 @@ class Training:
         if check_keyed is not None:
             check_keyed(plan_step)
         store.complete(plan_step.kind, plan_step.key, info)
-        lineage.record(store.root, plan_step, self.lineage[plan_step.name])
+        lineage.record(store.root, plan_step, self.lineage[plan_step.name], self.name)
 
     def _run_beside_chief(self, context: stages.StageContext, plan_step: PlanStep) -> None:
         """A non-chief worker runs the stage with the chief (every collective op needs all the

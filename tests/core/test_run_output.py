@@ -105,11 +105,15 @@ def test_each_run_shows_training_and_evaluation_curves_also_of_reused_stages(tmp
     plan = capsys.readouterr().out
     assert " train" not in plan and plan.count("reuse (on disk)") == 12
 
+    # The dry run names the binding that changed since the experiment's last run.
+    one_epoch = stream_args(tmp_path, every, "FineTuning.epochs = 1", only="FINETUNE")
+    assert main.main([*one_epoch, "--dry_run"]) == 0
+    assert "values changed: FineTuning.epochs 2 -> 1" in capsys.readouterr().out
+
     # Other values for the same experiment: its TensorBoard run shows the new configuration's
     # curves only (one epoch: 15 steps, a point every 2 and at each experience's end), never
     # the old ones (to step 30) beside them.
-    assert main.main([*stream_args(tmp_path, every, "FineTuning.epochs = 1",
-                                   only="FINETUNE")]) == 0
+    assert main.main(one_epoch) == 0
     rerun = _scalars(tmp_path / "runs" / "experiments" / "FINETUNE" / "tensorboard")
     assert [step for step, _ in rerun["train/loss"]] == sorted({*range(2, 16, 2), 3, 6, 9,
                                                                  12, 15})
