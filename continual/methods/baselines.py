@@ -46,7 +46,11 @@ class FineTuning(StreamMethod):
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         self.buffer = buffer
         self.seed = seed
-        self._step = tf.function(self._train_step, reduce_retracing=True)
+        # One trace for every batch size: ER's step grows from stream rows to stream + replay
+        # rows when the buffer first holds items, and a last batch may be smaller.
+        self._step = tf.function(self._train_step, input_signature=[
+            tf.TensorSpec([None, *input_shape], tf.uint8), tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([], tf.int64)])
         self._predict = tf.function(lambda images: self.model(standardize(images),
                                                               training=False),
                                     reduce_retracing=True)

@@ -8,9 +8,13 @@ Two residual-block layouts, both from the originals:
 Both stems are conv3x3 stride 1 - BN - ReLU with no max-pool; `stem_padding` is 1 (RM, the usual
 CIFAR variant) or 2 (Kaizen's solo-learn stem, which grows a 32x32 image to 34x34).
 
-Layers follow torch's arithmetic: bias-free convs with torch's explicit zero padding (Keras' SAME
-would pad a stride-2 conv on the bottom/right only and shift the sampling grid by one pixel), and
-conv kernels from Kaiming normal, fan-out (torchvision's and RM's init).
+Layers follow torch's arithmetic: bias-free convs with torch's symmetric zero padding, and conv
+kernels from Kaiming normal, fan-out (torchvision's and RM's init). A stride-1 conv whose torch
+padding is (kernel - 1) / 2 (every 3x3 conv but a stage's first and Kaiming's 2-pixel stem) pads
+exactly as Keras' SAME, so it is one `padding='same'` layer (no separate ZeroPadding2D: about a
+tenth less step time on CPU, identical logits). Elsewhere the padding stays explicit: SAME would
+pad a stride-2 conv on the bottom/right only (shifting the sampling grid by one pixel) and the
+2-pixel stem would not grow the image. Layer and weight names do not depend on this.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from continual.models.batch_norm import batch_normalization
 LAYOUTS = ("torchvision", "rainbow_memory")
 
 
+def same_as_torch(kernel: int, stride: int, padding: int) -> bool:
+    """True when Keras' SAME pads exactly as torch's `padding` on every side, for any input
+    size: stride 1 and an odd kernel padded by (kernel - 1) / 2."""
+    return stride == 1 and kernel % 2 == 1 and padding == (kernel - 1) // 2
+
+
 class _Layers:
     """Makes the conv / BN layers of one backbone with torch conventions and per-layer seeds."""
 
@@ -35,13 +45,15 @@ class _Layers:
         self.count = 0
 
     def conv(self, x, filters: int, kernel: int, stride: int, padding: int, name: str):
-        """Bias-free conv with torch's symmetric zero padding."""
+        """Bias-free conv with torch's symmetric zero padding (SAME where that is the same)."""
         self.count += 1
         init = keras.initializers.VarianceScaling(
             2.0, "fan_out", "untruncated_normal", seed=self.seed * 1000 + self.count)
-        if padding:
+        same = same_as_torch(kernel, stride, padding)
+        if padding and not same:
             x = keras.layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
         return keras.layers.Conv2D(filters, kernel, strides=stride, use_bias=False,
+                                   padding="same" if same else "valid",
                                    kernel_initializer=init, name=name)(x)
 
     def conv_bn(self, x, filters: int, kernel: int, stride: int, padding: int, name: str, *,
