@@ -119,7 +119,13 @@ def decoded_images(manifest: Manifest) -> np.ndarray:
 def _decoded(manifest_path: str, content_hash: str) -> np.ndarray:
     from continual.data.manifest import read_manifest
 
-    manifest = require_classification(read_manifest(manifest_path), manifest_path)
+    return decode_set(read_manifest(manifest_path))
+
+
+def decode_set(manifest: Manifest) -> np.ndarray:
+    """All images of a classification set as uint8 [N, H, W, C], decoded now (not cached:
+    the in-memory table copies them into a variable and keeps only that)."""
+    manifest = require_classification(manifest, str(manifest.path))
     out = np.zeros((manifest.num_records, *manifest.image_shape), dtype=np.uint8)
     filled = 0
     for where, serialized in iterate_serialized(manifest):

@@ -3,18 +3,27 @@
 The decoded images (uint8) and labels live in CPU `tf.Variable`s, so a training step gathers a
 stream batch and a replay batch by their row ids (what the buffer stores) without copying or
 concatenating datasets: the cost of a gather depends on the batch, never on the set's history.
+A set whose decoded images exceed the memory budget (`input_memory_budget`) is read from its
+shards instead (`continual.data.shard_table`), with the same rows, so the same results.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import os
 
+import gin
 import numpy as np
 import tensorflow as tf
 
-from continual.data.classification import decoded_images, record_labels, require_classification
+from continual.bindings import check_float
+from continual.data.classification import decode_set, record_labels, require_classification
 from continual.data.encoded import outside_strategy
 from continual.data.manifest import Manifest
+from continual.data.shard_table import ShardTable
+
+log = logging.getLogger(__name__)
 
 
 class ImageTable:
@@ -25,7 +34,7 @@ class ImageTable:
         self.manifest = manifest
         self.num_classes = manifest.num_classes
         self.image_shape = tuple(manifest.image_shape)
-        images, labels = decoded_images(manifest), record_labels(manifest).astype(np.int32)
+        images, labels = decode_set(manifest), record_labels(manifest).astype(np.int32)
         self.num_records = len(labels)
 
         def build():
@@ -43,6 +52,7 @@ class ImageTable:
         return self._labels.numpy()[np.asarray(ids, dtype=np.int64)]
 
 
+
 @functools.lru_cache(maxsize=4)
 def _table(manifest_path: str, content_hash: str) -> ImageTable:
     from continual.data.manifest import read_manifest
@@ -50,6 +60,44 @@ def _table(manifest_path: str, content_hash: str) -> ImageTable:
     return ImageTable(read_manifest(manifest_path))
 
 
-def image_table(manifest: Manifest) -> ImageTable:
-    """The in-memory table of a set, built once per process (keyed by content)."""
-    return _table(str(manifest.path), manifest.content_hash)
+@functools.lru_cache(maxsize=4)
+def _shard_table(manifest_path: str, content_hash: str) -> ShardTable:
+    from continual.data.manifest import read_manifest
+
+    return ShardTable(read_manifest(manifest_path))
+
+
+@gin.configurable
+def input_memory_budget(megabytes: float | None = None, host_fraction: float = 0.25) -> int:
+    """Bytes of decoded images one stream record set may hold in host memory: `megabytes`
+    (MiB) when given, else `host_fraction` of the host's physical RAM. A set above it is read
+    from its shards; which path reads a set changes no result and no key."""
+    if megabytes is not None:
+        return int(check_float("input_memory_budget.megabytes", megabytes) * 2**20)
+    fraction = check_float("input_memory_budget.host_fraction", host_fraction)
+    return int(fraction * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def read_ahead(table, batches) -> None:
+    """Tell `table` which rows `gather` asks for next, batch by batch: a table on disk starts
+    reading them (`ShardTable.read_ahead`); one in memory (or a test's stand-in) needs not."""
+    start = getattr(table, "read_ahead", None)
+    if start is not None:
+        start(batches)
+
+
+def decoded_bytes(manifest: Manifest) -> int:
+    """The size of a classification set's decoded images (uint8)."""
+    return manifest.num_records * int(np.prod(manifest.image_shape))
+
+
+def image_table(manifest: Manifest) -> ImageTable | ShardTable:
+    """The table of a set, built once per process (keyed by content): in memory when its
+    decoded images fit `input_memory_budget`, else read from its shards."""
+    require_classification(manifest, "StreamPlan.data_dir")
+    size, budget = decoded_bytes(manifest), input_memory_budget()
+    if size <= budget:
+        return _table(str(manifest.path), manifest.content_hash)
+    log.info("%s: %.1f MiB of decoded images exceed input_memory_budget (%.1f MiB): reading "
+             "it from its shards", manifest.path, size / 2**20, budget / 2**20)
+    return _shard_table(str(manifest.path), manifest.content_hash)

@@ -14,11 +14,14 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from continual.data.image_table import read_ahead
+
 
 def predict_logits(predict: Callable[[tf.Tensor], tf.Tensor], table, ids: np.ndarray,
                    batch_size: int) -> np.ndarray:
     """Logits float32 [len(ids), C] of the rows `ids`, in batches."""
     outputs = []
+    read_ahead(table, [ids[start:start + batch_size] for start in range(0, len(ids), batch_size)])
     for start in range(0, len(ids), batch_size):
         images, _ = table.gather(ids[start:start + batch_size])
         outputs.append(np.asarray(predict(images), dtype=np.float32))

@@ -19,6 +19,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from continual.data.image_table import read_ahead
 from continual.divergence import check_finite_outputs
 from continual.loop.batches import phase_batches
 from continual.loop.progress import PhaseProgress, scalar_outputs
@@ -123,6 +124,7 @@ def _run_phase(method, phase, index, experience, table, settings, seed, state, m
                log_scalars, after_epoch, progress) -> None:
     batches = phase_batches(phase, index, _phase_ids(method, phase, experience),
                             settings.stream_batch_size, seed, experience.index)
+    read_ahead(table, [ids for _, ids in batches[int(state.batch):]])
     first = True
     while int(state.batch) < len(batches):
         epoch, ids = batches[int(state.batch)]

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from continual.data.image_table import read_ahead
 from continual.optim.lars import LARS
 from continual.optim.loss_scale import DynamicLossScale
 from continual.optim.schedules import make_schedule
@@ -52,6 +53,7 @@ class LinearProbe:
 
 def probe_features(features: Callable, table, ids: np.ndarray, batch_size: int) -> np.ndarray:
     """float32 [len(ids), D] features of the rows `ids`, in batches."""
+    read_ahead(table, [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)])
     parts = [np.asarray(features(table.gather(ids[i:i + batch_size])[0]))
              for i in range(0, len(ids), batch_size)]
     return np.concatenate(parts).astype(np.float32)

@@ -40,9 +40,11 @@ log = logging.getLogger(__name__)
 
 # Configurables whose values never change what a stream stage computes: the runner, the
 # locks, data generation, reporting; sync_batch_norm, which one replica ignores (see
-# continual/models/batch_norm.py). Of the others, the keys hold those the experiment calls
-# while it is planned (gin's operative config: see `StreamPlan.configurables`).
-NOT_IN_KEYS = (*planning.RUNNER_CONFIGURABLES, "StreamPlan", "sync_batch_norm")
+# continual/models/batch_norm.py); input_memory_budget, which picks whether a set is read from
+# memory or from its shards (the same rows either way). Of the others, the keys hold those the
+# experiment calls while it is planned (gin's operative config: see `StreamPlan.configurables`).
+NOT_IN_KEYS = (*planning.RUNNER_CONFIGURABLES, "StreamPlan", "sync_batch_norm",
+               "input_memory_budget")
 # Configurables only an evaluation stage reads: keyed into those stages, not the model's.
 EVALUATION_ONLY = ("LinearProbe",)
 

@@ -61,7 +61,8 @@ def test_runner_values_leave_keys_alone(data_dir, tmp_path):
     base = plan_keys(data_dir)
     assert plan_keys(data_dir, "Suite.note = 'x'", "StreamPlan.name = 'other'",
                      "StreamPlan.joint_experiment = None",
-                     "sync_batch_norm.enabled = False") == base
+                     "sync_batch_norm.enabled = False",
+                     "input_memory_budget.megabytes = 0.01") == base  # read from the shards
 
 
 def test_experiments_sharing_a_prefix_share_artefacts(data_dir):
