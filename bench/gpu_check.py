@@ -52,7 +52,7 @@ TINY_CLASSIFIER = ("build_classifier.name = 'tiny_convnet'",)
 STREAM_CARDS = {
     "rainbow_memory": Card(
         "RM ImageNet ResNet-34 (batch 128 + 128 replay)",
-        ("config/ports/rainbow_memory/RM_IMAGENET.gin",), (), size=224, num_classes=100,
+        ("config/ports/rainbow_memory/RM_IMAGENET.gin",), (), size=224, num_classes=1000,
         tiny=TINY_CLASSIFIER + ("ExperienceLoop.stream_batch_size = 4",
                                 "ExperienceLoop.replay_batch_size = 4",
                                 "EpisodicBuffer.capacity = 16")),

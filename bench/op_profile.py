@@ -12,11 +12,13 @@ profiles cost time, so a bench profiles steps it does not time.
 from __future__ import annotations
 
 import collections
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 CATEGORIES = ("conv", "batch norm", "cast", "other")
+BN_SCOPE = re.compile(r"batchnorm|batch_norm|_bn\d*(_\d+)?/")
 
 
 def category(op: str) -> str:
@@ -25,7 +27,7 @@ def category(op: str) -> str:
     kind = lower.rsplit(":", 1)[-1]
     if "conv" in kind or "conv2d" in lower or "convolution" in lower:
         return "conv"
-    if "batchnorm" in lower or "batch_norm" in lower or "_bn/" in lower:
+    if BN_SCOPE.search(lower):
         return "batch norm"
     if kind == "cast" or "/cast" in lower:
         return "cast"

@@ -4,7 +4,8 @@
 `table.gather` (input: stream and replay rows), `buffer.sample` and `method.after_step`
 (buffer), `method.train_step` (step; its outputs are read, so asynchronous devices finish).
 Time is exclusive: a gather inside an after-step hook counts as input, not buffer. Timing
-starts once `warmup` train steps have finished (a step that traces is not timed); rest = wall
+starts once `warmup` train steps and their after-step hooks have finished (a step that
+traces is not timed); rest = wall
 time since then minus the three. `run_bounded` drives the loop's own batch order and batch
 assembly (`continual.loop`) for a bounded number of steps of a method's first training phase,
 so a card whose experience lasts 500 epochs still runs a few steps. Bench code: it patches the
@@ -37,20 +38,23 @@ class SplitTimer:
         buffer = getattr(method, "buffer", None)
         if buffer is not None and hasattr(buffer, "sample"):
             buffer.sample = self._timed(buffer.sample, "buffer")
-        method.after_step = self._timed(method.after_step, "buffer")
         step = self._timed(method.train_step, "step", sync=True)
+        after_step = self._timed(method.after_step, "buffer")
 
         def counted_step(batch, *args, **kwargs):
             outputs = step(batch, *args, **kwargs)
             if self.active:
                 replayed = 0 if batch.replay_images is None else batch.replay_images.shape[0]
                 self.images += int(batch.images.shape[0]) + int(replayed)
-            self.calls += 1
-            if self.calls == self.warmup:
-                self.started = time.perf_counter()
             return outputs
 
-        method.train_step = counted_step
+        def counted_after_step(*args, **kwargs):
+            after_step(*args, **kwargs)
+            self.calls += 1
+            if self.calls == self.warmup:  # the warm-up steps' hooks (which trace) are done
+                self.started = time.perf_counter()
+
+        method.train_step, method.after_step = counted_step, counted_after_step
 
     @property
     def active(self) -> bool:

@@ -5,7 +5,11 @@ plus a replay batch from a reservoir buffer, then the buffer update) through
 `continual.loop.experience.run_experience`, the same code a stream stage runs, on a generated
 stream set; the loop's own throughput counter (first step of a run excluded: it traces) gives
 the trained images/s (stream + replay rows). With replay a step trains on twice the images, so
-the stream images/s (half of it for ER) is printed too. Asserts nothing.
+the stream images/s (half of it for ER) is printed too. Each row also splits the wall time per
+step after the first into input (gathering stream and replay rows), buffer (sampling, the
+after-step update), train step and rest (`bench/step_split.py`), and gives the train step's op
+time shares in convolutions, batch norm and casts over two profiled steps run after the
+experience (`bench/op_profile.py`). Asserts nothing.
 
 Usage (from the repo root): python bench/stream_step.py [--models tiny_convnet,resnet18_cifar]
     [--size 32] [--batch 32] [--images 1280]
@@ -24,11 +28,19 @@ sys.path.insert(0, str(ROOT))
 
 import gin  # noqa: E402
 
+from bench.op_profile import op_shares  # noqa: E402
+from bench.step_split import SplitTimer  # noqa: E402
 from continual.data.image_table import ImageTable  # noqa: E402
 from continual.data.scenarios import iid  # noqa: E402
 from continual.data.shards import open_record_set  # noqa: E402
 from continual.data.synthetic_stream import generate_stream_set  # noqa: E402
-from continual.loop.experience import ExperienceLoop, LoopState, run_experience  # noqa: E402
+from continual.loop.experience import (  # noqa: E402
+    ExperienceLoop,
+    LoopState,
+    _make_batch,
+    run_experience,
+)
+from continual.methods.base import Phase  # noqa: E402
 from continual.methods.baselines import ExperienceReplay, FineTuning  # noqa: E402
 from continual.plans.stream_stages import make_method  # noqa: E402
 from continual.replay.buffers import EpisodicBuffer  # noqa: E402
@@ -44,11 +56,32 @@ def measure(model: str, method_cls, table, experience, batch: int, work: Path) -
                            buffer_cls=EpisodicBuffer if method_cls.uses_buffer else None)
     method = make_method(plan, table.image_shape, table.num_classes, seed=0)
     folder = work / f"{model}-{method_cls.name}"
+    timer = SplitTimer(method, table, warmup=1)
     info = run_experience(method, experience, table, ExperienceLoop(), 0, folder, LoopState())
+    timer.stop()
     per_step = 2 if method_cls.uses_buffer else 1
     return {"model": model, "method": method_cls.name, "batch": batch,
             "stream_images_per_sec": info["images_per_sec"] / per_step,
-            "trained_images_per_sec": info["images_per_sec"]}
+            "trained_images_per_sec": info["images_per_sec"], **timer.result(),
+            "op_shares": profile_steps(method, table, experience, batch)}
+
+
+def profile_steps(method, table, experience, batch: int, steps: int = 2) -> dict:
+    """Op-time shares of `steps` more train steps on one batch (with replay for ER)."""
+    batch_rows = _make_batch(method, Phase("offline"), table, experience.train_ids[:batch],
+                             ExperienceLoop(), 0, LoopState())
+    return op_shares(lambda: [float(method.train_step(batch_rows, LoopState().global_step)
+                                    ["loss"]) for _ in range(steps)])
+
+
+def table_line(row: dict) -> str:
+    shares = row["op_shares"]
+    percent = " | ".join(f"{100 * shares[c]:.0f}" if c in shares else "-"
+                         for c in ("conv", "batch norm", "cast"))
+    return (f"| {row['model']} | {row['method']} | {row['batch']} | "
+            f"{row['stream_images_per_sec']:.0f} | {row['trained_images_per_sec']:.0f} | "
+            f"{row['input_ms']:.2f} | {row['buffer_ms']:.2f} | {row['step_ms']:.1f} | "
+            f"{row['rest_ms']:.2f} | {percent} |")
 
 
 def main(argv=None) -> None:
@@ -69,11 +102,11 @@ def main(argv=None) -> None:
         rows = [measure(model, cls, table, experience, args.batch, work)
                 for model in args.models.split(",") for cls in (FineTuning, ExperienceReplay)]
     print(f"\n{args.images} images of {args.size}x{args.size}, one offline epoch, CPU\n")
-    print("| model | method | stream batch | stream images/s | trained images/s |")
-    print("|---|---|---|---|---|")
+    print("| model | method | stream batch | stream images/s | trained images/s | input ms | "
+          "buffer ms | step ms | rest ms | conv % | BN % | cast % |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['model']} | {row['method']} | {row['batch']} | "
-              f"{row['stream_images_per_sec']:.0f} | {row['trained_images_per_sec']:.0f} |")
+        print(table_line(row))
 
 
 if __name__ == "__main__":

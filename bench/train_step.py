@@ -95,6 +95,8 @@ def measure(model: str, part: str, mode: str, precision: str, steps: int, warmup
     """Images/s of one configuration after `warmup` steps; runs in the row's own process."""
     import keras
 
+    from bench.op_profile import op_shares
+
     spec = MODELS[model]
     keras.mixed_precision.set_global_policy(precision)
     trainer = build_trainer(spec, part, mode, iterations=warmup + steps)
@@ -110,9 +112,11 @@ def measure(model: str, part: str, mode: str, precision: str, steps: int, warmup
     for _ in range(steps):
         loss = float(step(batch))
     seconds = time.perf_counter() - started
+    shares = op_shares(lambda: [float(step(batch)) for _ in range(2)])
     return {"images_per_sec": steps * spec.batch / seconds, "first_step_s": first_step_s,
             "first_loss": first_loss, "last_loss": loss, "peak_rss_mb": peak_rss_mb(),
-            "peak_gpu_mb": peak_gpu_mb()}
+            "peak_gpu_mb": peak_gpu_mb(), "step_ms": 1000 * seconds / steps,
+            "op_shares": shares}
 
 
 def peak_rss_mb() -> float:
@@ -167,11 +171,14 @@ def table_line(result: dict) -> str:
     head = (f"| {spec.description} | {spec.size}x{spec.size} | {spec.batch} | "
             f"{PARTS[result['part']]} | {result['mode']} | {result['precision']} | ")
     if "error" in result:
-        return head + f"failed: {result['error']} | - | - |"
+        return head + f"failed: {result['error']} | - | - | - | - | - | - |"
     gpu = result.get("peak_gpu_mb")
     memory = f"{result['peak_rss_mb']:.0f}" + (f" (GPU {gpu:.0f})" if gpu is not None else "")
-    return head + (f"{result['images_per_sec']:.2f} | {memory} | "
-                   f"{result['first_step_s']:.1f} |")
+    shares = result.get("op_shares") or {}
+    percent = " | ".join(f"{100 * shares[c]:.0f}" if c in shares else "-"
+                         for c in ("conv", "batch norm", "cast"))
+    return head + (f"{result['images_per_sec']:.2f} | {result['step_ms']:.0f} | {memory} | "
+                   f"{result['first_step_s']:.1f} | {percent} |")
 
 
 def split_choice(text: str, allowed, what: str) -> list[str]:
@@ -207,8 +214,9 @@ def main(argv: list[str] | None = None) -> None:
             for mode in split_choice(args.modes, MODES, "modes")]
     print(f"device: {device_name()}; warm-up {args.warmup} steps (excluded), load average "
           f"{os.getloadavg()[0]:.2f}", flush=True)
-    header = ("| model | input | batch | trained part | mode | precision | images/s | "
-              "peak RSS MB | first step s (trace+compile) |\n|---|---|---|---|---|---|---|---|---|")
+    header = ("| model | input | batch | trained part | mode | precision | images/s | step ms | "
+              "peak RSS MB | first step s (trace+compile) | conv % | BN % | cast % |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(header, flush=True)
     lines = []
     for row in rows:

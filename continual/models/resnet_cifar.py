@@ -14,7 +14,10 @@ padding is (kernel - 1) / 2 (every 3x3 conv but a stage's first and Kaiming's 2-
 exactly as Keras' SAME, so it is one `padding='same'` layer (no separate ZeroPadding2D: about a
 tenth less step time on CPU, identical logits). Elsewhere the padding stays explicit: SAME would
 pad a stride-2 conv on the bottom/right only (shifting the sampling grid by one pixel) and the
-2-pixel stem would not grow the image. Layer and weight names do not depend on this.
+2-pixel stem would not grow the image. Layer and weight names do not depend on this (a
+checkpoint keyed by weight path restores either way); a stream stage's checkpoint tracks layers
+by position, so one written by the explicit-padding construction does not restore, but the
+code key of every stage using these models changed with this file, so none is read.
 """
 
 from __future__ import annotations

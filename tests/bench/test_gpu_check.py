@@ -34,6 +34,8 @@ def gpu_check_categories():
     ("gradient_tape/stage1/conv1/Conv2DBackpropFilter:Conv2DBackpropFilter", "conv"),
     ("encoder/bn_conv1/FusedBatchNormV3:FusedBatchNormV3", "batch norm"),
     ("encoder/conv1_bn/batchnorm/mul:Mul", "batch norm"),
+    ("block1_unit_1_conv1_bn_1/mul:Mul", "batch norm"),
+    ("stage2_block1_conv1_1/convolution:Conv2D", "conv"),
     ("decoder/Cast_3:Cast", "cast"),
     ("SGD/update/mul:Mul", "other"),
 ])

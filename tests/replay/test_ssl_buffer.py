@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from continual.replay.buffers import ssl_shard
 from continual.replay.buffers.policies.minred import greedy_removals, lifespan_removals
 from continual.replay.buffers.ssl_buffer import ContinuousBuffer
 from continual.replay.buffers.ssl_shard import BufferShard
@@ -35,8 +36,12 @@ def _expected(shard: BufferShard) -> list[int]:
     return [int(ids[candidates[r]]) for r in rows]
 
 
+@pytest.mark.parametrize("repair_batch", [1, 4, 64])
 @pytest.mark.parametrize("distinct", [3, 1000])
-def test_minred_incremental_removals_equal_the_greedy_definition(distinct):
+def test_minred_incremental_removals_equal_the_greedy_definition(distinct, repair_batch,
+                                                                  monkeypatch):
+    """Whatever number of rows a repair recomputes together (1: one stale row at a time)."""
+    monkeypatch.setattr(ssl_shard, "REPAIR_BATCH", repair_batch)
     rng = np.random.default_rng(distinct)
     shard = BufferShard(capacity=24, slack=8, feature_dim=DIM, track_neighbours=True)
     next_id, checked = 0, 0
@@ -78,11 +83,14 @@ def _check_neighbour_table(shard: BufferShard) -> None:
     assert np.all(shard.nn_similarity.numpy()[seen & stale] >= true[seen & stale, 0] - 1e-5)
 
 
+@pytest.mark.parametrize("repair_batch", [1, 64])
 @pytest.mark.parametrize("dim", [16, 128, 512])
-def test_minred_removals_equal_the_greedy_definition_on_gaussian_features(dim):
+def test_minred_removals_equal_the_greedy_definition_on_gaussian_features(dim, repair_batch,
+                                                                          monkeypatch):
     """Real-valued features: the older member of the closest pair goes (errata DEC2) although
     the pair's similarity, computed in two matmuls, may differ in the last bit (before the fix
     the newer member went in most of these steps)."""
+    monkeypatch.setattr(ssl_shard, "REPAIR_BATCH", repair_batch)
     rng = np.random.default_rng(dim)
     shard = BufferShard(capacity=48, slack=16, feature_dim=dim, track_neighbours=True)
     checked = 0
@@ -101,6 +109,18 @@ def test_minred_removals_equal_the_greedy_definition_on_gaussian_features(dim):
             _check_neighbour_table(shard)
             checked += 1
     assert checked >= 20 and int(shard.size) == 48
+
+
+def test_a_repair_recomputes_the_needed_rows_and_the_likeliest_incomplete_ones(monkeypatch):
+    monkeypatch.setattr(ssl_shard, "REPAIR_BATCH", 3)
+    shard = BufferShard(capacity=6, slack=0, feature_dim=2, track_neighbours=True)
+    shard.seen.assign([True] * 6)
+    shard.nn_similarity.assign([0.9, 0.8, 0.7, 0.95, 0.6, 0.99])
+    shard.stale.assign([True, False, False, False, True, False])
+    shard.second_known.assign([False, False, False, False, False, True])  # 5 is complete
+    needed = tf.constant([True, False, False, False, False, False])
+    rows = shard._repair_rows(needed).numpy().tolist()
+    assert rows == [0, 3, 1]   # the stale row needed, then incomplete rows by similarity
 
 
 def test_minred_removes_the_older_of_two_duplicates_and_keeps_distinct_items():
