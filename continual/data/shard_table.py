@@ -43,6 +43,7 @@ class ShardTable:
         self._reader = RecordReader(manifest)
         self._expected: collections.deque = collections.deque()
         self._ahead = None
+        self._read_now = tf.function(self._read, reduce_retracing=True)
 
     def gather(self, ids) -> tuple[tf.Tensor, tf.Tensor]:
         """(images uint8 [B, H, W, C], labels int32 [B]) of rows `ids`."""
@@ -51,7 +52,7 @@ class ShardTable:
                                                                         ids.numpy()):
             self._expected.popleft()
             return next(self._ahead)
-        return self._read(ids)
+        return self._read_now(ids)
 
     def labels_of(self, ids) -> np.ndarray:
         return self._labels[np.asarray(ids, dtype=np.int64)]
@@ -79,4 +80,5 @@ class ShardTable:
                                                        self.image_shape), encoded,
                            fn_output_signature=tf.TensorSpec(self.image_shape, tf.uint8),
                            parallel_iterations=16)
-        return images, tf.gather(self._label_tensor, ids)
+        with tf.control_dependencies([serialized]):  # a bad id: the reader's message first
+            return images, tf.gather(self._label_tensor, ids)
