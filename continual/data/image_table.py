@@ -18,12 +18,14 @@ import numpy as np
 import tensorflow as tf
 
 from continual.bindings import check_float
-from continual.data.classification import decode_set, record_labels, require_classification
+from continual.data.classification import decoded_chunks, record_labels, require_classification
 from continual.data.encoded import outside_strategy
 from continual.data.manifest import Manifest
 from continual.data.shard_table import ShardTable
 
 log = logging.getLogger(__name__)
+# Rows decoded and copied into the table's variable at a time: the set is held once, plus this.
+DECODE_CHUNK = 4096
 
 
 class ImageTable:
@@ -34,13 +36,20 @@ class ImageTable:
         self.manifest = manifest
         self.num_classes = manifest.num_classes
         self.image_shape = tuple(manifest.image_shape)
-        images, labels = decode_set(manifest), record_labels(manifest).astype(np.int32)
+        labels = record_labels(manifest).astype(np.int32)
         self.num_records = len(labels)
 
         def build():
             with tf.init_scope(), tf.device("/CPU:0"):
-                return (tf.Variable(images, trainable=False, name="images"),
-                        tf.Variable(labels, trainable=False, name="labels"))
+                images = tf.Variable(tf.zeros((len(labels), *self.image_shape), tf.uint8),
+                                     trainable=False, name="images")
+                for start, rows in decoded_chunks(manifest, DECODE_CHUNK):
+                    # In place: `images[a:b].assign` reads the whole variable first, and the
+                    # read's reference makes the assignment copy it (twice the set's memory).
+                    tf.raw_ops.ResourceStridedSliceAssign(
+                        ref=images.handle, begin=[start], end=[start + len(rows)], strides=[1],
+                        value=rows)
+                return images, tf.Variable(labels, trainable=False, name="labels")
         self._images, self._labels = outside_strategy(build)
 
     def gather(self, ids) -> tuple[tf.Tensor, tf.Tensor]:

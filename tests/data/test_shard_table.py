@@ -5,7 +5,13 @@ import gin
 import numpy as np
 import pytest
 
-from continual.data.classification import ClassificationSample, write_classification_set
+from continual.data import image_table as image_table_module
+from continual.data.classification import (
+    ClassificationSample,
+    decoded_chunks,
+    decoded_images,
+    write_classification_set,
+)
 from continual.data.image_table import ImageTable, image_table, input_memory_budget
 from continual.data.shard_table import ShardTable
 from continual.data.shards import open_record_set
@@ -29,6 +35,18 @@ def test_shard_rows_equal_the_in_memory_rows_in_any_order(tmp_path, channels):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
     np.testing.assert_array_equal(disk.labels_of(ids), memory.labels_of(ids))
     assert disk.gather([4])[0].shape == (1, 5, 7, channels)
+
+
+def test_the_in_memory_table_is_filled_chunk_by_chunk_with_the_decoded_rows(tmp_path,
+                                                                            monkeypatch):
+    manifest = write_set(tmp_path, 3)
+    chunks = [(start, rows.copy()) for start, rows in decoded_chunks(manifest, 5)]
+    assert [start for start, _ in chunks] == [0, 5, 10, 15, 20] and len(chunks[-1][1]) == 3
+    np.testing.assert_array_equal(np.concatenate([rows for _, rows in chunks]),
+                                  decoded_images(manifest))
+    monkeypatch.setattr(image_table_module, "DECODE_CHUNK", 5)
+    images, _ = ImageTable(manifest).gather(np.arange(23))
+    np.testing.assert_array_equal(images.numpy(), decoded_images(manifest))
 
 
 def test_read_ahead_serves_its_batches_and_other_ids_in_between(tmp_path):
