@@ -17,6 +17,12 @@ from continual.data.shard_table import ShardTable
 from continual.data.shards import open_record_set
 
 
+@pytest.fixture(autouse=True)
+def _no_tables_in_memory():
+    """Each test starts with no set in memory (they count against the budget)."""
+    image_table_module._in_memory.clear()
+
+
 def write_set(folder, channels: int, count: int = 23):
     """A set of random images over 4 shards (6 records each, the last one 5)."""
     rng = np.random.default_rng(channels)
@@ -76,6 +82,17 @@ def test_the_budget_picks_the_table(tmp_path):
     assert isinstance(image_table(manifest), ShardTable)
     gin.bind_parameter("input_memory_budget.megabytes", 2415 / 2**20)
     assert isinstance(image_table(manifest), ImageTable)
+
+
+def test_the_sets_in_memory_share_the_budget(tmp_path):
+    first, second = write_set(tmp_path / "a", 3), write_set(tmp_path / "b", 1)  # 2415, 805 B
+    gin.bind_parameter("input_memory_budget.megabytes", 3000 / 2**20)
+    assert isinstance(image_table(first), ImageTable)
+    assert isinstance(image_table(second), ShardTable)  # 2415 + 805 > 3000
+    assert image_table(first) is image_table(first)  # kept, not decoded again
+    gin.bind_parameter("input_memory_budget.megabytes", 1000 / 2**20)  # the first one is let go
+    assert isinstance(image_table(second), ImageTable)
+    assert isinstance(image_table(first), ShardTable)
 
 
 def test_a_bad_budget_names_its_binding():
