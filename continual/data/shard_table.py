@@ -26,6 +26,9 @@ from continual.data.manifest import Manifest
 from continual.data.record_offsets import RecordReader
 
 INPUT_SPEC = {"input": tf.io.FixedLenFeature([], tf.string)}
+# Decoded batches waiting beyond those being read: the read-ahead holds at most this many plus
+# one per parallel read (tf.data picks up to one per core), never a share of the set.
+PREFETCH_BATCHES = 2
 
 
 class ShardTable:
@@ -69,7 +72,7 @@ class ShardTable:
         spans = tf.data.Dataset.from_tensor_slices((bounds[:-1], bounds[1:]))
         batches = spans.map(lambda start, end: self._read(flat[start:end]),
                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        self._ahead = iter(batches.prefetch(tf.data.AUTOTUNE))
+        self._ahead = iter(batches.prefetch(PREFETCH_BATCHES))
 
     def _read(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         serialized = tf.numpy_function(self._reader.read, [ids], tf.string, stateful=False)
