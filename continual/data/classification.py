@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -123,19 +123,31 @@ def _decoded(manifest_path: str, content_hash: str) -> np.ndarray:
 
 
 def decode_set(manifest: Manifest) -> np.ndarray:
-    """All images of a classification set as uint8 [N, H, W, C], decoded now (not cached:
-    the in-memory table copies them into a variable and keeps only that)."""
-    manifest = require_classification(manifest, str(manifest.path))
+    """All images of a classification set as uint8 [N, H, W, C], decoded now (not cached)."""
     out = np.zeros((manifest.num_records, *manifest.image_shape), dtype=np.uint8)
+    for start, rows in decoded_chunks(manifest, 4096):
+        out[start:start + len(rows)] = rows
+    return out
+
+
+def decoded_chunks(manifest: Manifest, size: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, uint8 [<= size, H, W, C]) of a classification set's images, in manifest
+    order, `size` rows at a time, so a caller can copy them where they go without ever holding
+    the whole set twice (the chunk's array is reused: copy it before taking the next)."""
+    manifest = require_classification(manifest, str(manifest.path))
+    chunk = np.zeros((size, *manifest.image_shape), dtype=np.uint8)
     filled = 0
     for where, serialized in iterate_serialized(manifest):
-        if filled < len(out):
-            out[filled] = _decode_png(manifest, serialized, where)
+        if filled < manifest.num_records:
+            chunk[filled % size] = _decode_png(manifest, serialized, where)
         filled += 1
+        if filled % size == 0 and filled <= manifest.num_records:
+            yield filled - size, chunk
     if filled != manifest.num_records:  # every row is a decoded record, never filler
         raise manifest.mismatch(manifest.path.parent / manifest.name, f"its shards hold "
                                 f"{filled} records, num_records is {manifest.num_records}")
-    return out
+    if filled % size:
+        yield filled - filled % size, chunk[:filled % size]
 
 
 def _decode_png(manifest: Manifest, serialized: bytes, where: str) -> np.ndarray:

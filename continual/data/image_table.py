@@ -9,6 +9,7 @@ shards instead (`continual.data.shard_table`), with the same rows, so the same r
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 import os
@@ -18,12 +19,14 @@ import numpy as np
 import tensorflow as tf
 
 from continual.bindings import check_float
-from continual.data.classification import decode_set, record_labels, require_classification
+from continual.data.classification import decoded_chunks, record_labels, require_classification
 from continual.data.encoded import outside_strategy
 from continual.data.manifest import Manifest
 from continual.data.shard_table import ShardTable
 
 log = logging.getLogger(__name__)
+# Rows decoded and copied into the table's variable at a time: the set is held once, plus this.
+DECODE_CHUNK = 4096
 
 
 class ImageTable:
@@ -34,13 +37,20 @@ class ImageTable:
         self.manifest = manifest
         self.num_classes = manifest.num_classes
         self.image_shape = tuple(manifest.image_shape)
-        images, labels = decode_set(manifest), record_labels(manifest).astype(np.int32)
+        labels = record_labels(manifest).astype(np.int32)
         self.num_records = len(labels)
 
         def build():
             with tf.init_scope(), tf.device("/CPU:0"):
-                return (tf.Variable(images, trainable=False, name="images"),
-                        tf.Variable(labels, trainable=False, name="labels"))
+                images = tf.Variable(tf.zeros((len(labels), *self.image_shape), tf.uint8),
+                                     trainable=False, name="images")
+                for start, rows in decoded_chunks(manifest, DECODE_CHUNK):
+                    # In place: `images[a:b].assign` reads the whole variable first, and the
+                    # read's reference makes the assignment copy it (twice the set's memory).
+                    tf.raw_ops.ResourceStridedSliceAssign(
+                        ref=images.handle, begin=[start], end=[start + len(rows)], strides=[1],
+                        value=rows)
+                return images, tf.Variable(labels, trainable=False, name="labels")
         self._images, self._labels = outside_strategy(build)
 
     def gather(self, ids) -> tuple[tf.Tensor, tf.Tensor]:
@@ -52,12 +62,31 @@ class ImageTable:
         return self._labels.numpy()[np.asarray(ids, dtype=np.int64)]
 
 
+# The in-memory tables this process keeps, least recently used first: at most MEMORY_TABLES,
+# and their decoded images together within the memory budget.
+MEMORY_TABLES = 4
+_in_memory: collections.OrderedDict = collections.OrderedDict()
 
-@functools.lru_cache(maxsize=4)
-def _table(manifest_path: str, content_hash: str) -> ImageTable:
-    from continual.data.manifest import read_manifest
 
-    return ImageTable(read_manifest(manifest_path))
+def _held() -> int:
+    return sum(decoded_bytes(table.manifest) for table in _in_memory.values())
+
+
+def _memory_table(manifest: Manifest, budget: int) -> ImageTable | None:
+    """The in-memory table of `manifest` (kept or new), or None when its decoded images and
+    those of the tables kept would exceed `budget` together."""
+    while _in_memory and _held() > budget:  # a smaller budget than an earlier experiment's
+        _in_memory.popitem(last=False)
+    key = (str(manifest.path), manifest.content_hash)
+    if key in _in_memory:
+        _in_memory.move_to_end(key)
+        return _in_memory[key]
+    if len(_in_memory) == MEMORY_TABLES:
+        _in_memory.popitem(last=False)
+    if decoded_bytes(manifest) + _held() > budget:
+        return None
+    _in_memory[key] = table = ImageTable(manifest)
+    return table
 
 
 @functools.lru_cache(maxsize=4)
@@ -69,9 +98,10 @@ def _shard_table(manifest_path: str, content_hash: str) -> ShardTable:
 
 @gin.configurable
 def input_memory_budget(megabytes: float | None = None, host_fraction: float = 0.25) -> int:
-    """Bytes of decoded images one stream record set may hold in host memory: `megabytes`
-    (MiB) when given, else `host_fraction` of the host's physical RAM. A set above it is read
-    from its shards; which path reads a set changes no result and no key."""
+    """Bytes of decoded images the stream record sets of a process may hold in host memory
+    together: `megabytes` (MiB) when given, else `host_fraction` of the host's physical RAM.
+    A set that does not fit is read from its shards; which path reads a set changes no result
+    and no key."""
     if megabytes is not None:
         return int(check_float("input_memory_budget.megabytes", megabytes) * 2**20)
     fraction = check_float("input_memory_budget.host_fraction", host_fraction)
@@ -93,11 +123,14 @@ def decoded_bytes(manifest: Manifest) -> int:
 
 def image_table(manifest: Manifest) -> ImageTable | ShardTable:
     """The table of a set, built once per process (keyed by content): in memory when its
-    decoded images fit `input_memory_budget`, else read from its shards."""
+    decoded images, with those of the sets already in memory, fit `input_memory_budget`;
+    else read from its shards."""
     require_classification(manifest, "StreamPlan.data_dir")
-    size, budget = decoded_bytes(manifest), input_memory_budget()
-    if size <= budget:
-        return _table(str(manifest.path), manifest.content_hash)
-    log.info("%s: %.1f MiB of decoded images exceed input_memory_budget (%.1f MiB): reading "
-             "it from its shards", manifest.path, size / 2**20, budget / 2**20)
+    budget = input_memory_budget()
+    table = _memory_table(manifest, budget)
+    if table is not None:
+        return table
+    log.info("%s: %.1f MiB of decoded images (%.1f MiB of other sets are in memory) exceed "
+             "input_memory_budget (%.1f MiB): reading it from its shards", manifest.path,
+             decoded_bytes(manifest) / 2**20, _held() / 2**20, budget / 2**20)
     return _shard_table(str(manifest.path), manifest.content_hash)

@@ -26,6 +26,9 @@ from continual.data.manifest import Manifest
 from continual.data.record_offsets import RecordReader
 
 INPUT_SPEC = {"input": tf.io.FixedLenFeature([], tf.string)}
+# Decoded batches waiting beyond those being read: the read-ahead holds at most this many plus
+# one per parallel read (tf.data picks up to one per core), never a share of the set.
+PREFETCH_BATCHES = 2
 
 
 class ShardTable:
@@ -43,6 +46,7 @@ class ShardTable:
         self._reader = RecordReader(manifest)
         self._expected: collections.deque = collections.deque()
         self._ahead = None
+        self._read_now = tf.function(self._read, reduce_retracing=True)
 
     def gather(self, ids) -> tuple[tf.Tensor, tf.Tensor]:
         """(images uint8 [B, H, W, C], labels int32 [B]) of rows `ids`."""
@@ -51,7 +55,7 @@ class ShardTable:
                                                                         ids.numpy()):
             self._expected.popleft()
             return next(self._ahead)
-        return self._read(ids)
+        return self._read_now(ids)
 
     def labels_of(self, ids) -> np.ndarray:
         return self._labels[np.asarray(ids, dtype=np.int64)]
@@ -68,7 +72,7 @@ class ShardTable:
         spans = tf.data.Dataset.from_tensor_slices((bounds[:-1], bounds[1:]))
         batches = spans.map(lambda start, end: self._read(flat[start:end]),
                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        self._ahead = iter(batches.prefetch(tf.data.AUTOTUNE))
+        self._ahead = iter(batches.prefetch(PREFETCH_BATCHES))
 
     def _read(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         serialized = tf.numpy_function(self._reader.read, [ids], tf.string, stateful=False)
@@ -79,4 +83,5 @@ class ShardTable:
                                                        self.image_shape), encoded,
                            fn_output_signature=tf.TensorSpec(self.image_shape, tf.uint8),
                            parallel_iterations=16)
-        return images, tf.gather(self._label_tensor, ids)
+        with tf.control_dependencies([serialized]):  # a bad id: the reader's message first
+            return images, tf.gather(self._label_tensor, ids)
