@@ -7,7 +7,9 @@ one line, TensorBoard gets the metrics, and the log says how fast the stage trai
 Every record carries the experiment's `seed` and `config_id` (a hash of its plan's stage keys:
 what its results depend on). A rerun of one experiment name with another seed or other
 values appends rows under another config_id and reads back only its own, so rows never mix;
-its operative config is kept per config_id under `operative_configs/` as well. Each stage's
+its operative config is kept per config_id under `operative_configs/` as well. `values_id`
+hashes the same less the seed: the seeds of one configuration share it, so the summary can
+refuse to pool seeds that ran with different values. Each stage's
 stored training curves (trained now or reused) are shown in the experiment's TensorBoard run,
 and the experiment's log goes to `experiment.log` beside its metrics.
 """
@@ -102,6 +104,7 @@ class Training:
         manager.planner.check_inputs(self.plan)  # before any stage trains
         self.lineage = lineage.lineage_keys(self.plan)
         self.config_id = config_id(self.plan)
+        self.values_id = lineage.values_id(self.plan)  # the same for every seed of its values
         self.strategy = make_strategy()
         _check_strategy_fits(manager.planner, self.strategy, self.name)
         # A multi-worker group trains each stage together: its workers must not claim apart.
@@ -270,7 +273,7 @@ class Training:
             return
         log.info("[%s] %s evaluated", self.name, plan_step.name)
         record = {"experiment": self.name, "seed": self.manager.seed,
-                  "config_id": self.config_id,
+                  "config_id": self.config_id, "values_id": self.values_id,
                   **self.manager.planner.metrics_record(plan_step, context.plan)}
         append_jsonl(self.metrics_path, record)
         with TensorBoardLogger(self.experiment_dir / "tensorboard") as board:

@@ -24,6 +24,7 @@ FOLDER = ".lineage"
 VALUES = "values"  # under FOLDER: each experiment's last completed values per stage
 SHOWN = 4  # changed files (or values) named in a dry run's line
 UPSTREAM = ("previous", "model")  # inputs holding an upstream stage's key
+PER_SEED = ("seed", "rows")  # inputs (or their last part) that a seed changes by design
 LONG = 40  # a value longer than this is named, not shown
 
 
@@ -158,3 +159,16 @@ def _change(name: str, old: str | None, new: str | None) -> str:
     if len(old) > LONG or len(new) > LONG:
         return name
     return f"{name} {old} -> {new}"
+
+
+def values_id(plan: list[PlanStep]) -> str:
+    """A configuration's values without its seed: a hash of every stage's value leaves less
+    the seed, the rows the seed draws and upstream keys. Seeds of one experiment share it
+    unless some binding, data or code differs between them (the summary then refuses to pool
+    them)."""
+    steps = [[step.name, step.kind,
+              {name: text for name, text in value_leaves(step.inputs).items()
+               if name not in UPSTREAM and name.rpartition(".")[2] not in PER_SEED}]
+             for step in plan]
+    code = [step.inputs.get("code") for step in plan]
+    return artifact_key("values", {"steps": steps, "code": code})[:12]

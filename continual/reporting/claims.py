@@ -23,7 +23,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from continual.reporting.seed_tables import SEED_NAME, mean_std
+from continual.reporting.seed_tables import SEED_NAME, mean_std, mixed_values
 from continual.reporting.stream_tables import PERCENT_COLUMNS
 from continual.reporting.tables import markdown_table, percent
 
@@ -104,12 +104,16 @@ def values_by_seed(rows: Sequence[dict], name: str, metric: str,
     """The metric of each seed of experiment (or group) `name`, where the row has it; with
     `random_init`, the value of its random-initialisation evaluation instead."""
     found = {}
-    for row in rows:
-        experiment = str(row.get("experiment", ""))
+    for row in _group_rows(rows, name):
         value = (row.get("random_init") or {}).get(metric) if random_init else row.get(metric)
-        if name in (experiment, group_name(experiment)) and value is not None:
+        if value is not None:
             found[_row_seed(row)] = float(value)
     return found
+
+
+def _group_rows(rows: Sequence[dict], name: str) -> list[dict]:
+    return [r for r in rows if name in (str(r.get("experiment", "")),
+                                        group_name(str(r.get("experiment", ""))))]
 
 
 def verdict(mean: float | None, std: float | None, count: int, sign: int,
@@ -135,13 +139,17 @@ def claim_rows(claims: Sequence[Claim], rows: Sequence[dict]) -> list[dict]:
                  if claim.worse == RANDOM_INIT else values_by_seed(rows, claim.worse, claim.metric))
         seeds = sorted((s for s in better if s in worse), key=lambda s: (s is None, s or 0))
         mean, std, count = mean_std([better[s] - worse[s] for s in seeds])
+        judged = verdict(mean, 0.0 if std is None else std, count, RELATIONS[claim.relation],
+                         strict=claim.relation not in NOT_BELOW)
+        mixed = [n for n in dict.fromkeys((claim.better, claim.worse))
+                 if mixed_values(_group_rows(rows, n))]
+        if mixed:
+            judged = f"not judged (the seeds of {', '.join(mixed)} ran with different values)"
         found.append({"claim": claim.text(), "metric": claim.metric, "mean_diff": mean,
                       "std_diff": std, "n": count,
                       "seeds": ", ".join("?" if s is None else str(s) for s in seeds),
                       "expected": claim.expected,
-                      "verdict": verdict(mean, 0.0 if std is None else std, count,
-                                         RELATIONS[claim.relation],
-                                         strict=claim.relation not in NOT_BELOW)})
+                      "verdict": judged})
     return found
 
 

@@ -4,7 +4,9 @@ A suite entry with `seeds` runs one experiment per seed, named `<name>_seed<s>` 
 Rows whose names share `<name>` form one group; a group of two or more seeds gets one line
 with the mean and the sample standard deviation (ddof 1) of each metric over its seeds. A
 metric missing (None) in some seed is averaged over the seeds that have it, and the cell says
-how many (`n=2`); missing in all, the cell is blank.
+how many (`n=2`); missing in all, the cell is blank. A group whose seeds ran with different
+values (their records' `values_id` differ: e.g. `--only NAME_seed1` with another binding) is
+marked MIXED: its mean is no over-seed estimate, and no claim is judged on it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ def seed_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
         if match:
             groups.setdefault(match["group"], []).append(row)
     return {name: members for name, members in groups.items() if len(members) >= 2}
+
+
+MIXED = "MIXED"  # a group whose seeds ran with different values
+
+
+def mixed_values(members: Sequence[dict]) -> bool:
+    """True when the group's seeds ran with different values (other bindings, data or code)."""
+    return len({r["values_id"] for r in members if r.get("values_id")}) > 1
 
 
 def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None, int]:
@@ -85,9 +95,10 @@ def seed_csv(rows: Sequence[dict]) -> str:
             if count:
                 lines.append({"experiment": name, "method": members[0].get("method"),
                               "seeds": seeds, "metric": column, "mean": mean, "std": std,
-                              "n": count})
-    return csv_text(("experiment", "method", "seeds", "metric", "mean", "std", "n"), lines,
-                    ("mean", "std"))
+                              "n": count,
+                              "values": MIXED if mixed_values(members) else "same"})
+    return csv_text(("experiment", "method", "seeds", "metric", "mean", "std", "n", "values"),
+                    lines, ("mean", "std"))
 
 
 def seed_markdown(rows: Sequence[dict]) -> str:
@@ -99,10 +110,16 @@ def seed_markdown(rows: Sequence[dict]) -> str:
     body = []
     for name, members in groups.items():
         seeds = [SEED_NAME.match(r["experiment"])["seed"] for r in members]
-        body.append([name, str(members[0].get("method") or ""), ", ".join(seeds),
+        shown = f"{name} ({MIXED} values)" if mixed_values(members) else name
+        body.append([shown, str(members[0].get("method") or ""), ", ".join(seeds),
                      *(format_mean_std([r.get(c) for r in members]) for c in columns)])
+    mixed = [name for name, members in groups.items() if mixed_values(members)]
+    warning = (f" {MIXED} values: the seeds of {', '.join(mixed)} ran with different bindings, "
+               "data or code (e.g. `--only` with another value), so the row is no over-seed "
+               "estimate and no claim is judged on it: rerun every seed with the same values."
+               if mixed else "")
     return ("\n## Over seeds\n\nMean ± sample standard deviation over the seeds of each "
             "experiment, in percent (final_accuracy = A_last; "
             + AVERAGE_RULES[average_column(rows)] + "; summary_seeds.csv holds the same with "
-            "n per metric).\n\n"
+            "n per metric)." + warning + "\n\n"
             + markdown_table(("experiment", "method", "seeds", *columns), body))

@@ -127,7 +127,8 @@ def stream_rows(experiments: Mapping[str, Sequence[dict]]) -> list[dict]:
                "joint_experiment": _joint_name(records) if joint else None}
         last = records[-1]
         row.update(method=last.get("method"), scenario=last.get("scenario"),
-                   seed=last.get("seed"), config_id=last.get("config_id"))
+                   seed=last.get("seed"), config_id=last.get("config_id"),
+                   values_id=last.get("values_id"))
         if last.get("probe_accuracy") is not None:
             row["probe_accuracy"] = last["probe_accuracy"]
             row.update(probe_progress(records), split_forgetting=split_forgetting(records))

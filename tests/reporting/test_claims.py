@@ -148,3 +148,22 @@ def test_an_open_claim_keeps_its_computed_verdict_and_is_not_held(tmp_path):
     assert expected_held(rows) == {"A > B final_accuracy": "not shown (within noise)"}
     with pytest.raises(ValueError, match="fifth element may only be 'open'"):
         parse_claims([("A", ">", "B", "final_accuracy", "maybe")])
+
+
+def test_seeds_run_with_different_values_are_marked_mixed_and_no_claim_is_judged(tmp_path):
+    """`--only RM_seed1` with another binding leaves RM's seeds on two configurations (their
+    records' values_id differ): the over-seed row says MIXED and the claim is not judged."""
+    experiments = {}
+    for seed, (rm, ft) in zip((1, 2, 3), ((0.6, 0.3), (0.7, 0.35), (0.5, 0.3)), strict=True):
+        experiments[f"RM_seed{seed}"] = [dict(r, values_id="b" if seed == 1 else "a")
+                                         for r in _records(f"RM_seed{seed}", seed, rm)]
+        experiments[f"FT_seed{seed}"] = [dict(r, values_id="c")
+                                         for r in _records(f"FT_seed{seed}", seed, ft)]
+    claims = parse_claims([("RM", ">", "FT", "final_accuracy")])
+    paths = write_summary(tmp_path, experiments, claims)
+    text = paths["summary_md"].read_text()
+    assert "| RM (MIXED values) |" in text and "| FT |" in text
+    assert "not judged (the seeds of RM ran with different values)" in text
+    with paths["summary_seeds_csv"].open() as handle:
+        values = {r["experiment"]: r["values"] for r in csv.DictReader(handle)}
+    assert values == {"RM": "MIXED", "FT": "same"}
