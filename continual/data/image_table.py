@@ -130,7 +130,13 @@ def image_table(manifest: Manifest) -> ImageTable | ShardTable:
     table = _memory_table(manifest, budget)
     if table is not None:
         return table
-    log.info("%s: %.1f MiB of decoded images (%.1f MiB of other sets are in memory) exceed "
-             "input_memory_budget (%.1f MiB): reading it from its shards", manifest.path,
-             decoded_bytes(manifest) / 2**20, _held() / 2**20, budget / 2**20)
+    if str(manifest.path) not in _SAID_ON_DISK:  # once per set file and process
+        _SAID_ON_DISK.add(str(manifest.path))
+        log.info("%s: %.1f MiB of decoded images (%.1f MiB of other sets are in memory) "
+                 "exceed input_memory_budget (%.1f MiB): reading it from its shards",
+                 manifest.path, decoded_bytes(manifest) / 2**20, _held() / 2**20,
+                 budget / 2**20)
     return _shard_table(str(manifest.path), manifest.content_hash)
+
+
+_SAID_ON_DISK: set[str] = set()  # manifests whose shard path the log has named
