@@ -1,0 +1,114 @@
+"""Stream methods trained data-parallel on two replicas equal the same run on one device.
+
+tests/methods/stream_replicas_worker.py trains each method with the experience loop for two
+experiences (stream batches of 6 rows plus, for ER, replay batches of 4; an odd last batch of 2)
+on one device and under MirroredStrategy over two logical CPUs, each in a fresh interpreter
+(the two run at once). The runs must agree within 1e-4 in every step's loss, every weight (BN
+statistics included: the tiny convnet's BN trains, synchronised across replicas) and the
+buffer's contents. A method whose step does not split the batch is refused under several
+replicas instead of training on one device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from continual.errors import InputError
+from continual.methods import data_parallel
+from continual.methods.baselines import ExperienceReplay, FineTuning
+from continual.methods.rainbow_memory.joint_reference import JointFromScratch
+from continual.methods.sslad.method import UncertaintyGuidedReplay
+from training import _check_strategy_fits
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).resolve().parent / "stream_replicas_worker.py"
+CASES = ("finetune", "er", "joint_from_scratch", "linear_probe")
+RTOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, dict[str, dict]]:
+    """strategy -> case -> the worker's report; both workers run concurrently."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    workers = {name: subprocess.Popen([sys.executable, str(WORKER), name, *CASES], cwd=ROOT,
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True)
+               for name in ("default", "mirrored")}
+    reports = {}
+    for name, worker in workers.items():
+        stdout, stderr = worker.communicate(timeout=600)
+        assert worker.returncode == 0, f"{name} worker failed:\n{stderr[-4000:]}"
+        lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        reports[name] = {line["case"]: line for line in lines}
+        assert sorted(reports[name]) == sorted(CASES), f"{name} worker printed {stdout!r}"
+    return reports
+
+
+def test_the_mirrored_run_really_splits_each_batch_over_two_replicas(runs):
+    for case in CASES:
+        assert runs["default"][case]["replicas"] == 1
+        assert runs["mirrored"][case]["replicas"] == 2
+        assert runs["default"][case]["sliced_on_replicas"] == []
+        assert runs["mirrored"][case]["sliced_on_replicas"] == [0, 1]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_losses_equal_one_device(runs, case):
+    default, mirrored = runs["default"][case]["losses"], runs["mirrored"][case]["losses"]
+    assert len(default) >= 6 and len(set(default)) == len(default)
+    np.testing.assert_allclose(mirrored, default, rtol=RTOL)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_weights_equal_one_device(runs, case):
+    default, mirrored = runs["default"][case], runs["mirrored"][case]
+    norms = np.asarray(default["weight_norms"])
+    np.testing.assert_allclose(mirrored["weight_norms"], norms, rtol=RTOL)
+    for name in ("weight_sums", "weight_projections"):  # near 0 by chance: scaled by the norm
+        one, two = np.asarray(default[name]), np.asarray(mirrored[name])
+        assert one.shape == two.shape
+        assert np.all(np.abs(two - one) <= RTOL * (np.abs(one) + norms)), (name, one, two)
+
+
+def test_buffer_contents_equal_one_device(runs):
+    assert len(runs["default"]["er"]["buffer_ids"]) == 8  # the reservoir filled up
+    for case in CASES:
+        assert runs["mirrored"][case]["buffer_ids"] == runs["default"][case]["buffer_ids"]
+
+
+def _two_replicas():
+    return SimpleNamespace(num_replicas_in_sync=2, cluster_resolver=None)
+
+
+@pytest.mark.parametrize("method", [FineTuning, ExperienceReplay, JointFromScratch])
+def test_converted_methods_are_accepted_on_two_replicas(method):
+    assert data_parallel.refusal(method, _two_replicas()) is None
+    _check_strategy_fits(SimpleNamespace(kind="stream", method_cls=method), _two_replicas(),
+                         "exp")
+
+
+def test_a_method_not_converted_is_refused_on_two_replicas_not_run_on_one():
+    planner = SimpleNamespace(kind="stream", method_cls=UncertaintyGuidedReplay)
+    with pytest.raises(InputError, match="UncertaintyGuidedReplay runs on one device only"):
+        _check_strategy_fits(planner, _two_replicas(), "exp")
+    one = SimpleNamespace(num_replicas_in_sync=1, cluster_resolver=None)
+    _check_strategy_fits(planner, one, "exp")  # one device: nothing to refuse
+
+
+def test_the_declaration_is_not_inherited():
+    """A subclass that changes the step must declare itself: it is not converted by its base."""
+
+    class ChangedStep(FineTuning):
+        def _replica_step(self, images, labels):
+            raise NotImplementedError
+
+    assert "ChangedStep runs on one device only" in data_parallel.refusal(ChangedStep,
+                                                                          _two_replicas())
