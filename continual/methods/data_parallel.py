@@ -88,6 +88,19 @@ def summed_across_replicas(values: list[tf.Tensor]) -> list[tf.Tensor]:
     return context.all_reduce(SUM, list(values))
 
 
+def gathered_rows(tensor: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(every replica's rows of `tensor`, in the global batch's order; the index of this
+    replica's first row among them), for a loss over pairs of rows (contrastive losses).
+    Gradients flow back to the replica that holds each row. (`tensor`, 0) on one replica."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tensor, tf.constant(0)
+    everyone = context.all_gather(tensor, axis=0)
+    counts = context.all_gather(tf.shape(tensor)[:1], axis=0)
+    first = tf.reduce_sum(counts[:tf.cast(context.replica_id_in_sync_group, tf.int32)])
+    return everyone, first
+
+
 def step_variable(initial_value, name: str) -> tf.Variable:
     """A variable that a replica step writes with a value every replica computes alike (a
     statistic of the applied gradient): mirrored from the first replica's write."""

@@ -6,9 +6,10 @@ under one tf.distribute strategy.
 "mirrored" first splits the CPU into two logical devices (TensorFlow allows it only before it
 initialises: hence a fresh interpreter). Each case builds its method inside the strategy's scope
 (as `make_method` does), trains two experiences of a tiny synthetic stream with
-`run_experience` and prints one JSON line: the replica count, every train step's loss, a
-checksum of every weight (trainable or not: BN statistics too) and the buffer's contents. The
-stream's batches have an odd last batch, so a replica also trains on a 1-row slice.
+`run_experience` and prints one JSON line: the replica count, which replicas cut a slice of a
+batch, every train step's loss and other outputs (loss terms, head steps), a checksum of every
+float variable it checkpoints and the buffer's contents. The stream's batches have an odd last
+batch, so a replica also trains on a 1-row slice.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from continual.loop.experience import ExperienceLoop, LoopState, run_experience 
 from continual.loop.linear_probe import LinearProbe, train_linear_probe  # noqa: E402
 from continual.methods import data_parallel  # noqa: E402
 from continual.methods.baselines import ExperienceReplay, FineTuning  # noqa: E402
+from continual.methods.rainbow_memory import RainbowMemory  # noqa: E402
+from continual.methods.rainbow_memory.bic import BiC  # noqa: E402
+from continual.methods.rainbow_memory.ewc import EWC  # noqa: E402
+from continual.methods.rainbow_memory.gdumb import GDumb  # noqa: E402
+from continual.methods.rainbow_memory.icarl import ICaRL  # noqa: E402
 from continual.methods.rainbow_memory.joint_reference import JointFromScratch  # noqa: E402
+from continual.methods.rainbow_memory.rwalk import RWalk  # noqa: E402
+from continual.methods.sslad.method import UncertaintyGuidedReplay  # noqa: E402
 from continual.replay.buffers import EpisodicBuffer  # noqa: E402
 from training import make_strategy  # noqa: E402
 
@@ -98,16 +106,43 @@ def buffer_contents(method) -> dict:
     return {"buffer_ids": sorted(int(i) for i in buffer.stored_ids())}
 
 
-def record_losses(method) -> list:
-    losses, step = [], method.train_step
+def record_losses(method) -> tuple[list, list]:
+    """(every step's loss, every step's other outputs in name order: loss terms, head loss)."""
+    losses, others, step = [], [], method.train_step
 
     def recorded(batch, global_step):
         outputs = step(batch, global_step)
-        losses.append(float(outputs["loss"]))
+        if "loss" in outputs:  # GDumb's stream pass only fills the memory
+            losses.append(float(outputs["loss"]))
+        others.extend(float(outputs[name]) for name in sorted(outputs) if name != "loss")
         return outputs
 
     method.train_step = recorded
-    return losses
+    return losses, others
+
+
+# RM and its baselines: class, memory policy, arguments (the baselines' loop at batch 4).
+RAINBOW_MEMORY = {
+    "rainbow_memory": (RainbowMemory, "rainbow", {}),
+    "ewc": (EWC, "reservoir", {"batch_size": 4, "reg_coef": 1.0}),
+    "rwalk": (RWalk, "reservoir", {"batch_size": 4, "reg_coef": 1.0}),
+    "icarl": (ICaRL, "herding", {"batch_size": 4}),
+    "gdumb": (GDumb, "greedy_class_balanced", {"batch_size": 4}),
+    "bic": (BiC, "herding", {"batch_size": 4, "validation_size": 4, "bias_epochs": 2}),
+}
+
+
+# SSLAD: every loss term on from the second step (soft labels, contrastive, supcon, focal
+# with class-balanced weights), sweeps every 3 steps; per-update head steps on 3 memory rows
+# (an odd split) with their soft-label term, or head epochs after each experience.
+SSLAD_COMMON = {"sweep_size": 4, "sweep_every": 3, "votes": 2, "learning_rate": 0.05,
+                "lr_milestones": (4,), "soft_label_milestones": (1,),
+                "soft_label_weights": (1.0,), "focal_gamma": 1.0}
+SSLAD = {
+    "sslad": {"head_batch_size": 3, "head_soft_labels": True,
+              "head_soft_label_milestones": (1,), "head_soft_label_weights": (1.0,)},
+    "sslad_head_epochs": {"head_epochs": 1},
+}
 
 
 def make_method(case: str, strategy):
@@ -119,6 +154,14 @@ def make_method(case: str, strategy):
     elif case == "er":
         method = ExperienceReplay(online=True)
         buffer = EpisodicBuffer(capacity=8, policy="reservoir", num_classes=CLASSES)
+    elif case in RAINBOW_MEMORY:
+        method_cls, policy, kwargs = RAINBOW_MEMORY[case]
+        method = method_cls(memory_epochs=2, **kwargs)
+        buffer = EpisodicBuffer(capacity=8, policy=policy, num_classes=CLASSES)
+    elif case in SSLAD:
+        method = UncertaintyGuidedReplay(**SSLAD_COMMON, **SSLAD[case])
+        buffer = EpisodicBuffer(capacity=8, policy="uncertainty", num_classes=CLASSES,
+                                logits_dim=CLASSES)
     else:
         raise SystemExit(f"unknown case {case!r}")
     keras.utils.set_random_seed(SEED)
@@ -129,7 +172,7 @@ def make_method(case: str, strategy):
 
 def run_method(case: str, strategy) -> dict:
     method = make_method(case, strategy)
-    losses = record_losses(method)
+    losses, others = record_losses(method)
     table, state = Table(), LoopState()
     with tempfile.TemporaryDirectory(prefix="stream-replicas-") as folder:
         for experience in EXPERIENCES:
@@ -138,8 +181,19 @@ def run_method(case: str, strategy) -> dict:
             state.begun.assign(False)
             run_experience(method, experience, table, LOOP, SEED, Path(folder) /
                            str(experience.index), state)
-    return {"losses": losses, **weight_checksum(method.model.weights),
+    return {"losses": losses, "outputs": others, **weight_checksum(state_variables(method)),
             **buffer_contents(method)}
+
+
+def state_variables(method) -> list:
+    """Every float variable the method checkpoints (weights, BN statistics, optimiser slots,
+    a method's own state such as RWalk's path score or BiC's bias), in a fixed order."""
+    found = []
+    for name in sorted(method.trackables()):
+        value = method.trackables()[name]
+        variables = [value] if isinstance(value, tf.Variable) else value.variables
+        found += [v for v in variables if tf.as_dtype(v.dtype).is_floating]
+    return found
 
 
 def run_linear_probe(strategy) -> dict:
@@ -149,8 +203,8 @@ def run_linear_probe(strategy) -> dict:
     probe = LinearProbe(learning_rate=0.5, epochs=3, batch_size=8)
     head = train_linear_probe(features, labels, CLASSES, probe, SEED, strategy)
     logits = head(tf.constant(features)).numpy()
-    return {"losses": [float(v) for v in logits.ravel()[:8]], **weight_checksum(head.weights),
-            "buffer_ids": []}
+    return {"losses": [float(v) for v in logits.ravel()[:8]], "outputs": [],
+            **weight_checksum(head.weights), "buffer_ids": []}
 
 
 def spy_on_replica_slices() -> set:

@@ -3,10 +3,14 @@
 tests/methods/stream_replicas_worker.py trains each method with the experience loop for two
 experiences (stream batches of 6 rows plus, for ER, replay batches of 4; an odd last batch of 2)
 on one device and under MirroredStrategy over two logical CPUs, each in a fresh interpreter
-(the two run at once). The runs must agree within 1e-4 in every step's loss, every weight (BN
-statistics included: the tiny convnet's BN trains, synchronised across replicas) and the
-buffer's contents. A method whose step does not split the batch is refused under several
-replicas instead of training on one device.
+(the two run at once). The runs must agree within 1e-4 in every step's loss, every float
+variable the method checkpoints (weights, BN statistics: the tiny convnet's BN trains,
+synchronised across replicas; optimiser slots; RWalk's path score and Fisher, EWC's anchors,
+BiC's bias) and the buffer's contents. Methods: fine-tuning (also joint), ER, RM's joint
+reference, the linear probe, Rainbow Memory (CutMix, uncertainty memory) and its baselines
+EWC, RWalk, iCaRL, GDumb, BiC (their loop at batch 4), SSLAD (every loss term, sweeps, head
+steps on an odd number of memory rows, or head epochs). A method whose step does not split the
+batch is refused under several replicas instead of training on one device.
 """
 
 from __future__ import annotations
@@ -24,13 +28,21 @@ import pytest
 from continual.errors import InputError
 from continual.methods import data_parallel
 from continual.methods.baselines import ExperienceReplay, FineTuning
+from continual.methods.rainbow_memory import RainbowMemory
+from continual.methods.rainbow_memory.bic import BiC
+from continual.methods.rainbow_memory.ewc import EWC
+from continual.methods.rainbow_memory.gdumb import GDumb
+from continual.methods.rainbow_memory.icarl import ICaRL
 from continual.methods.rainbow_memory.joint_reference import JointFromScratch
+from continual.methods.rainbow_memory.rwalk import RWalk
+from continual.methods.simsiam_stream import SimSiamStream
 from continual.methods.sslad.method import UncertaintyGuidedReplay
 from training import _check_strategy_fits
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).resolve().parent / "stream_replicas_worker.py"
-CASES = ("finetune", "er", "joint_from_scratch", "linear_probe")
+CASES = ("finetune", "er", "joint_from_scratch", "linear_probe", "rainbow_memory", "ewc",
+         "rwalk", "icarl", "gdumb", "bic", "sslad", "sslad_head_epochs")
 RTOL = 1e-4
 
 
@@ -65,6 +77,9 @@ def test_losses_equal_one_device(runs, case):
     default, mirrored = runs["default"][case]["losses"], runs["mirrored"][case]["losses"]
     assert len(default) >= 6 and len(set(default)) == len(default)
     np.testing.assert_allclose(mirrored, default, rtol=RTOL)
+    # loss terms and head steps' losses (some are 0 before replay starts)
+    np.testing.assert_allclose(runs["mirrored"][case]["outputs"], runs["default"][case]["outputs"],
+                               rtol=RTOL, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -79,7 +94,9 @@ def test_weights_equal_one_device(runs, case):
 
 
 def test_buffer_contents_equal_one_device(runs):
-    assert len(runs["default"]["er"]["buffer_ids"]) == 8  # the reservoir filled up
+    for case in ("er", "rainbow_memory", "ewc", "rwalk", "icarl", "gdumb", "bic"):
+        assert len(runs["default"][case]["buffer_ids"]) == 8  # the memory filled up
+    assert runs["default"]["sslad"]["buffer_ids"]  # swept down, not empty
     for case in CASES:
         assert runs["mirrored"][case]["buffer_ids"] == runs["default"][case]["buffer_ids"]
 
@@ -88,7 +105,9 @@ def _two_replicas():
     return SimpleNamespace(num_replicas_in_sync=2, cluster_resolver=None)
 
 
-@pytest.mark.parametrize("method", [FineTuning, ExperienceReplay, JointFromScratch])
+@pytest.mark.parametrize("method", [FineTuning, ExperienceReplay, JointFromScratch,
+                                    RainbowMemory, EWC, RWalk, ICaRL, GDumb, BiC,
+                                    UncertaintyGuidedReplay])
 def test_converted_methods_are_accepted_on_two_replicas(method):
     assert data_parallel.refusal(method, _two_replicas()) is None
     _check_strategy_fits(SimpleNamespace(kind="stream", method_cls=method), _two_replicas(),
@@ -96,8 +115,8 @@ def test_converted_methods_are_accepted_on_two_replicas(method):
 
 
 def test_a_method_not_converted_is_refused_on_two_replicas_not_run_on_one():
-    planner = SimpleNamespace(kind="stream", method_cls=UncertaintyGuidedReplay)
-    with pytest.raises(InputError, match="UncertaintyGuidedReplay runs on one device only"):
+    planner = SimpleNamespace(kind="stream", method_cls=SimSiamStream)
+    with pytest.raises(InputError, match="SimSiamStream runs on one device only"):
         _check_strategy_fits(planner, _two_replicas(), "exp")
     one = SimpleNamespace(num_replicas_in_sync=1, cluster_resolver=None)
     _check_strategy_fits(planner, one, "exp")  # one device: nothing to refuse
