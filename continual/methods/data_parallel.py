@@ -34,10 +34,13 @@ def replicas(strategy: tf.distribute.Strategy) -> int:
 
 
 def run_split(strategy: tf.distribute.Strategy, replica_step: Callable[..., dict],
-              rows: Sequence[tf.Tensor], shared: Sequence = ()) -> dict:
+              rows: Sequence[tf.Tensor], shared: Sequence = (),
+              per_row: Sequence[str] = ()) -> dict:
     """`replica_step(*local_rows, *shared)` on every replica, each `rows` tensor cut to the
     replica's slice of its first axis; returns the outputs summed across replicas (so each must
-    be a replica's share of a global value, e.g. a `global_mean`). Call inside a tf.function."""
+    be a replica's share of a global value, e.g. a `global_mean`), except those named in
+    `per_row`: per-row values, put back together in the global batch's order. Call inside a
+    tf.function."""
     if replicas(strategy) == 1:
         return replica_step(*rows, *shared)
     count = len(rows)
@@ -47,7 +50,9 @@ def run_split(strategy: tf.distribute.Strategy, replica_step: Callable[..., dict
         return replica_step(*local, *args[count:])
 
     outputs = strategy.run(on_replica, args=(*rows, *shared))
-    return {name: strategy.reduce(SUM, value, axis=None) for name, value in outputs.items()}
+    return {name: (strategy.gather(value, axis=0) if name in per_row
+                   else strategy.reduce(SUM, value, axis=None))
+            for name, value in outputs.items()}
 
 
 def _local_rows(tensor: tf.Tensor) -> tf.Tensor:

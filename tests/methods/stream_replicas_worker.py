@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for imports
@@ -40,8 +41,10 @@ from continual.methods.rainbow_memory.gdumb import GDumb  # noqa: E402
 from continual.methods.rainbow_memory.icarl import ICaRL  # noqa: E402
 from continual.methods.rainbow_memory.joint_reference import JointFromScratch  # noqa: E402
 from continual.methods.rainbow_memory.rwalk import RWalk  # noqa: E402
+from continual.methods.simsiam_stream import SimSiamStream  # noqa: E402
 from continual.methods.sslad.method import UncertaintyGuidedReplay  # noqa: E402
 from continual.replay.buffers import EpisodicBuffer  # noqa: E402
+from continual.replay.buffers.ssl_buffer import ContinuousBuffer  # noqa: E402
 from training import make_strategy  # noqa: E402
 
 SIZE, CLASSES, SEED = 8, 4, 3
@@ -145,6 +148,10 @@ SSLAD = {
 }
 
 
+# SimSiam on the stream: one buffer shard per replica (FIFO or MinRed), two updates per batch.
+SIMSIAM = {"simsiam_fifo": "fifo", "simsiam_minred": "minred"}
+
+
 def make_method(case: str, strategy):
     buffer = None
     if case == "finetune":
@@ -162,11 +169,19 @@ def make_method(case: str, strategy):
         method = UncertaintyGuidedReplay(**SSLAD_COMMON, **SSLAD[case])
         buffer = EpisodicBuffer(capacity=8, policy="uncertainty", num_classes=CLASSES,
                                 logits_dim=CLASSES)
+    elif case in SIMSIAM:
+        method = SimSiamStream(updates_per_batch=2, learning_rate=0.1, projection_dim=16,
+                               predictor_dim=8)
+        buffer = ContinuousBuffer(capacity=12, policy=SIMSIAM[case], shards=2,
+                                  num_classes=CLASSES)
     else:
         raise SystemExit(f"unknown case {case!r}")
     keras.utils.set_random_seed(SEED)
     with strategy.scope():
         method.build((SIZE, SIZE, 3), CLASSES, buffer, SEED)
+    if case in SIMSIAM:  # as make_method does: SimSiam sizes its buffer and schedule here
+        method.check_stream(SimpleNamespace(experiences=EXPERIENCES, params={}, name="stream"),
+                            LOOP)
     return method
 
 

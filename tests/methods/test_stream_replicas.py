@@ -9,7 +9,8 @@ synchronised across replicas; optimiser slots; RWalk's path score and Fisher, EW
 BiC's bias) and the buffer's contents. Methods: fine-tuning (also joint), ER, RM's joint
 reference, the linear probe, Rainbow Memory (CutMix, uncertainty memory) and its baselines
 EWC, RWalk, iCaRL, GDumb, BiC (their loop at batch 4), SSLAD (every loss term, sweeps, head
-steps on an odd number of memory rows, or head epochs). A method whose step does not split the
+steps on an odd number of memory rows, or head epochs), SimSiam with FIFO and MinRed buffers
+of one shard per replica. A method whose step does not split the
 batch is refused under several replicas instead of training on one device.
 """
 
@@ -28,6 +29,7 @@ import pytest
 from continual.errors import InputError
 from continual.methods import data_parallel
 from continual.methods.baselines import ExperienceReplay, FineTuning
+from continual.methods.kaizen import Kaizen
 from continual.methods.rainbow_memory import RainbowMemory
 from continual.methods.rainbow_memory.bic import BiC
 from continual.methods.rainbow_memory.ewc import EWC
@@ -42,8 +44,19 @@ from training import _check_strategy_fits
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).resolve().parent / "stream_replicas_worker.py"
 CASES = ("finetune", "er", "joint_from_scratch", "linear_probe", "rainbow_memory", "ewc",
-         "rwalk", "icarl", "gdumb", "bic", "sslad", "sslad_head_epochs")
+         "rwalk", "icarl", "gdumb", "bic", "sslad", "sslad_head_epochs", "simsiam_fifo",
+         "simsiam_minred")
 RTOL = 1e-4
+# SimSiam's loss is a mean cosine near 0 and its ten updates at lr 0.1 amplify float rounding
+# (its first step agrees to 3e-7 relative, its buffer's loss statistics after the run to
+# ~1.2e-4): (relative, absolute) tolerance 3e-4, 1e-5 (its predictor BN's moving mean is ~1e-8).
+# A wrong split moves values by far more: BN statistics per replica by ~5 %
+# (tests/models/test_batch_norm_replicas.py), a loss averaged per replica doubles the step.
+TOLERANCE = {"simsiam_fifo": (3e-4, 1e-5), "simsiam_minred": (3e-4, 1e-5)}
+
+
+def _tolerance(case: str) -> tuple[float, float]:
+    return TOLERANCE.get(case, (RTOL, 0.0))
 
 
 @pytest.fixture(scope="module")
@@ -75,28 +88,35 @@ def test_the_mirrored_run_really_splits_each_batch_over_two_replicas(runs):
 @pytest.mark.parametrize("case", CASES)
 def test_losses_equal_one_device(runs, case):
     default, mirrored = runs["default"][case]["losses"], runs["mirrored"][case]["losses"]
-    assert len(default) >= 6 and len(set(default)) == len(default)
-    np.testing.assert_allclose(mirrored, default, rtol=RTOL)
+    assert len(default) >= 5 and len(set(default)) == len(default)
+    rtol, atol = _tolerance(case)
+    np.testing.assert_allclose(mirrored, default, rtol=rtol, atol=atol)
     # loss terms and head steps' losses (some are 0 before replay starts)
     np.testing.assert_allclose(runs["mirrored"][case]["outputs"], runs["default"][case]["outputs"],
-                               rtol=RTOL, atol=1e-6)
+                               rtol=rtol, atol=max(atol, 1e-6))
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_weights_equal_one_device(runs, case):
     default, mirrored = runs["default"][case], runs["mirrored"][case]
     norms = np.asarray(default["weight_norms"])
-    np.testing.assert_allclose(mirrored["weight_norms"], norms, rtol=RTOL)
+    rtol, atol = _tolerance(case)
+    np.testing.assert_allclose(mirrored["weight_norms"], norms, rtol=rtol, atol=atol)
     for name in ("weight_sums", "weight_projections"):  # near 0 by chance: scaled by the norm
         one, two = np.asarray(default[name]), np.asarray(mirrored[name])
         assert one.shape == two.shape
-        assert np.all(np.abs(two - one) <= RTOL * (np.abs(one) + norms)), (name, one, two)
+        assert np.all(np.abs(two - one) <= rtol * (np.abs(one) + norms) + atol), (name, one,
+                                                                                 two)
 
 
 def test_buffer_contents_equal_one_device(runs):
     for case in ("er", "rainbow_memory", "ewc", "rwalk", "icarl", "gdumb", "bic"):
         assert len(runs["default"][case]["buffer_ids"]) == 8  # the memory filled up
     assert runs["default"]["sslad"]["buffer_ids"]  # swept down, not empty
+    for case in ("simsiam_fifo", "simsiam_minred"):  # one 6-item shard per replica, full
+        assert len(runs["default"][case]["buffer_ids"]) == 12
+    assert runs["default"]["simsiam_fifo"]["buffer_ids"] != runs["default"]["simsiam_minred"][
+        "buffer_ids"]  # MinRed removed by redundancy, not by age
     for case in CASES:
         assert runs["mirrored"][case]["buffer_ids"] == runs["default"][case]["buffer_ids"]
 
@@ -107,7 +127,7 @@ def _two_replicas():
 
 @pytest.mark.parametrize("method", [FineTuning, ExperienceReplay, JointFromScratch,
                                     RainbowMemory, EWC, RWalk, ICaRL, GDumb, BiC,
-                                    UncertaintyGuidedReplay])
+                                    UncertaintyGuidedReplay, SimSiamStream])
 def test_converted_methods_are_accepted_on_two_replicas(method):
     assert data_parallel.refusal(method, _two_replicas()) is None
     _check_strategy_fits(SimpleNamespace(kind="stream", method_cls=method), _two_replicas(),
@@ -115,8 +135,8 @@ def test_converted_methods_are_accepted_on_two_replicas(method):
 
 
 def test_a_method_not_converted_is_refused_on_two_replicas_not_run_on_one():
-    planner = SimpleNamespace(kind="stream", method_cls=SimSiamStream)
-    with pytest.raises(InputError, match="SimSiamStream runs on one device only"):
+    planner = SimpleNamespace(kind="stream", method_cls=Kaizen)
+    with pytest.raises(InputError, match="Kaizen runs on one device only"):
         _check_strategy_fits(planner, _two_replicas(), "exp")
     one = SimpleNamespace(num_replicas_in_sync=1, cluster_resolver=None)
     _check_strategy_fits(planner, one, "exp")  # one device: nothing to refuse
