@@ -33,6 +33,7 @@ from continual.artifacts import PlanStep, artifact_key
 from continual.data.atomic import write_text_atomic
 from continual.divergence import check_finite_state
 from continual.errors import InputError
+from continual.methods import data_parallel
 from continual.models.stage_checkpoints import is_chief, worker_name
 from continual.reporting import TensorBoardLogger, append_jsonl, read_jsonl
 from continual.reporting.training_curves import claim_board, show_in_run
@@ -313,12 +314,20 @@ def _multi_worker_strategy() -> tf.distribute.Strategy:
 
 
 def _check_strategy_fits(planner, strategy: tf.distribute.Strategy, name: str) -> None:
-    """Stream experiments train in one process: their experience loop does not split its steps
-    over workers, so a multi-worker group would train each experience once per worker."""
-    if getattr(planner, "kind", None) == "stream" and _workers(strategy) > 1:
+    """Stream experiments train in one process (their experience loop writes its in-experience
+    checkpoints and buffer from every process, with no chief-only writing), and under several
+    local replicas only with a method whose step splits the batch (data_parallel.refusal)."""
+    if getattr(planner, "kind", None) != "stream":
+        return
+    if _workers(strategy) > 1:
         raise InputError(f"experiment {name!r} is a stream experiment, which trains in one "
-                         "process; make_strategy.name = 'multi_worker' runs RECALL experiments "
-                         "only: bind make_strategy.name = 'default' (or 'mirrored') for it")
+                         "process: its experience loop has no chief-only writing of its "
+                         "in-experience checkpoints and buffer, so make_strategy.name = "
+                         "'multi_worker' runs RECALL experiments only; bind make_strategy.name "
+                         "= 'mirrored' (all local devices) or 'default' for it")
+    refused = data_parallel.refusal(planner.method_cls, strategy)
+    if refused:
+        raise InputError(f"experiment {name!r}: {refused}")
 
 
 def _workers(strategy: tf.distribute.Strategy) -> int:

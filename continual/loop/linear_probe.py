@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from continual.data.image_table import read_ahead
+from continual.methods import data_parallel
 from continual.optim.lars import LARS
 from continual.optim.loss_scale import DynamicLossScale
 from continual.optim.schedules import make_schedule
@@ -60,8 +61,16 @@ def probe_features(features: Callable, table, ids: np.ndarray, batch_size: int) 
 
 
 def train_linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int,
-                       probe: LinearProbe, seed: int) -> keras.layers.Dense:
-    """A linear classifier on fixed `features`; deterministic given `seed`."""
+                       probe: LinearProbe, seed: int,
+                       strategy: tf.distribute.Strategy | None = None) -> keras.layers.Dense:
+    """A linear classifier on fixed `features`; deterministic given `seed`. Under a
+    multi-device `strategy` each batch is split across its replicas (`data_parallel`)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        return _train_head(features, labels, num_classes, probe, seed, strategy)
+
+
+def _train_head(features, labels, num_classes, probe, seed, strategy) -> keras.layers.Dense:
     head = keras.layers.Dense(
         num_classes, kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01, seed=seed),
         bias_initializer="zeros", dtype="float32", name="probe")
@@ -76,8 +85,8 @@ def train_linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: in
 
     rows, starts = _batch_rows(len(features), probe, seed)
     loss_scale = DynamicLossScale()  # enabled under the mixed_float16 policy only
-    _fit(head, optimizer, loss_scale, tf.constant(features), tf.constant(labels, tf.int32),
-         tf.constant(rows), tf.constant(starts))
+    _fit(_ProbeStep(head, optimizer, loss_scale, strategy), tf.constant(features),
+         tf.constant(labels, tf.int32), tf.constant(rows), tf.constant(starts))
     head.skipped_steps = int(loss_scale.skipped_steps.numpy())
     return head
 
@@ -94,16 +103,32 @@ def _batch_rows(count: int, probe: LinearProbe, seed: int) -> tuple[np.ndarray, 
     return rows.astype(np.int32), np.stack([starts, ends], axis=1).astype(np.int32)
 
 
+class _ProbeStep:
+    """One probe step on a batch of features, split across the strategy's replicas."""
+
+    def __init__(self, head, optimizer, loss_scale, strategy):
+        self.head, self.optimizer, self.loss_scale = head, optimizer, loss_scale
+        self.strategy = strategy
+
+    def __call__(self, features: tf.Tensor, labels: tf.Tensor) -> dict:
+        return data_parallel.run_split(self.strategy, self._replica_step, (features, labels))
+
+    def _replica_step(self, features, labels) -> dict:
+        variables = self.head.trainable_variables
+        with tf.GradientTape() as tape:
+            logits = self.head(features)
+            loss = data_parallel.global_mean(keras.losses.sparse_categorical_crossentropy(
+                labels, logits, from_logits=True))
+            scaled = self.loss_scale.scale_loss(loss)
+        grads = tape.gradient(scaled, variables)
+        self.loss_scale.apply(grads, lambda g: self.optimizer.apply_gradients(
+            zip(g, variables, strict=True)))
+        return {"loss": loss}
+
+
 @tf.function(reduce_retracing=True)
-def _fit(head, optimizer, loss_scale, features, labels, rows, bounds) -> None:
+def _fit(step: _ProbeStep, features, labels, rows, bounds) -> None:
     """All probe steps in one graph: batch i reads rows[bounds[i, 0]:bounds[i, 1]]."""
     for i in tf.range(tf.shape(bounds)[0]):
         batch = rows[bounds[i, 0]:bounds[i, 1]]
-        with tf.GradientTape() as tape:
-            logits = head(tf.gather(features, batch))
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                tf.gather(labels, batch), logits, from_logits=True))
-            scaled = loss_scale.scale_loss(loss)
-        grads = tape.gradient(scaled, head.trainable_variables)
-        loss_scale.apply(grads, lambda g: optimizer.apply_gradients(
-            zip(g, head.trainable_variables, strict=True)))
+        step(tf.gather(features, batch), tf.gather(labels, batch))

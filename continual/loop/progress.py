@@ -38,7 +38,7 @@ def learning_rate(method) -> float | None:
     """The current learning rate of the method's first Keras optimiser (None without one)."""
     for trackable in method.trackables().values():
         if isinstance(trackable, keras.optimizers.Optimizer):
-            return float(trackable.learning_rate)
+            return float(keras.ops.convert_to_numpy(trackable.learning_rate))  # mirrored too
     return None
 
 

@@ -90,6 +90,10 @@ class StreamMethod:
     # continual/optim/loss_scale.py, among its trackables); the stream plan refuses float16
     # for a method that does not.
     supports_loss_scaling = False
+    # True when the train step splits the global batch across the replicas of a multi-device
+    # strategy (continual/methods/data_parallel.py); read from each class's own body, so a
+    # subclass that changes the step declares it again. Others are refused under `mirrored`.
+    data_parallel = False
     # Gin bindings ('Configurable.param') that cannot change the initial state or the first
     # experience (nor their evaluations): the stream plan leaves them out of those keys, so
     # experiments that differ only in them train the first experience once. The method must

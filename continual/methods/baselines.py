@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from continual import planning
 from continual.data.views import random_flip, standardize
+from continual.methods import data_parallel
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.models.classifiers import build_classifier
 from continual.optim.loss_scale import DynamicLossScale
@@ -30,6 +31,7 @@ class FineTuning(StreamMethod):
 
     name = "finetune"
     supports_loss_scaling = True
+    data_parallel = True
 
     def __init__(self, *, epochs: int = 1, online: bool = False, flip: bool = False):
         owner = type(self).__name__
@@ -46,6 +48,7 @@ class FineTuning(StreamMethod):
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         self.buffer = buffer
         self.seed = seed
+        self.strategy = data_parallel.captured_strategy()
         # One trace for every batch size: ER's step grows from stream rows to stream + replay
         # rows when the buffer first holds items, and a last batch may be smaller.
         self._step = tf.function(self._train_step, input_signature=[
@@ -69,9 +72,12 @@ class FineTuning(StreamMethod):
     def _train_step(self, images, labels, step):
         if self.flip:
             images = random_flip(images, tf.stack([tf.cast(self.seed, tf.int64), step]))
+        return data_parallel.run_split(self.strategy, self._replica_step, (images, labels))
+
+    def _replica_step(self, images, labels):
         with tf.GradientTape() as tape:
             logits = self.model(standardize(images), training=True)
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            loss = data_parallel.global_mean(keras.losses.sparse_categorical_crossentropy(
                 labels, tf.cast(logits, tf.float32), from_logits=True))
             scaled_loss = self.loss_scale.scale_loss(loss)
         variables = self.model.trainable_variables
@@ -99,6 +105,7 @@ class ExperienceReplay(FineTuning):
 
     name = "er"
     uses_buffer = True
+    data_parallel = True  # the buffer is sampled and offered rows outside the replicas
 
     def build(self, input_shape, num_classes, buffer, seed) -> None:
         if buffer is None:

@@ -29,6 +29,7 @@ from continual import planning
 from continual.data.ssl_views import two_views
 from continual.data.video_frames import VideoFrames, require_random_video_stream
 from continual.data.views import standardize
+from continual.methods import data_parallel
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.models.classifiers import build_classifier
 from continual.models.simsiam_heads import build_predictor, build_projector, cosine, simsiam_loss
@@ -65,6 +66,10 @@ class SimSiamStream(StreamMethod):
 
     name = "simsiam"
     supports_loss_scaling = True
+    # The buffer's shards are filled, shrunk and sampled outside the replicas; a batch holds
+    # each shard's items in turn, so with shards = k x replicas each replica trains on its own
+    # k shards, as the original's one buffer per GPU (reference C1).
+    data_parallel = True
 
     def __init__(self, *, updates_per_batch: int = 1, epochs: int = 1,
                  learning_rate: float = 0.05, momentum: float = 0.9, weight_decay: float = 1e-4,
@@ -133,6 +138,7 @@ class SimSiamStream(StreamMethod):
         self.buffer, self.seed = buffer, int(seed)
         self.optimizer = self._optimizer()
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
+        self.strategy = data_parallel.captured_strategy()
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
         images = tf.TensorSpec([None, *input_shape], tf.uint8)
         self._views = tf.function(two_views, input_signature=[images,
@@ -178,20 +184,26 @@ class SimSiamStream(StreamMethod):
     # -- training ----------------------------------------------------------------------------
     def _train_step(self, view1, view2):
         """One SGD update on two views (a graph of its own: tracing it together with the
-        augmentation takes twice as long)."""
+        augmentation takes twice as long), split across the replicas: (per-item loss, z1, z2)
+        of the whole batch."""
+        outputs = data_parallel.run_split(self.strategy, self._replica_step, (view1, view2),
+                                          per_row=("per_item", "z1", "z2"))
+        return outputs["per_item"], outputs["z1"], outputs["z2"]
+
+    def _replica_step(self, view1, view2):
         with tf.GradientTape() as tape:
             z1 = _float32(self.projector(self.encoder(view1, training=True), training=True))
             z2 = _float32(self.projector(self.encoder(view2, training=True), training=True))
             p1 = _float32(self.predictor(z1, training=True))
             p2 = _float32(self.predictor(z2, training=True))
             per_item = simsiam_loss(p1, p2, z1, z2)
-            loss = tf.reduce_mean(per_item)
+            loss = data_parallel.global_mean(per_item)
             scaled_loss = self.loss_scale.scale_loss(loss)
         variables = (self.encoder.trainable_variables + self.projector.trainable_variables
                      + self.predictor.trainable_variables)
         self.loss_scale.apply(tape.gradient(scaled_loss, variables),
                               lambda grads: self.optimizer.apply(grads, variables))
-        return per_item, z1, z2
+        return {"per_item": per_item, "z1": z1, "z2": z2}
 
     def _seed(self, salt: int) -> tf.Tensor:
         return tf.stack([tf.constant(self.seed, tf.int64), 2 * self.updates + salt])
@@ -238,7 +250,7 @@ class SimSiamStream(StreamMethod):
         """After the last experience: drain the buffer up to the stream's update count."""
         if self.buffer is None or experience.index != self.last_experience:
             return
-        for _ in range(self.total_updates - int(self.updates)):
+        for _ in range(self.total_updates - int(self.updates.numpy())):
             self._update_from_buffer(table)
 
     # -- evaluation --------------------------------------------------------------------------

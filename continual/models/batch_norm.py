@@ -37,4 +37,31 @@ def sync_batch_norm(enabled: bool | None = None) -> bool:
 
 def batch_normalization(**kwargs) -> keras.layers.BatchNormalization:
     """A Keras BN layer (arguments as Keras'), synchronised as `sync_batch_norm` decides."""
-    return keras.layers.BatchNormalization(synchronized=sync_batch_norm(), **kwargs)
+    if sync_batch_norm():
+        return SynchronizedBatchNormalization(synchronized=True, **kwargs)
+    return keras.layers.BatchNormalization(synchronized=False, **kwargs)
+
+
+class SynchronizedBatchNormalization(keras.layers.BatchNormalization):
+    """Keras' synchronised BN with its moments computed in two passes over the replicas.
+
+    Keras takes the variance as E[x^2] - E[x]^2 of the all-reduced sums, which loses digits
+    when a channel's mean is large against its spread (small batches, a projector's outputs);
+    here the replicas first agree on the mean, then sum the squared deviations from it, as one
+    device's `tf.nn.moments` does, so several replicas give one device's statistics to float
+    rounding.
+    """
+
+    def _moments(self, inputs, mask):
+        context = tf.distribute.get_replica_context()
+        if mask is not None or context is None or context.num_replicas_in_sync == 1:
+            return super()._moments(inputs, mask)
+        axes = list(self._reduction_axes)
+        total = tf.cast(tf.reduce_prod(tf.gather(tf.shape(inputs), axes)), inputs.dtype)
+        count = context.all_reduce(tf.distribute.ReduceOp.SUM, total)
+        mean = tf.math.divide_no_nan(context.all_reduce(
+            tf.distribute.ReduceOp.SUM, tf.reduce_sum(inputs, axis=axes, keepdims=True)), count)
+        deviations = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(
+            tf.square(inputs - mean), axis=axes, keepdims=True))
+        variance = tf.math.divide_no_nan(deviations, count)
+        return tf.squeeze(mean, axes), tf.squeeze(variance, axes)

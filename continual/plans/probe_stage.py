@@ -44,7 +44,7 @@ def linear_probe(ctx: StageContext, plan_step, folder: Path) -> dict:
     ids = np.arange(train.num_records, dtype=np.int64)
     features = probe_features(method.probe_features, train, ids, plan.eval_batch_size)
     head = train_linear_probe(features, train.labels_of(ids), train.num_classes, probe,
-                              stage_seed(ctx.manager.seed, plan_step))
+                              stage_seed(ctx.manager.seed, plan_step), ctx.strategy)
     metrics = evaluate_experience(lambda images: head(method.probe_features(images)),
                                   image_table(ctx.record_set("test")), plan.scenario,
                                   plan_step.step, plan.eval_batch_size)

@@ -44,6 +44,7 @@ import tensorflow as tf
 from continual import planning
 from continual.bindings import passed_arguments
 from continual.data.views import standardize
+from continual.methods import data_parallel
 from continual.methods.rainbow_memory import augment, schedule
 from continual.methods.rainbow_memory.method import MASKED, RainbowMemory
 from continual.models.classifiers import build_classifier
@@ -63,7 +64,8 @@ def distillation(logits, teacher_logits, learned, temperature: float) -> tf.Tens
     keep = learned[None] > 0
     student = tf.nn.log_softmax(tf.where(keep, logits / temperature, MASKED), axis=-1)
     teacher = tf.nn.softmax(tf.where(keep, teacher_logits / temperature, MASKED), axis=-1)
-    return -tf.reduce_mean(tf.reduce_sum(tf.where(keep, teacher * student, 0.0), axis=-1))
+    return -data_parallel.global_mean(tf.reduce_sum(tf.where(keep, teacher * student, 0.0),
+                                                    axis=-1))
 
 
 def balanced_validation(old_ids, old_labels, ids, labels, classes, size: int, seed: int,
@@ -89,6 +91,7 @@ class BiC(RainbowMemory):
     temperature."""
 
     name = "bic"
+    data_parallel = True
     reports_final_evaluation = True  # RM's BiC sets best_acc once, after bias correction (R5)
 
     def __init__(self, *, validation_size: int = 50, bias_epochs: int = 256,
@@ -170,17 +173,19 @@ class BiC(RainbowMemory):
         learned = self.state.learned
         lam = tf.reduce_sum(learned) / tf.maximum(tf.reduce_sum(self.exposed), 1.0)
         self.optimizer.learning_rate = lr
-        with tf.GradientTape() as tape:
+        outputs = data_parallel.run_split(self.strategy, self._bic_replica_step,
+                                          (views, labels, trained, teacher), (lam,))
+        return {**outputs, "lr": lr}
+
+    def _bic_replica_step(self, views, labels, trained, teacher, lam):
+        def loss():
             logits = self._corrected_logits(views, True)
             ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-            ce = tf.reduce_sum(ce * trained) / tf.maximum(tf.reduce_sum(trained), 1.0)
-            kd = distillation(logits, teacher, learned, self.temperature)
-            loss = lam * kd + (1.0 - lam) * ce
-            scaled_loss = self.loss_scale.scale_loss(loss)
-        variables = self.model.trainable_variables
-        grads = tape.gradient(scaled_loss, variables)
-        self.loss_scale.apply(grads, lambda unscaled: self.apply_gradients(unscaled, variables))
-        return {"loss": loss, "lr": lr}
+            ce = data_parallel.global_ratio(tf.reduce_sum(ce * trained), tf.reduce_sum(trained))
+            kd = distillation(logits, teacher, self.state.learned, self.temperature)
+            return lam * kd + (1.0 - lam) * ce
+
+        return {"loss": self.minimise(loss)}
 
     # ---------------------------------------------------------------- hooks
     def begin_experience(self, experience, table) -> None:

@@ -23,6 +23,7 @@ class EWC(RegularizedReplay):
     and RM's loop settings): fisher_batch_size, the mini-batch of the Fisher estimate."""
 
     name = "ewc"
+    data_parallel = True  # the Fisher is computed at the task end, outside the replicas
 
     def __init__(self, *, fisher_batch_size: int = 16, **kwargs):
         self.fisher_batch_size = planning.check_int("EWC.fisher_batch_size", fisher_batch_size,

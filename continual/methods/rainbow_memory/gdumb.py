@@ -34,6 +34,7 @@ class GDumb(RainbowMemory):
     (the memory epochs' batch: RM's 16)."""
 
     name = "gdumb"
+    data_parallel = True
 
     def __init__(self, *, memory_epochs: int = 256, warm_start_factor: float = 0.1,
                  eta_min_factor: float = 0.01, transforms=(), sched_name: str = "cos",

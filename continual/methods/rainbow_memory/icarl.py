@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from continual.bindings import passed_arguments
 from continual.data.views import standardize
+from continual.methods import data_parallel
 from continual.methods.rainbow_memory import augment, schedule
 from continual.methods.rainbow_memory.method import MASKED, RainbowMemory
 from continual.models.classifiers import build_classifier
@@ -45,10 +46,10 @@ def icarl_loss(logits, labels, teacher_probs, learned) -> tf.Tensor:
     new_count = tf.reduce_sum(tf.cast(~old, tf.float32))
     old_count = tf.reduce_sum(tf.cast(old, tf.float32))
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    ce = tf.reduce_sum(tf.where(old, 0.0, ce)) / tf.maximum(new_count, 1.0)
+    ce = data_parallel.global_ratio(tf.reduce_sum(tf.where(old, 0.0, ce)), new_count)
     bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=teacher_probs, logits=logits)
     mask = tf.cast(old, tf.float32)[:, None] * learned[None]
-    return ce + tf.reduce_sum(bce * mask) / tf.maximum(old_count, 1.0)
+    return ce + data_parallel.global_ratio(tf.reduce_sum(bce * mask), old_count)
 
 
 def class_means(features: np.ndarray, labels: np.ndarray, num_classes: int):
@@ -77,6 +78,7 @@ class ICaRL(RainbowMemory):
     transforms (none by default; 'cutout' allowed)."""
 
     name = "icarl"
+    data_parallel = True
     reports_final_evaluation = True  # RM's iCaRL evaluates once, after its exemplar update
 
     def __init__(self, *, stream: str = "online", memory_epochs: int = 256,
@@ -117,14 +119,13 @@ class ICaRL(RainbowMemory):
         teacher_logits = tf.cast(self.teacher(standardize(images), training=False), tf.float32)
         views = augment.train_views(images, seed, self.transforms)
         self.optimizer.learning_rate = lr
-        with tf.GradientTape() as tape:
-            logits = self._masked_logits(views, True)
-            loss = icarl_loss(logits, labels, tf.sigmoid(teacher_logits), self.learned)
-            scaled_loss = self.loss_scale.scale_loss(loss)
-        variables = self.model.trainable_variables
-        grads = tape.gradient(scaled_loss, variables)
-        self.loss_scale.apply(grads, lambda unscaled: self.apply_gradients(unscaled, variables))
-        return {"loss": loss, "lr": lr}
+        outputs = data_parallel.run_split(self.strategy, self._icarl_replica_step,
+                                          (views, labels, tf.sigmoid(teacher_logits)))
+        return {**outputs, "lr": lr}
+
+    def _icarl_replica_step(self, views, labels, teacher_probs):
+        return {"loss": self.minimise(lambda: icarl_loss(
+            self._masked_logits(views, True), labels, teacher_probs, self.learned))}
 
     def _nearest_mean(self, images):
         features = tf.cast(self.model.features(standardize(images), training=False), tf.float32)

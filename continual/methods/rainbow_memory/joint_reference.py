@@ -22,6 +22,7 @@ class JointFromScratch(FineTuning):
     """Args: epochs (offline passes per experience; RM's joint: n_epoch), flip."""
 
     name = "joint_from_scratch"
+    data_parallel = True
 
     def __init__(self, *, epochs: int = 1, flip: bool = False):
         super().__init__(**passed_arguments(

@@ -37,6 +37,7 @@ from keras.optimizers.schedules import LearningRateSchedule
 
 from continual import planning
 from continual.data.views import standardize
+from continual.methods import data_parallel
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.methods.rainbow_memory import augment, perturb, schedule
 from continual.models.classifiers import build_classifier, build_head
@@ -82,6 +83,7 @@ class RainbowMemory(StreamMethod):
     a_avg_rule = "last epoch"  # A_avg / A_last from each task's last evaluation (not B1's best)
     uses_buffer = True
     supports_loss_scaling = True
+    data_parallel = True  # memory decisions in the hooks, outside the replicas
 
     def __init__(self, *, stream: str = "online", memory_epochs: int = 256,
                  offline_epochs: int = 256, warm_start_factor: float = 0.1,
@@ -121,6 +123,7 @@ class RainbowMemory(StreamMethod):
         self.base_lr = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
         self.optimizer.build(self.model.trainable_variables)
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
+        self.strategy = data_parallel.captured_strategy()
         self.exposed = tf.Variable(tf.zeros([num_classes]), trainable=False, name="exposed")
         self.schedule = schedule.epoch_schedule(
             self.sched_name, self.base_lr, eta_min_factor=self.eta_min_factor,
@@ -176,15 +179,29 @@ class RainbowMemory(StreamMethod):
         if "cutmix" in self.transforms:
             images, labels_b, lam = augment.cutmix(images, labels, seed + 101)
         self.optimizer.learning_rate = lr
-        with tf.GradientTape() as tape:
+        outputs = data_parallel.run_split(self.strategy, self._replica_step,
+                                          (images, labels, labels_b), (lam,))
+        return {**outputs, "lr": lr}
+
+    def _replica_step(self, images, labels, labels_b, lam):
+        def loss():
             logits = self._masked_logits(images, True)
-            loss = (lam * _cross_entropy(labels, logits)
-                    + (1.0 - lam) * _cross_entropy(labels_b, logits)) + self.penalty()
+            return (lam * _cross_entropy(labels, logits)
+                    + (1.0 - lam) * _cross_entropy(labels_b, logits)
+                    ) + data_parallel.replica_share(self.penalty())
+
+        return {"loss": self.minimise(loss)}
+
+    def minimise(self, compute_loss) -> tf.Tensor:
+        """One optimiser step on `compute_loss()` (this replica's share of the batch loss);
+        returns the loss."""
+        with tf.GradientTape() as tape:
+            loss = compute_loss()
             scaled_loss = self.loss_scale.scale_loss(loss)
         variables = self.model.trainable_variables
         grads = tape.gradient(scaled_loss, variables)
         self.loss_scale.apply(grads, lambda unscaled: self.apply_gradients(unscaled, variables))
-        return {"loss": loss, "lr": lr}
+        return loss
 
     def penalty(self) -> tf.Tensor:
         """A term added to the loss of every step (regularised baselines: EWC, RWalk)."""
@@ -310,5 +327,5 @@ class RainbowMemory(StreamMethod):
 
 
 def _cross_entropy(labels, logits):
-    return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+    return data_parallel.global_mean(keras.losses.sparse_categorical_crossentropy(
         labels, logits, from_logits=True))

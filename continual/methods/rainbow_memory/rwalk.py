@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from continual import planning
+from continual.methods import data_parallel
 from continual.methods.rainbow_memory.importance import RegularizedReplay
 
 
@@ -42,6 +43,7 @@ class RWalk(RegularizedReplay):
     the path score's damping (RM: 1e-3); normalize, scale F and s to [0, 1] (RM: no)."""
 
     name = "rwalk"
+    data_parallel = True  # its path score reads the all-reduced gradient
 
     def __init__(self, *, alpha: float = 0.5, epsilon: float = 1e-3, normalize: bool = True,
                  **kwargs):
@@ -59,7 +61,7 @@ class RWalk(RegularizedReplay):
         self._positions = [index[id(v)] for v in self.regularized]
 
         def zeros(name):
-            return [tf.Variable(tf.zeros_like(v), trainable=False, name=name)
+            return [data_parallel.step_variable(tf.zeros_like(v), name)
                     for v in self.regularized]
 
         self.path = tf.Module(name="rwalk_path")
@@ -73,10 +75,11 @@ class RWalk(RegularizedReplay):
     def apply_gradients(self, grads, variables) -> None:
         before = [tf.identity(v) for v in self.regularized]
         super().apply_gradients(grads, variables)
-        for k, position in enumerate(self._positions):
+        applied = data_parallel.summed_across_replicas([grads[p] for p in self._positions])
+        for k, grad in enumerate(applied):
             delta = tf.cast(self.regularized[k], tf.float32) - tf.cast(before[k], tf.float32)
             score, fisher = path_step(self.step_score[k], self.fisher[k],
-                                      tf.cast(grads[position], tf.float32), delta,
+                                      tf.cast(grad, tf.float32), delta,
                                       alpha=self.alpha, epsilon=self.epsilon)
             self.step_score[k].assign(score)
             self.fisher[k].assign(fisher)

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from continual import planning
 from continual.data.views import standardize
+from continual.methods import data_parallel
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.methods.sslad import losses, settings
 from continual.methods.sslad.perturb import perturb
@@ -66,6 +67,7 @@ class UncertaintyGuidedReplay(StreamMethod):
 
     name = "sslad"
     supports_loss_scaling = True
+    data_parallel = True  # memory decisions in the hooks, outside the replicas
 
     def __init__(self, *, replay: bool = True, sweep_size: int = 500, sweep_every: int = 1000,
                  votes: int = 12, learning_rate: float = 0.0111,
@@ -154,6 +156,7 @@ class UncertaintyGuidedReplay(StreamMethod):
         self.head_optimizer = TorchSGDBase(learning_rate=head_rate)  # schedule: head steps
         self.head_optimizer.build(self.model.head.trainable_variables)
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
+        self.strategy = data_parallel.captured_strategy()
         self.state = tf.Module(name="sslad_state")
         self.state.replay_started = tf.Variable(False, trainable=False, name="replay_started")
         self.buffer = buffer if self.replay else None
@@ -220,18 +223,28 @@ class UncertaintyGuidedReplay(StreamMethod):
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         replay_images = memory_view(replay_images, seed, flip=self.replay_flip,
                                     **self.replay_jitter)
+        stream_rows = tf.shape(images)[0]
         images = tf.concat([images, replay_images], 0)
         labels = tf.concat([labels, replay_labels], 0)
+        # Per row: replayed or not, and its stored logits (zeros for stream rows), so each
+        # replica finds the replayed rows of its slice (they come last in the batch).
+        replayed = tf.range(tf.shape(labels)[0]) >= stream_rows
+        stored = tf.concat([tf.zeros([stream_rows, self.num_classes], tf.float32),
+                            tf.cast(replay_logits, tf.float32)], 0)
+        return data_parallel.run_split(self.strategy, self._replica_step,
+                                       (images, labels, replayed, stored), (step,))
+
+    def _replica_step(self, images, labels, replayed, stored, step):
         with tf.GradientTape() as tape:
             embeddings = self.model.features(standardize(images), training=True)
             logits = tf.cast(self.model.head(embeddings), tf.float32)
             embeddings = tf.cast(embeddings, tf.float32)  # losses in float32
             parts = {"classification": self._classification_loss(labels, logits)}
             if self.soft_labels:
-                replayed = logits[tf.shape(logits)[0] - tf.shape(replay_logits)[0]:]
+                first = tf.shape(logits)[0] - tf.reduce_sum(tf.cast(replayed, tf.int32))
                 parts["soft_labels"] = settings.step_weight(
                     step, self.soft_label_milestones, self.soft_label_weights) * \
-                    losses.soft_label_kl(replay_logits, replayed, self.temperature)
+                    losses.soft_label_kl(stored[first:], logits[first:], self.temperature)
             if self.contrastive_weight:
                 parts["contrastive"] = self.contrastive_weight * losses.contrastive(
                     embeddings, labels, positive_margin=self.margins[0],
@@ -249,6 +262,16 @@ class UncertaintyGuidedReplay(StreamMethod):
 
     def _train_head(self, images, labels, cross_entropy: bool = False, stored_logits=None,
                     soft_weight=None):
+        """One SGD step of the head alone, its batch split across the replicas."""
+        rows = (images, labels) if stored_logits is None else (images, labels, stored_logits)
+
+        def replica_step(images, labels, stored_logits=None):
+            return self._head_replica_step(images, labels, cross_entropy, stored_logits,
+                                           soft_weight)
+
+        return data_parallel.run_split(self.strategy, replica_step, rows)
+
+    def _head_replica_step(self, images, labels, cross_entropy, stored_logits, soft_weight):
         embeddings = self.model.features(standardize(images), training=False)
         parts = {}
         with tf.GradientTape() as tape:
@@ -283,7 +306,7 @@ class UncertaintyGuidedReplay(StreamMethod):
         replay_images, replay_labels, replay_logits = self._replay_rows(batch)
         outputs = self._step(batch.images, batch.labels, replay_images, replay_labels,
                              replay_logits, step)
-        if self.head_batch_size and bool(self.state.replay_started):
+        if self.head_batch_size and bool(self.state.replay_started.numpy()):
             seed = tf.stack([tf.constant(self.seed + HEAD_SEED, tf.int64),
                              tf.cast(step, tf.int64)])
             sample = self.buffer.sample(self.head_batch_size, seed=seed)
@@ -297,7 +320,7 @@ class UncertaintyGuidedReplay(StreamMethod):
     def _replay_rows(self, batch: StreamBatch):
         """The replay rows and their stored logits; empty until replay has started."""
         if (self.replay and batch.replay_images is not None
-                and bool(self.state.replay_started)):
+                and bool(self.state.replay_started.numpy())):
             logits = tf.gather(self.buffer.storage.logits, batch.replay_slots)
             return batch.replay_images, batch.replay_labels, logits
         shape = tf.concat([[0], tf.shape(batch.images)[1:]], 0)
