@@ -24,7 +24,7 @@ FOLDER = ".lineage"
 VALUES = "values"  # under FOLDER: each experiment's last completed values per stage
 SHOWN = 4  # changed files (or values) named in a dry run's line
 UPSTREAM = ("previous", "model")  # inputs holding an upstream stage's key
-PER_SEED = ("seed", "rows")  # inputs (or their last part) that a seed changes by design
+PER_SEED = ("seed", "rows", "eval_rows")  # plain inputs that a seed changes by design
 LONG = 40  # a value longer than this is named, not shown
 
 
@@ -162,13 +162,22 @@ def _change(name: str, old: str | None, new: str | None) -> str:
 
 
 def values_id(plan: list[PlanStep]) -> str:
-    """A configuration's values without its seed: a hash of every stage's value leaves less
-    the seed, the rows the seed draws and upstream keys. Seeds of one experiment share it
-    unless some binding, data or code differs between them (the summary then refuses to pool
-    them)."""
-    steps = [[step.name, step.kind,
-              {name: text for name, text in value_leaves(step.inputs).items()
-               if name not in UPSTREAM and name.rpartition(".")[2] not in PER_SEED}]
-             for step in plan]
+    """A configuration's values without its seed: a hash of every stage's gin bindings, its
+    other plain inputs (data hashes, method, scenario, precision...) and its code, leaving out
+    the seed and whatever the seed draws (class order, rows: the nested and per-row inputs)
+    and upstream keys. Seeds of one experiment share it unless some binding, data or code
+    differs between them (the summary then refuses to pool them)."""
+    steps = [[step.name, step.kind, configured_values(step.inputs)] for step in plan]
     code = [step.inputs.get("code") for step in plan]
     return artifact_key("values", {"steps": steps, "code": code})[:12]
+
+
+def configured_values(inputs: dict) -> dict[str, str]:
+    """The leaves of a stage's inputs that a user sets: each gin binding, and each top-level
+    plain value but the seed, the rows it draws and upstream keys."""
+    found = value_leaves({"bindings": inputs.get("bindings") or {}})
+    for name, value in inputs.items():
+        if (name not in (*PER_SEED, *UPSTREAM, "code", "bindings")
+                and (value is None or isinstance(value, (str, int, float, bool)))):
+            found[name] = json.dumps(value)
+    return found
