@@ -74,6 +74,18 @@ def global_mean(values: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(values) / context.all_reduce(SUM, rows)
 
 
+def global_column_mean(values: tf.Tensor) -> tf.Tensor:
+    """The mean of `values` [rows, ...] over the rows of the global batch, the same on every
+    replica (e.g. the centre of a batch-wide covariance); `tf.reduce_mean(values, axis=0)` on
+    one replica."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.reduce_mean(values, axis=0)
+    rows = tf.cast(tf.shape(values)[0], values.dtype)
+    total, count = context.all_reduce(SUM, [tf.reduce_sum(values, axis=0), rows])
+    return total / count
+
+
 def global_ratio(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
     """`total / max(count, 1)` over the global batch, as this replica's share: this replica's
     sum of some rows' values over the count of those rows on all replicas (e.g. a loss
@@ -104,6 +116,23 @@ def gathered_rows(tensor: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     counts = context.all_gather(tf.shape(tensor)[:1], axis=0)
     first = tf.reduce_sum(counts[:tf.cast(context.replica_id_in_sync_group, tf.int32)])
     return everyone, first
+
+
+def gathered_halves(tensor: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """For this replica's rows [x1; x2] of two views (equal halves): (the whole batch's rows
+    [X1; X2], every replica's halves gathered in the global batch's order; the index of each of
+    this replica's rows in it), for a loss that pairs each row with every row of both views
+    (SimCLR's NT-Xent, Kaizen's contrastive distiller). Gradients flow back to the replica that
+    holds each row. (`tensor`, 0 .. rows - 1) on one replica."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tensor, tf.range(tf.shape(tensor)[0])
+    half = tf.shape(tensor)[0] // 2
+    first_view, first = gathered_rows(tensor[:half])
+    second_view, _ = gathered_rows(tensor[half:])
+    mine = tf.cast(first, tf.int32) + tf.range(half)
+    index = tf.concat([mine, mine + tf.shape(first_view)[0]], axis=0)
+    return tf.concat([first_view, second_view], axis=0), index
 
 
 def step_variable(initial_value, name: str) -> tf.Variable:

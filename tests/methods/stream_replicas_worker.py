@@ -34,6 +34,7 @@ from continual.loop.experience import ExperienceLoop, LoopState, run_experience 
 from continual.loop.linear_probe import LinearProbe, train_linear_probe  # noqa: E402
 from continual.methods import data_parallel  # noqa: E402
 from continual.methods.baselines import ExperienceReplay, FineTuning  # noqa: E402
+from continual.methods.kaizen import Kaizen  # noqa: E402
 from continual.methods.rainbow_memory import RainbowMemory  # noqa: E402
 from continual.methods.rainbow_memory.bic import BiC  # noqa: E402
 from continual.methods.rainbow_memory.ewc import EWC  # noqa: E402
@@ -59,11 +60,12 @@ class Experience:
     index: int
     train_ids: tuple
     seen_classes: tuple
+    classes: tuple
 
 
 # Two experiences of 14 rows (batches of 6, 6 and 2), classes {0, 1} then {2, 3}.
-EXPERIENCES = (Experience(0, tuple(range(0, 14)), (0, 1)),
-               Experience(1, tuple(range(14, 28)), (0, 1, 2, 3)))
+EXPERIENCES = (Experience(0, tuple(range(0, 14)), (0, 1), (0, 1)),
+               Experience(1, tuple(range(14, 28)), (0, 1, 2, 3), (2, 3)))
 
 
 class Table:
@@ -152,6 +154,25 @@ SSLAD = {
 SIMSIAM = {"simsiam_fifo": "fifo", "simsiam_minred": "minred"}
 
 
+# Kaizen, CaSSLe and no-distill (flags of one class) with each SSL method: two epochs a task
+# (its last partial batch dropped), tiny heads; with replay the memory keeps half of each class
+# of task 0 and task 1 trains on 6 + 4 rows; the online probe reads 7 or 14 seen rows a step
+# (an odd split). MoCo v2+'s queue (16 rows) wraps within a task.
+KAIZEN_COMMON = {"epochs": 2, "warmup_epochs": 1, "learning_rate": 0.3, "projection_dim": 8,
+                 "projector_hidden": 16, "predictor_hidden": 16, "distill_hidden": 16,
+                 "classifier_hidden": 8, "queue_size": 16}
+CASSLE = {"replay": False, "distill_classifier": False}
+KAIZEN = {
+    "kaizen_byol": {},
+    "cassle_byol": CASSLE,
+    "no_distill_byol": {"replay": False, "distill_features": False,
+                        "distill_classifier": False},
+    "kaizen_mocov2plus": {"ssl_method": "mocov2plus"},
+    "cassle_simclr": {"ssl_method": "simclr", **CASSLE},
+    "kaizen_vicreg": {"ssl_method": "vicreg", "learning_rate": 0.02},  # 0.3 diverges
+}
+
+
 def make_method(case: str, strategy):
     buffer = None
     if case == "finetune":
@@ -174,12 +195,16 @@ def make_method(case: str, strategy):
                                predictor_dim=8)
         buffer = ContinuousBuffer(capacity=12, policy=SIMSIAM[case], shards=2,
                                   num_classes=CLASSES)
+    elif case in KAIZEN:
+        method = Kaizen(**{**KAIZEN_COMMON, **KAIZEN[case]})
+        gin.parse_config("ProportionPerClassPolicy.replay_proportion = 0.5")
+        buffer = EpisodicBuffer(capacity=8, policy="proportion_per_class", num_classes=CLASSES)
     else:
         raise SystemExit(f"unknown case {case!r}")
     keras.utils.set_random_seed(SEED)
     with strategy.scope():
         method.build((SIZE, SIZE, 3), CLASSES, buffer, SEED)
-    if case in SIMSIAM:  # as make_method does: SimSiam sizes its buffer and schedule here
+    if case in SIMSIAM or case in KAIZEN:  # as make_method does: sizes, schedule, memory
         method.check_stream(SimpleNamespace(experiences=EXPERIENCES, params={}, name="stream"),
                             LOOP)
     return method

@@ -10,8 +10,11 @@ BiC's bias) and the buffer's contents. Methods: fine-tuning (also joint), ER, RM
 reference, the linear probe, Rainbow Memory (CutMix, uncertainty memory) and its baselines
 EWC, RWalk, iCaRL, GDumb, BiC (their loop at batch 4), SSLAD (every loss term, sweeps, head
 steps on an odd number of memory rows, or head epochs), SimSiam with FIFO and MinRed buffers
-of one shard per replica. A method whose step does not split the
-batch is refused under several replicas instead of training on one device.
+of one shard per replica, Kaizen / CaSSLe / no-distill with BYOL (momentum encoder, SyncBN
+heads, the online probe's own rows split), Kaizen with MoCo v2+ (its queue of the whole batch's
+keys), CaSSLe with SimCLR (NT-Xent and the contrastive distiller over the whole batch) and
+Kaizen with VICReg (variance and covariance of the whole batch). A method whose step does not
+split the batch is refused under several replicas instead of training on one device.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pytest
 
 from continual.errors import InputError
 from continual.methods import data_parallel
+from continual.methods.base import StreamMethod
 from continual.methods.baselines import ExperienceReplay, FineTuning
 from continual.methods.kaizen import Kaizen
 from continual.methods.rainbow_memory import RainbowMemory
@@ -45,7 +49,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).resolve().parent / "stream_replicas_worker.py"
 CASES = ("finetune", "er", "joint_from_scratch", "linear_probe", "rainbow_memory", "ewc",
          "rwalk", "icarl", "gdumb", "bic", "sslad", "sslad_head_epochs", "simsiam_fifo",
-         "simsiam_minred")
+         "simsiam_minred", "kaizen_byol", "cassle_byol", "no_distill_byol", "kaizen_mocov2plus",
+         "cassle_simclr", "kaizen_vicreg")
 RTOL = 1e-4
 # SimSiam's loss is a mean cosine near 0 and its ten updates at lr 0.1 amplify float rounding
 # (its first step agrees to 3e-7 relative, its buffer's loss statistics after the run to
@@ -117,6 +122,9 @@ def test_buffer_contents_equal_one_device(runs):
         assert len(runs["default"][case]["buffer_ids"]) == 12
     assert runs["default"]["simsiam_fifo"]["buffer_ids"] != runs["default"]["simsiam_minred"][
         "buffer_ids"]  # MinRed removed by redundancy, not by age
+    for case in ("kaizen_byol", "kaizen_mocov2plus", "kaizen_vicreg"):  # half of each class
+        assert len(runs["default"][case]["buffer_ids"]) == 6
+    assert runs["default"]["cassle_byol"]["buffer_ids"] == []  # CaSSLe replays nothing
     for case in CASES:
         assert runs["mirrored"][case]["buffer_ids"] == runs["default"][case]["buffer_ids"]
 
@@ -127,16 +135,20 @@ def _two_replicas():
 
 @pytest.mark.parametrize("method", [FineTuning, ExperienceReplay, JointFromScratch,
                                     RainbowMemory, EWC, RWalk, ICaRL, GDumb, BiC,
-                                    UncertaintyGuidedReplay, SimSiamStream])
+                                    UncertaintyGuidedReplay, SimSiamStream, Kaizen])
 def test_converted_methods_are_accepted_on_two_replicas(method):
     assert data_parallel.refusal(method, _two_replicas()) is None
     _check_strategy_fits(SimpleNamespace(kind="stream", method_cls=method), _two_replicas(),
                          "exp")
 
 
+class OneDeviceMethod(StreamMethod):
+    """A stream method that does not declare `data_parallel`."""
+
+
 def test_a_method_not_converted_is_refused_on_two_replicas_not_run_on_one():
-    planner = SimpleNamespace(kind="stream", method_cls=Kaizen)
-    with pytest.raises(InputError, match="Kaizen runs on one device only"):
+    planner = SimpleNamespace(kind="stream", method_cls=OneDeviceMethod)
+    with pytest.raises(InputError, match="OneDeviceMethod runs on one device only"):
         _check_strategy_fits(planner, _two_replicas(), "exp")
     one = SimpleNamespace(num_replicas_in_sync=1, cluster_resolver=None)
     _check_strategy_fits(planner, one, "exp")  # one device: nothing to refuse

@@ -5,13 +5,15 @@
 - predictor (BYOL) and distillation predictor: Linear(out, hidden)-BN-ReLU-Linear(hidden, out);
 - classifier: Kaizen's `MultiLayerClassifier`, Linear(d, hidden)-ReLU-Linear(hidden, classes);
 - online probe: Linear(d, classes).
-BN follows torch (momentum 0.1, epsilon 1e-5). Heads stay float32.
+BN follows torch (momentum 0.1, epsilon 1e-5) and synchronises its batch statistics across
+replicas (`continual.models.batch_norm`, solo-learn's SyncBN under DDP). Heads stay float32.
 """
 
 from __future__ import annotations
 
 import keras
 
+from continual.models.batch_norm import batch_normalization
 from continual.models.small_backbones import torch_linear_init
 
 BN = {"momentum": 0.9, "epsilon": 1e-5}
@@ -38,8 +40,7 @@ def mlp_head(in_dim: int, hidden: int, out_dim: int, *, hidden_layers: int, batc
     for index in range(hidden_layers):
         x = _linear(hidden, fan_in, seed + 10 * index, f"{name}_fc{index}")(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization(**BN, dtype="float32",
-                                                name=f"{name}_bn{index}")(x)
+            x = batch_normalization(**BN, dtype="float32", name=f"{name}_bn{index}")(x)
         x = keras.layers.ReLU(name=f"{name}_relu{index}")(x)
         fan_in = hidden
     outputs = _linear(out_dim, fan_in, seed + 10 * hidden_layers, f"{name}_fc{hidden_layers}")(x)

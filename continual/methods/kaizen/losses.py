@@ -6,12 +6,18 @@ distillation (L_FE^KD) between the distillation predictor's output h(z) and the 
 teacher's projection z_old: contrastive (MoCo, SimCLR), predictive (BYOL), predictive-MSE
 (VICReg). Classifier terms:
 cross-entropy on labels (L_C^CT) and soft-label cross-entropy against the previous classifier
-(L_C^KD). Every loss is a float32 scalar: a mean over the batch.
+(L_C^KD). Every loss is a float32 scalar: a mean over the batch. Under several replicas each is
+this replica's share of the global batch's loss (the shares add up to it): per-row means are
+`global_mean`s, SimCLR's and the contrastive distiller's pairs run over every row of the batch
+(gathered), VICReg's variance and covariance over the batch's statistics (all-reduced)
+(continual/methods/data_parallel.py).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
+
+from continual.methods import data_parallel
 
 
 def _normalized(x: tf.Tensor) -> tf.Tensor:
@@ -21,19 +27,22 @@ def _normalized(x: tf.Tensor) -> tf.Tensor:
 def byol_loss(p: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
     """mean_i (2 - 2 cos(p_i, sg z_i)): BYOL's regression loss, the target not differentiated."""
     cos = tf.reduce_sum(_normalized(p) * tf.stop_gradient(_normalized(z)), axis=1)
-    return tf.reduce_mean(2.0 - 2.0 * cos)
+    return data_parallel.global_mean(2.0 - 2.0 * cos)
 
 
 def nt_xent_loss(z1: tf.Tensor, z2: tf.Tensor, temperature: float) -> tf.Tensor:
     """SimCLR's loss over the 2b rows [z1; z2]: row i's positive is its other view, its
     denominator every other row (itself excluded); mean over the 2b rows."""
-    z = _normalized(tf.concat([z1, z2], axis=0))
-    rows = tf.shape(z)[0]
-    logits = tf.matmul(z, z, transpose_b=True) / temperature
-    logits = tf.where(tf.eye(rows, dtype=tf.bool), tf.constant(-1e9, tf.float32), logits)
-    half = rows // 2
-    positives = tf.concat([tf.range(half, rows), tf.range(0, half)], axis=0)
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(positives, logits))
+    anchors = _normalized(tf.concat([z1, z2], axis=0))
+    rows, index = data_parallel.gathered_halves(anchors)
+    logits = tf.matmul(anchors, rows, transpose_b=True) / temperature
+    itself = tf.equal(index[:, None], tf.range(tf.shape(rows)[0])[None, :])
+    logits = tf.where(itself, tf.constant(-1e9, tf.float32), logits)
+    half = tf.shape(rows)[0] // 2
+    positives = (index + half) % (2 * half)
+    return data_parallel.global_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(positives, logits))
+
 
 
 def moco_loss(query: tf.Tensor, key: tf.Tensor, queue: tf.Tensor,
@@ -47,24 +56,24 @@ def moco_loss(query: tf.Tensor, key: tf.Tensor, queue: tf.Tensor,
     negative = tf.matmul(q, tf.stop_gradient(tf.cast(queue, tf.float32)), transpose_b=True)
     logits = tf.concat([positive, negative], axis=1) / temperature
     targets = tf.zeros(tf.shape(logits)[:1], tf.int32)
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
+    return data_parallel.global_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
 
 
 def invariance_loss(z1: tf.Tensor, z2: tf.Tensor) -> tf.Tensor:
     """Mean squared difference over every element (torch's `mse_loss`)."""
-    return tf.reduce_mean(tf.square(tf.cast(z1, tf.float32) - tf.cast(z2, tf.float32)))
+    return data_parallel.global_mean(
+        tf.square(tf.cast(z1, tf.float32) - tf.cast(z2, tf.float32)))
 
 
 def variance_loss(z1: tf.Tensor, z2: tf.Tensor, epsilon: float = 1e-4) -> tf.Tensor:
     """sum over the views of mean_d relu(1 - sqrt(var_d + eps)), var unbiased (n - 1)."""
     total = 0.0
     for z in (z1, z2):
-        z = tf.cast(z, tf.float32)
-        rows = tf.cast(tf.shape(z)[0], tf.float32)
-        centred = z - tf.reduce_mean(z, axis=0)
-        variance = tf.reduce_sum(tf.square(centred), axis=0) / (rows - 1.0)
+        centred, rows = _centred(z)
+        variance = _batch_sum(tf.reduce_sum(tf.square(centred), axis=0)) / (rows - 1.0)
         total += tf.reduce_mean(tf.nn.relu(1.0 - tf.sqrt(variance + epsilon)))
-    return total
+    return data_parallel.replica_share(total)
 
 
 def covariance_loss(z1: tf.Tensor, z2: tf.Tensor) -> tf.Tensor:
@@ -72,14 +81,25 @@ def covariance_loss(z1: tf.Tensor, z2: tf.Tensor) -> tf.Tensor:
     the batch with n - 1."""
     total = 0.0
     for z in (z1, z2):
-        z = tf.cast(z, tf.float32)
-        rows = tf.cast(tf.shape(z)[0], tf.float32)
+        centred, rows = _centred(z)
         dims = tf.shape(z)[1]
-        centred = z - tf.reduce_mean(z, axis=0)
-        covariance = tf.matmul(centred, centred, transpose_a=True) / (rows - 1.0)
+        covariance = _batch_sum(tf.matmul(centred, centred, transpose_a=True)) / (rows - 1.0)
         off_diagonal = covariance * (1.0 - tf.eye(dims))
         total += tf.reduce_sum(tf.square(off_diagonal)) / tf.cast(dims, tf.float32)
-    return total
+    return data_parallel.replica_share(total)
+
+
+def _centred(z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(this replica's rows of z minus the batch's column means, the batch's row count)."""
+    z = tf.cast(z, tf.float32)
+    rows = _batch_sum(tf.cast(tf.shape(z)[0], tf.float32))
+    return z - data_parallel.global_column_mean(z), rows
+
+
+def _batch_sum(value: tf.Tensor) -> tf.Tensor:
+    """`value` summed over the replicas: a statistic of the whole batch (gradients flow back to
+    every replica's rows)."""
+    return data_parallel.summed_across_replicas([value])[0]
 
 
 def vicreg_loss(z1: tf.Tensor, z2: tf.Tensor, invariance_weight: float,
@@ -92,10 +112,11 @@ def vicreg_loss(z1: tf.Tensor, z2: tf.Tensor, invariance_weight: float,
 
 def nce_loss(p: tf.Tensor, z: tf.Tensor, temperature: float) -> tf.Tensor:
     """-mean_i log(exp(p_i . z_i / t) / sum_k exp(p_i . z_k / t)), rows L2-normalised: the
-    denominator runs over every row of z."""
-    logits = tf.matmul(_normalized(p), _normalized(z), transpose_b=True) / temperature
-    targets = tf.range(tf.shape(logits)[0])
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
+    denominator runs over every row of z. p and z each stack two views' rows [x1; x2]: under
+    several replicas the denominator runs over every replica's rows of z (gathered)."""
+    rows, index = data_parallel.gathered_halves(_normalized(z))
+    logits = tf.matmul(_normalized(p), rows, transpose_b=True) / temperature
+    return data_parallel.global_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(index, logits))
 
 
 def contrastive_distill_loss(h1, h2, old1, old2, temperature: float) -> tf.Tensor:
@@ -119,12 +140,12 @@ def predictive_mse_distill_loss(h1, h2, old1, old2) -> tf.Tensor:
 
 def cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """Mean cross-entropy of integer labels."""
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+    return data_parallel.global_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
         tf.cast(labels, tf.int32), tf.cast(logits, tf.float32)))
 
 
 def soft_label_loss(logits: tf.Tensor, teacher_logits: tf.Tensor) -> tf.Tensor:
     """mean_i -sum_c softmax(teacher)_ic log softmax(logits)_ic (temperature 1)."""
     targets = tf.stop_gradient(tf.nn.softmax(tf.cast(teacher_logits, tf.float32)))
-    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+    return data_parallel.global_mean(tf.nn.softmax_cross_entropy_with_logits(
         targets, tf.cast(logits, tf.float32)))

@@ -27,12 +27,18 @@ schedule counts ⌊N_task / batch⌋ steps an epoch (N_batches), and the online 
 every seen task's labelled rows, ⌈N_seen / N_batches⌉ a step (the
 original's `seen_tasks` source, D3; `probe.py`), un-augmented; its test accuracy is reported
 as `online_probe_accuracy`, an evaluation head's score, not the method's.
+Several replicas (`make_strategy.name = 'mirrored'`, the original's DDP with SyncBN): the views
+are drawn on the global batch, then each replica trains on its slice of the batch's rows and of
+the probe's rows, its losses its share of the global ones (`losses`), every BN synchronised;
+the momentum encoder's EMA and MoCo's queue (the whole batch's keys, in order) are updated once
+per step outside the replicas, after the optimiser step.
 Precision: the paper's 16-bit mixed precision is `TrainManager.mixed_precision =
 'mixed_float16'` (a `DynamicLossScale`: an overflowing step moves nothing, the scale halves).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import gin
@@ -40,6 +46,7 @@ import tensorflow as tf
 
 from continual.data.views import standardize
 from continual.key_files import register_file_binding
+from continual.methods import data_parallel
 from continual.methods.base import Phase, StreamBatch, StreamMethod
 from continual.methods.kaizen import losses
 from continual.methods.kaizen.heads import copy_weights
@@ -91,6 +98,7 @@ class Kaizen(StreamMethod):
     # for Kaizen, CaSSLe and no-distill, so the stream plan trains it once for the three.
     first_experience_invariant = LATER_TASKS_ONLY
     supports_loss_scaling = True
+    data_parallel = True  # EMA and queue once per step, outside the replicas
 
     def __init__(self, *, ssl_method: str = "byol", epochs: int = 500, replay: bool = True,
                  distill_features: bool = True, distill_classifier: bool = True,
@@ -126,6 +134,7 @@ class Kaizen(StreamMethod):
         self.task = tf.Variable(0, dtype=tf.int64, trainable=False, name="task")
         self.task_steps = tf.Variable(1, dtype=tf.int64, trainable=False, name="task_steps")
         self.optimizer = KaizenOptimizer(parameter_groups(self), s)
+        self.strategy = data_parallel.captured_strategy()
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         if s["teacher_checkpoint"] is not None:  # before any stage: a mismatch is an input error
             restore_teacher(self, s["teacher_checkpoint"])
@@ -185,9 +194,24 @@ class Kaizen(StreamMethod):
 
     # ---------------------------------------------------------------- training
     def _train_step(self, images, labels, seed, learning_rates, teach: bool, probe=None):
-        s = self.settings
+        """Views of the global batch, the step split across the replicas (the probe's rows
+        split by themselves), then the momentum encoder and the queue."""
         view1, view2 = kaizen_views(images, seed)
         self.optimizer.set_learning_rates(learning_rates)
+        rows = (view1, view2, labels) if probe is None else (view1, view2, labels, *probe)
+        outputs = data_parallel.run_split(
+            self.strategy, functools.partial(self._replica_step, teach=teach), rows,
+            per_row=("z1", "z2"))
+        applied = outputs.pop("applied")
+        self._follow(applied, {name: outputs.pop(name) for name in ("z1", "z2")
+                               if name in outputs})
+        return outputs
+
+    def _replica_step(self, view1, view2, labels, probe_images=None, probe_labels=None, *,
+                      teach: bool):
+        """This replica's losses (shares of the global batch's) and optimiser step; returns
+        them with the momentum branch's keys of its rows and whether the step was applied."""
+        s = self.settings
         with tf.GradientTape() as tape:
             f1, f2 = self.encoder(view1, training=True), self.encoder(view2, training=True)
             online = _float32(online_branch(self.ssl, self.projector, self.predictor, f1, f2))
@@ -200,7 +224,8 @@ class Kaizen(StreamMethod):
             if teach:
                 outputs.update(self._distillation(view1, view2, online, logits))
             if s["online_probe"]:
-                probe_images, probe_labels = (view1, labels) if probe is None else probe
+                if probe_images is None:
+                    probe_images, probe_labels = view1, labels
                 features = self.encoder(probe_images, training=s["probe_training_mode"])
                 outputs["probe"] = losses.cross_entropy(probe_labels, tf.cast(
                     self.probe(tf.stop_gradient(features), training=True), tf.float32))
@@ -208,14 +233,27 @@ class Kaizen(StreamMethod):
             loss = tf.add_n(list(outputs.values()))
             scaled = self.loss_scale.scale_loss(loss)
         variables = self.optimizer.variables_to_train
-        self.loss_scale.apply(tape.gradient(scaled, variables),
-                              lambda grads: self._update(grads, variables, targets))
-        return {"loss": loss, **outputs}
+        applied = self.loss_scale.apply(tape.gradient(scaled, variables),
+                                        lambda grads: self.optimizer.apply(grads, variables))
+        return {"loss": loss, **outputs, **targets, "applied": tf.cast(applied, tf.float32)}
 
-    def _update(self, grads, variables, targets) -> None:
-        """The optimiser step, then the momentum encoder and the queue (under mixed_float16 a
-        step whose gradients overflow skips all three: `DynamicLossScale`)."""
-        self.optimizer.apply(grads, variables)
+    def _follow(self, applied, targets) -> None:
+        """After the optimiser step, once for all replicas: the momentum encoder and the queue
+        (under mixed_float16 a step whose gradients overflow skips all three:
+        `DynamicLossScale`; `applied` > 0 when it was applied)."""
+        if self.momentum is None and self.queue is None:
+            return
+        if not self.loss_scale.enabled:
+            self._momentum_and_queue(targets)
+            return
+
+        def follow():
+            self._momentum_and_queue(targets)
+            return tf.constant(True)
+
+        tf.cond(applied > 0, follow, lambda: tf.constant(False))
+
+    def _momentum_and_queue(self, targets) -> None:
         if self.momentum is not None:
             self._momentum_update()
         if self.queue is not None:
@@ -270,9 +308,9 @@ class Kaizen(StreamMethod):
         step, or None: no probe, or outside a stream (then it reads the step's own rows)."""
         if not self.settings["online_probe"] or self._experiences is None or batch.source is None:
             return None
-        task = self._experiences[int(self.task)]
-        ids = probe_rows(self._experiences, int(self.task), self._batches_per_epoch(task),
-                         int(self.optimizer.task_iterations()), self.seed)
+        index = int(self.task.numpy())  # .numpy(): a mirrored variable has no int()
+        ids = probe_rows(self._experiences, index, self._batches_per_epoch(
+            self._experiences[index]), int(self.optimizer.task_iterations().numpy()), self.seed)
         images, labels = batch.source.gather(ids)
         return standardize(images), labels
 

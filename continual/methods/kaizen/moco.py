@@ -42,5 +42,7 @@ class NegativeQueue(tf.Module):
         slots = (self.pointer + tf.range(rows, dtype=tf.int64)) % self.queue_size
         views = tf.repeat(tf.constant([0, 1], tf.int64), rows)
         indices = tf.stack([views, tf.tile(slots, [2])], axis=1)
-        self.keys.scatter_nd_update(indices, tf.reshape(keys, [2 * rows, -1]))
+        # A whole-variable assign: a mirrored variable (several replicas) has no scatter update.
+        self.keys.assign(tf.tensor_scatter_nd_update(self.keys, indices,
+                                                     tf.reshape(keys, [2 * rows, -1])))
         self.pointer.assign((self.pointer + rows) % self.queue_size)
