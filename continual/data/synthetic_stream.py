@@ -185,8 +185,8 @@ def generate_stream_set(out_dir: str | os.PathLike, num_classes: int = 10, size:
                                      class_names=[f"class_{c}" for c in range(num_classes)],
                                      records_per_shard=records_per_shard)
             manifest = open_record_set(out_dir, split)
-        print(f"{out_dir}: {split} {'up to date, skipped' if skipped else 'written'} "
-              f"({reason})")
+        print(f"{split}: {'up to date, skipped' if skipped else 'written'} ({reason}) in "
+              f"{out_dir}")
         splits[split] = {"manifest": str(manifest.path), "num_images": manifest.num_records,
                          "class_counts": manifest.class_counts(),
                          "content_hash": manifest.content_hash, "skipped": skipped}

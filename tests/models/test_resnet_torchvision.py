@@ -27,7 +27,7 @@ def test_resnet18_at_small_input_has_torchvisions_weights_and_zero_residual_gamm
     assert np.all(backbone.get_layer("stem_bn").gamma.numpy() == 1.0)
     assert np.all(backbone.get_layer("stage1_block1_conv1_bn").gamma.numpy() == 1.0)
     # zeroed residual: an identity block's output is ReLU(its input), in training mode too
-    block_in = backbone.get_layer("stage1_block1_conv1_pad").input
+    block_in = backbone.get_layer("stage1_block1_conv1").input  # stride 1: SAME, no pad layer
     block_out = backbone.get_layer("stage1_block1_out").output
     probe = keras.Model(backbone.input, [block_in, block_out])
     x, y = probe(images, training=True)
