@@ -7,6 +7,7 @@ import pytest
 from bench import gpu_check
 
 
+@pytest.mark.slow  # every port's card in two precisions: ~45 s of CPU
 def test_tiny_cards_give_a_row_per_port_and_precision(capsys):
     rows = gpu_check.main(["--tiny", "--steps", "1", "--warmup", "1"])
     printed = capsys.readouterr().out

@@ -45,6 +45,10 @@ from continual.methods.simsiam_stream import SimSiamStream
 from continual.methods.sslad.method import UncertaintyGuidedReplay
 from training import _check_strategy_fits
 
+# Two worker processes train 22 cases on one device and on two logical CPUs: ~3 minutes on 2
+# cores, so slow (python3 bootstrap.py test -m slow).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).resolve().parent / "stream_replicas_worker.py"
 CASES = ("finetune", "er", "joint_from_scratch", "linear_probe", "rainbow_memory", "ewc",
