@@ -12,9 +12,9 @@ weighs on both about equally; it prints the median ms per step of each side and 
 (below 1: the project's step is faster). Absolute ms depend on the machine and its load (on a
 shared machine they are measured under load; the ratio is the number to read). Caveat: on an
 oversubscribed machine (load above the core count) torch's OpenMP pool loses far more than
-TensorFlow's thread pool at 2 threads (its workers wait for descheduled peers at every op):
-seen here, torch's ResNet-18 FT step at batch 32 took 8.2 s with 2 threads and 2.9 s with 1,
-so 2-thread ratios measured under load flatter TF; compare on a quiet machine, or with
+TensorFlow's thread pool at 2 threads (its workers wait for descheduled peers at every op;
+on a loaded machine torch's ResNet-18 step was slower with 2 threads than with 1), so
+2-thread ratios measured under load flatter TF; compare on a quiet machine, or with
 `--threads 1`, which has no such bias. Asserts nothing.
 
 Usage (from the repo root, with the project's interpreter):
