@@ -12,13 +12,31 @@ and under any other policy it is Keras' Conv2D unchanged. Weights and names are 
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="recall")
 class Conv2D(keras.layers.Conv2D):
-    """keras.layers.Conv2D with float32 gradients for bfloat16 compute on a CPU-only host."""
+    """keras.layers.Conv2D with float32 gradients for bfloat16 compute on a CPU-only host;
+    it can apply the frozen BN that follows it (`frozen_bn.fold_into_conv`)."""
+
+    _folded_bn = None  # weakref to a FrozenBatchNormalization: not a tracked sublayer
+
+    def fold_batch_norm(self, bn) -> None:
+        self._folded_bn = weakref.ref(bn)
+
+    def call(self, inputs):
+        bn = self._folded_bn() if self._folded_bn is not None else None
+        if bn is None or not bn.folded:
+            return super().call(inputs)
+        scale, offset = bn.scale_and_offset()  # float32, per output channel
+        dtype = self.compute_dtype
+        kernel = tf.cast(tf.cast(self.kernel, tf.float32) * scale, dtype)
+        outputs = tf.nn.bias_add(self.convolution_op(inputs, kernel), tf.cast(offset, dtype))
+        return self.activation(outputs) if self.activation is not None else outputs
 
     def convolution_op(self, inputs, kernel):
         if not _float32_gradients(self.compute_dtype):

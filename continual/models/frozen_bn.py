@@ -6,6 +6,15 @@ Under a float16 / bfloat16 compute policy the layer applies its per-channel scal
 (computed in float32 from the statistics, then rounded) in the compute dtype: Keras' BN would
 cast the whole activation to float32 and back around two float32 ops, a tenth of a bfloat16
 DeepLab forward. In float32 it is Keras' BN unchanged.
+
+`fold_into_conv(conv, bn)` pairs a bias-free `continual.models.conv.Conv2D` with the frozen BN
+that directly follows it (the DeepLab encoder's conv_bn): under a float16 / bfloat16 compute
+policy the conv then convolves with the kernel scaled per output channel and adds the offset
+(BN folded into the convolution, as an inference graph does), and the BN passes its input
+through, so the activation is read and written once instead of three times. Equal up to
+rounding in the compute dtype (test); in float32 nothing is folded: bit for bit Keras' conv
+and BN. A model rebuilt from its config (the pairing is not serialised) runs unfolded, with
+the same results up to that rounding.
 """
 
 from __future__ import annotations
@@ -47,8 +56,15 @@ class FrozenBatchNormalization(keras.layers.BatchNormalization):
             if variable is not None:
                 variable.trainable = affine
 
+    @property
+    def folded(self) -> bool:
+        """True when the conv before this layer applies it (see `fold_into_conv`)."""
+        return getattr(self, "_folded_into_conv", False) and self.compute_dtype != "float32"
+
     def call(self, inputs, training=None, mask=None):
         del training  # statistics are frozen: always inference-mode normalisation
+        if self.folded and mask is None:
+            return tf.cast(inputs, self.compute_dtype)  # the conv before applied scale, offset
         rank = len(inputs.shape)
         if (self.compute_dtype == "float32" or mask is not None
                 or self.axis % rank != rank - 1):
@@ -69,3 +85,13 @@ class FrozenBatchNormalization(keras.layers.BatchNormalization):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "affine_trainable": self.affine_trainable}
+
+
+def fold_into_conv(conv: keras.layers.Conv2D, bn: FrozenBatchNormalization) -> None:
+    """Let `conv` (a `continual.models.conv.Conv2D`, bias-free, channels last) apply `bn`,
+    the frozen BN called on its output and on nothing else, under a non-float32 policy."""
+    if conv.use_bias or conv.data_format != "channels_last" or bn.axis not in (-1, 3):
+        raise ValueError(f"fold_into_conv({conv.name}, {bn.name}): needs a bias-free "
+                         "channels-last conv and BN over the last axis")
+    conv.fold_batch_norm(bn)
+    bn._folded_into_conv = True

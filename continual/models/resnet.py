@@ -16,7 +16,7 @@ import keras
 
 from continual.bindings import supplied_configurable
 from continual.models.conv import Conv2D
-from continual.models.frozen_bn import FrozenBatchNormalization
+from continual.models.frozen_bn import FrozenBatchNormalization, fold_into_conv
 
 RESNET101_UNITS = (3, 4, 23, 3)
 # output stride -> (strides, dilations) of blocks 1-4: DeepLab-v2 runs at 8 (RECALL);
@@ -27,12 +27,15 @@ BN_EPSILON = 1e-3
 
 def conv_bn(x, filters: int, kernel: int, name: str, *, strides: int = 1, dilation: int = 1,
             relu: bool = True, affine_trainable: bool = False):
-    """Bias-free SAME conv, frozen BN (`{name}_bn`), optional ReLU (`{name}_relu`)."""
-    x = Conv2D(
+    """Bias-free SAME conv, frozen BN (`{name}_bn`), optional ReLU (`{name}_relu`); under
+    bfloat16 / float16 the BN is folded into the conv (`frozen_bn.fold_into_conv`)."""
+    conv = Conv2D(
         filters, kernel, strides=strides, dilation_rate=dilation, padding="same",
-        use_bias=False, kernel_initializer="he_normal", name=name)(x)
-    x = FrozenBatchNormalization(
-        affine_trainable=affine_trainable, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+        use_bias=False, kernel_initializer="he_normal", name=name)
+    bn = FrozenBatchNormalization(
+        affine_trainable=affine_trainable, epsilon=BN_EPSILON, name=f"{name}_bn")
+    fold_into_conv(conv, bn)
+    x = bn(conv(x))
     return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
