@@ -1,0 +1,83 @@
+"""A stream experiment builds its method once per run, not once per stage: the stages after the
+first restore their state into the method an earlier stage of the same experiment built, so
+its train step is traced once for all the experiences (each trace costs seconds on a CPU), and
+the metrics are byte-identical to those of a run in which every stage builds its own method."""
+
+import json
+
+import pytest
+
+import main
+from continual.methods import baselines
+from continual.plans import stream_stages
+from tests.core.history_runs import TIMING_COLUMNS
+from tests.core.stream_resume import records
+from tests.core.test_stream_run import stream_args
+
+
+def _count_traces(monkeypatch) -> dict[str, int]:
+    """Counts of the Python bodies of FineTuning's (and ER's) compiled train step and of
+    `standardize` (called in the step and in the predict function's body): each runs once per
+    trace."""
+    counts = {"train_step": 0, "standardize": 0}
+    step, standardize = baselines.FineTuning._train_step, baselines.standardize
+
+    def counted_step(self, *args):
+        counts["train_step"] += 1
+        return step(self, *args)
+
+    def counted_standardize(images):
+        counts["standardize"] += 1
+        return standardize(images)
+
+    monkeypatch.setattr(baselines.FineTuning, "_train_step", counted_step)
+    monkeypatch.setattr(baselines, "standardize", counted_standardize)
+    return counts
+
+
+def _build_at_every_stage(monkeypatch) -> None:
+    """The behaviour before: every stage builds the method afresh (nothing kept)."""
+    build = stream_stages.build_method
+
+    def fresh(ctx, seed):
+        method = build(ctx, seed)
+        ctx.kept.clear()
+        return method
+
+    monkeypatch.setattr(stream_stages, "build_method", fresh)
+
+
+def _rows(tmp, name: str) -> list[str]:
+    return [json.dumps({k: v for k, v in r.items() if k not in TIMING_COLUMNS}, sort_keys=True)
+            for r in records(tmp, name)]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[dict, list[str]]]:
+    """FINETUNE run twice: keeping the method across stages, and building it at every stage;
+    (trace counts, metrics rows) of each."""
+    found, tmp_path = {}, tmp_path_factory.mktemp("traces")
+    for way in ("kept", "rebuilt"):
+        with pytest.MonkeyPatch.context() as patch:
+            counts = _count_traces(patch)
+            if way == "rebuilt":
+                _build_at_every_stage(patch)
+            assert main.main(stream_args(tmp_path / way, only="FINETUNE")) == 0
+        found[way] = (counts, _rows(tmp_path / way, "FINETUNE"))
+    return found
+
+
+def test_train_step_traced_once_for_all_experiences(runs):
+    kept, _ = runs["kept"]
+    rebuilt, rows = runs["rebuilt"]
+    print("traces kept:", kept, "rebuilt:", rebuilt)
+    experiences = len(rows) - 1  # the rows: the initial evaluation, then one per experience
+    assert experiences == 5
+    assert kept["train_step"] == 1
+    assert rebuilt["train_step"] == experiences
+    # predict traced per evaluation stage before (6 of them), a few times in all now
+    assert kept["standardize"] < rebuilt["standardize"] - experiences
+
+
+def test_kept_method_gives_the_same_metrics_as_a_method_built_per_stage(runs):
+    assert runs["kept"][1] == runs["rebuilt"][1]
