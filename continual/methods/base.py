@@ -6,7 +6,13 @@ the end-of-experience hook. Each hook runs once per experience, also across a ki
 (the loop checkpoints right after it). A method never calls another method's hooks.
 
 A subclass builds its state in `build` and returns every trackable it owns from `trackables`,
-so the loop's checkpoint holds weights, optimiser slots, buffer and policy state.
+so the loop's checkpoint holds weights, optimiser slots, buffer and policy state. Everything a
+step or hook changes lives there (in variables), never only in a Python attribute, and a
+compiled function reads no value that changes between experiences at trace time: the stages
+of one experiment in a process share one built method, each reading its saved state into it
+(`continual.plans.stream_stages.restored_method`), so the step is traced once, not once per
+experience; a Python attribute set by an earlier stage would leak into the next one where a
+rerun after a kill (a fresh build) would not have it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ import pytest
 import main
 from continual.methods import baselines
 from continual.plans import stream_stages
-from tests.core.history_runs import TIMING_COLUMNS
+from tests.core.history_runs import SLICES, TIMING_COLUMNS, slice_args
+from tests.core.history_runs import rows as history_rows
 from tests.core.stream_resume import records
 from tests.core.test_stream_run import stream_args
 
@@ -81,3 +82,19 @@ def test_train_step_traced_once_for_all_experiences(runs):
 
 def test_kept_method_gives_the_same_metrics_as_a_method_built_per_stage(runs):
     assert runs["kept"][1] == runs["rebuilt"][1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("port", list(SLICES))
+def test_each_port_gives_the_same_metrics_with_the_method_kept(tmp_path, port):
+    """Every port's demo slice (tests/core/history_runs.py): byte-identical metrics rows
+    whether the stages share one built method or each builds its own, so no method keeps a
+    Python attribute or a traced value across experiences that its saved state lacks."""
+    found = {}
+    for way in ("kept", "rebuilt"):
+        with pytest.MonkeyPatch.context() as patch:
+            if way == "rebuilt":
+                _build_at_every_stage(patch)
+            assert main.main(slice_args(port, tmp_path / way / port)) == 0
+        found[way] = history_rows(tmp_path / way, port)
+    assert found["kept"] == found["rebuilt"]
