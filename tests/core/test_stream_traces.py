@@ -1,7 +1,8 @@
-"""A stream experiment builds its method once per run, not once per stage: the stages after the
-first restore their state into the method an earlier stage of the same experiment built, so
-its train step is traced once for all the experiences (each trace costs seconds on a CPU), and
-the metrics are byte-identical to those of a run in which every stage builds its own method."""
+"""A stream experiment whose method declares `kept_between_stages` (FineTuning here) builds it
+once per run, not once per stage: the stages after the first restore their state into the
+method an earlier stage of the same experiment built, so its train step is traced once for all
+the experiences (each trace costs seconds on a CPU), and the metrics are byte-identical to
+those of a run in which every stage builds its own method."""
 
 import json
 
