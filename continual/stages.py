@@ -37,6 +37,10 @@ class StageContext:
     strategy: tf.distribute.Strategy
     record_sets: dict[str, Manifest]
     plan: dict
+    # What the stages of this one walk of the plan hand on to the next ones in the process
+    # (a stream experiment's built method, `stream_stages.restored_method`); a context lives
+    # for one experiment's walk, so nothing here crosses experiments.
+    kept: dict = dataclasses.field(default_factory=dict)
 
     @property
     def train_set(self) -> Manifest:

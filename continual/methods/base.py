@@ -6,7 +6,13 @@ the end-of-experience hook. Each hook runs once per experience, also across a ki
 (the loop checkpoints right after it). A method never calls another method's hooks.
 
 A subclass builds its state in `build` and returns every trackable it owns from `trackables`,
-so the loop's checkpoint holds weights, optimiser slots, buffer and policy state.
+so the loop's checkpoint holds weights, optimiser slots, buffer and policy state. A method
+that declares `kept_between_stages` is built once per experiment in a process: each later
+stage reads its saved state into it (`continual.plans.stream_stages.restored_method`), so its
+step is traced once, not once per experience. It must keep everything a step or hook changes
+in variables (a Python attribute set by an earlier stage would leak into the next one, where a
+rerun after a kill, a fresh build, would not have it), and its compiled functions must run the
+same graphs in every stage as a fresh build would.
 """
 
 from __future__ import annotations
@@ -100,6 +106,12 @@ class StreamMethod:
     # then save a state whose variables and values do not depend on them (e.g. Kaizen's
     # distillation and replay flags, which act from the second task on).
     first_experience_invariant: tuple[str, ...] = ()
+    # True when the stages of one experiment may share the method (see the module doc): its
+    # compiled functions are traced with input signatures, or see the same shapes in the same
+    # order in every stage. A `reduce_retracing` function whose input shapes change between
+    # experiences would run a generalised trace where a fresh build runs a shape-specific one,
+    # and float results move: kept, Kaizen's demo rows changed from its fourth task on.
+    kept_between_stages = False
 
     def build(self, input_shape: tuple[int, ...], num_classes: int, buffer, seed: int) -> None:
         """Create models, optimisers (built, so their slots exist before a restore)."""

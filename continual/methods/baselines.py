@@ -32,6 +32,7 @@ class FineTuning(StreamMethod):
     name = "finetune"
     supports_loss_scaling = True
     data_parallel = True
+    kept_between_stages = True  # the step's input signature; predict: the same test batches
 
     def __init__(self, *, epochs: int = 1, online: bool = False, flip: bool = False):
         owner = type(self).__name__

@@ -70,6 +70,7 @@ class SimSiamStream(StreamMethod):
     # each shard's items in turn, so with shards = k x replicas each replica trains on its own
     # k shards, as the original's one buffer per GPU (reference C1).
     data_parallel = True
+    kept_between_stages = True  # every compiled function has an input signature
 
     def __init__(self, *, updates_per_batch: int = 1, epochs: int = 1,
                  learning_rate: float = 0.05, momentum: float = 0.9, weight_decay: float = 1e-4,

@@ -24,7 +24,7 @@ from continual.data.image_table import image_table
 from continual.loop.evaluation import evaluate_experience
 from continual.loop.experience import LoopState
 from continual.loop.linear_probe import LinearProbe, probe_features, train_linear_probe
-from continual.plans.stream_stages import build_method, restore_state
+from continual.plans.stream_stages import restored_method
 from continual.stages import StageContext, register_stage, stage_seed
 
 log = logging.getLogger(__name__)
@@ -34,11 +34,11 @@ log = logging.getLogger(__name__)
 def linear_probe(ctx: StageContext, plan_step, folder: Path) -> dict:
     """Probe accuracy of the model step this evaluation depends on."""
     plan, probe = ctx.manager.planner, LinearProbe()
-    method = build_method(ctx, ctx.manager.seed)
+    method = restored_method(ctx, ctx.plan[plan_step.depends[0]], ctx.manager.seed,
+                             LoopState())
     if not hasattr(method, "probe_features"):
         raise ValueError(f"StreamPlan.evaluation_kind = 'linear_probe' needs a method with "
                          f"probe_features (e.g. SimSiamStream); {type(method).__name__} has none")
-    restore_state(ctx, ctx.plan[plan_step.depends[0]], method, LoopState())
     # StreamPlan.probe_split's records, or the train split's (overlap warned at planning)
     train = image_table(ctx.record_sets.get("probe", ctx.train_set))
     ids = np.arange(train.num_records, dtype=np.int64)

@@ -26,6 +26,8 @@ from continual.stages import StageContext, register_stage, stage_seed
 STATE = "state"
 # The folders a stream stage keeps inside its artefact folder.
 STAGE_FOLDERS = (STATE, "ckpt", "tensorboard")
+# StageContext.kept's entry: (seed, the method last built by a stage of this experiment).
+KEPT_METHOD = "stream_method"
 
 
 def make_method(plan, image_shape, num_classes: int, seed: int, strategy=None):
@@ -54,9 +56,28 @@ def make_method(plan, image_shape, num_classes: int, seed: int, strategy=None):
 
 
 def build_method(ctx: StageContext, seed: int):
+    """A freshly built method, kept in `ctx` for the experiment's next stages."""
     table = image_table(ctx.train_set)
-    return make_method(ctx.manager.planner, table.image_shape, table.num_classes, seed,
-                       ctx.strategy)
+    method = make_method(ctx.manager.planner, table.image_shape, table.num_classes, seed,
+                         ctx.strategy)
+    ctx.kept[KEPT_METHOD] = (seed, method)
+    return method
+
+
+def restored_method(ctx: StageContext, plan_step, seed: int, loop_state: LoopState):
+    """The method with the training state of the complete stage `plan_step` read into it.
+
+    For a method that declares `kept_between_stages`, the method built by an earlier stage of
+    this walk of the experiment's plan is reused (its variables are all overwritten by the
+    state: `restore_state` asserts that every saved value was read, and the checkpoint holds
+    every variable the method changes), so its compiled step and predict functions are traced
+    once per experiment, not once per stage; the first stage that needs one in a process (a
+    fresh run, a rerun after a kill) builds it. Other methods are built at every stage."""
+    kept_seed, method = ctx.kept.get(KEPT_METHOD, (None, None))
+    if method is None or kept_seed != seed or not method.kept_between_stages:
+        method = build_method(ctx, seed)
+    restore_state(ctx, plan_step, method, loop_state)
+    return method
 
 
 def _experiment_seed(ctx: StageContext) -> int:
@@ -108,9 +129,9 @@ def _trainable(method) -> list[tf.Variable]:
 def stream_experience(ctx: StageContext, plan_step, folder: Path) -> dict:
     """Train on one experience from the previous stage's state; resumable mid-experience."""
     check_stage_folders(folder)
-    method = build_method(ctx, _experiment_seed(ctx))
     loop_state = LoopState()
-    restore_state(ctx, ctx.plan[plan_step.depends[0]], method, loop_state)
+    method = restored_method(ctx, ctx.plan[plan_step.depends[0]], _experiment_seed(ctx),
+                             loop_state)
     loop_state.phase.assign(0)
     loop_state.batch.assign(0)
     loop_state.begun.assign(False)
@@ -143,8 +164,8 @@ def _epoch_evaluation(ctx: StageContext, method, experience, folder: Path):
 def stream_evaluation(ctx: StageContext, plan_step, folder: Path) -> dict:
     """Accuracy row, overall / per-class / top-5 accuracy after an experience (or at init)."""
     plan = ctx.manager.planner
-    method = build_method(ctx, _experiment_seed(ctx))
-    restore_state(ctx, ctx.plan[plan_step.depends[0]], method, LoopState())
+    method = restored_method(ctx, ctx.plan[plan_step.depends[0]], _experiment_seed(ctx),
+                             LoopState())
     test = image_table(ctx.record_set("test"))
     metrics = evaluate_experience(method.predict, test, plan.scenario, plan_step.step,
                                   plan.eval_batch_size, getattr(plan, "top_k", None))
