@@ -106,6 +106,7 @@ class ExperienceReplay(FineTuning):
 
     name = "er"
     uses_buffer = True
+    kept_between_stages = True  # FineTuning's signatures; replay joins before the step
     data_parallel = True  # the buffer is sampled and offered rows outside the replicas
 
     def build(self, input_shape, num_classes, buffer, seed) -> None:

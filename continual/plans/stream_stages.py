@@ -67,14 +67,16 @@ def build_method(ctx: StageContext, seed: int):
 def restored_method(ctx: StageContext, plan_step, seed: int, loop_state: LoopState):
     """The method with the training state of the complete stage `plan_step` read into it.
 
-    For a method that declares `kept_between_stages`, the method built by an earlier stage of
-    this walk of the experiment's plan is reused (its variables are all overwritten by the
-    state: `restore_state` asserts that every saved value was read, and the checkpoint holds
-    every variable the method changes), so its compiled step and predict functions are traced
-    once per experiment, not once per stage; the first stage that needs one in a process (a
-    fresh run, a rerun after a kill) builds it. Other methods are built at every stage."""
+    For a method whose own class declares `kept_between_stages` (a subclass declares it
+    again, as for `data_parallel`: it may add state or shapes that the base's promise does
+    not cover), the method built by an earlier stage of this walk of the experiment's plan is
+    reused (its variables are all overwritten by the state: `restore_state` asserts that every
+    saved value was read, and the checkpoint holds every variable the method changes), so its
+    compiled step and predict functions are traced once per experiment, not once per stage;
+    the first stage that needs one in a process (a fresh run, a rerun after a kill) builds it.
+    Other methods are built at every stage."""
     kept_seed, method = ctx.kept.get(KEPT_METHOD, (None, None))
-    if method is None or kept_seed != seed or not method.kept_between_stages:
+    if method is None or kept_seed != seed or not vars(type(method)).get("kept_between_stages"):
         method = build_method(ctx, seed)
     restore_state(ctx, plan_step, method, loop_state)
     return method
