@@ -100,16 +100,11 @@ def _metrics(tmp: Path) -> list[dict]:
     return [{k: json.loads(line)[k] for k in keys} for line in path.read_text().splitlines()]
 
 
-# 6 steps a class: step 0 is 60 iterations, so the kill at checkpoint 20 lands mid-stage with 40
-# iterations to go, and every run trains half what 12 did.
-PER_CLASS = 6
-
-
 def test_sigkill_then_rerun_gives_the_metrics_of_an_uninterrupted_run(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    assert _run(reference, PER_CLASS).wait(timeout=600) == 0
+    assert _run(reference, 12).wait(timeout=600) == 0
 
-    proc = _run(killed, PER_CLASS)
+    proc = _run(killed, 12)
     deadline = time.time() + 300
     ckpt_index = None
     while time.time() < deadline and proc.poll() is None:
@@ -121,7 +116,7 @@ def test_sigkill_then_rerun_gives_the_metrics_of_an_uninterrupted_run(tmp_path):
     assert ckpt_index is not None, "the run never wrote a mid-stage checkpoint"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert _run(killed, PER_CLASS).wait(timeout=600) == 0
+    assert _run(killed, 12).wait(timeout=600) == 0
 
     info = json.loads(next((killed / "ckpt" / "model_step0").glob("*/COMPLETE.json")).read_text())
     assert info["info"]["resumed_from"] >= 20
