@@ -21,11 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Columns that measure time, not results: the only ones allowed to differ between runs.
 TIMING_COLUMNS = ("images_per_sec", "train_seconds")
 
-# port -> (demo file, experiments run, bindings that make the slice tiny). The baselines run ER
-# alone: its stream steps, draws and evaluation are fine-tuning's plus a buffer, and each
-# experiment more is a run of freshly traced stages in every history.
+# port -> (demo file, experiments run, bindings that make the slice tiny)
 SLICES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "baselines": ("config/ports/baselines/demo.gin", ("ER",), (
+    "baselines": ("config/ports/baselines/demo.gin", ("FINETUNE", "ER"), (
         "generate_stream_set.size = 12", "generate_stream_set.train_per_class = 16",
         "generate_stream_set.test_per_class = 4", "class_incremental.num_tasks = 2",
         "tiny_convnet_backbone.widths = (8, 8, 16)", "FineTuning.epochs = 2",
