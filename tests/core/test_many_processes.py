@@ -15,13 +15,14 @@ import pytest
 
 import main
 from tests.core.stream_resume import records
-from tests.core.test_stream_run import stream_args
+from tests.core.test_stream_run import TWO_TASKS, stream_args
 from tests.core.test_suite_run import EXPERIMENT as SEGMENTATION
 from tests.core.test_suite_run import suite_args
 
 ROOT = Path(main.__file__).resolve().parent
 EXPERIMENTS = ("JOINT", "FINETUNE", "ER")  # the suite's order: shard 0/2 runs JOINT and ER
-QUICK = ("FineTuning.epochs = 1", "ExperienceReplay.epochs = 1", "KeyLocks.poll_seconds = 0.2")
+QUICK = (*TWO_TASKS, "FineTuning.epochs = 1", "ExperienceReplay.epochs = 1",
+         "KeyLocks.poll_seconds = 0.2")
 RUNNING = re.compile(r"\] \S+ running \((\S+)\)")
 
 

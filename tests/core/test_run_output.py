@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import main
 from continual.tf_startup import STARTUP_NOISE, kept_lines
-from tests.core.test_stream_run import ROOT, stream_args
+from tests.core.test_stream_run import ROOT, TWO_TASKS, stream_args
 
 
 def _main_process(args: list[str]) -> subprocess.CompletedProcess:
@@ -25,22 +25,22 @@ def _main_process(args: list[str]) -> subprocess.CompletedProcess:
 
 
 def test_a_stream_run_shows_its_bar_and_logs_but_no_tensorflow_start_up(tmp_path):
-    loud = _main_process(stream_args(tmp_path, "TrainingCurves.every_steps = 2",
+    loud = _main_process(stream_args(tmp_path, *TWO_TASKS, "TrainingCurves.every_steps = 2",
                                      only="FINETUNE"))
     assert loud.returncode == 0, loud.stderr[-2000:]
     assert [line for line in loud.stderr.splitlines() if STARTUP_NOISE.match(line)] == []
     assert "oneDNN" not in loud.stderr and "cuInit" not in loud.stderr
-    assert "exp 0 phase 1/1 offline" in loud.stderr and "exp 4 phase 1/1 offline" in loud.stderr
+    assert "exp 0 phase 1/1 offline" in loud.stderr and "exp 1 phase 1/1 offline" in loud.stderr
     assert "loss=" in loud.stderr and "img/s=" in loud.stderr and "epoch=2/2" in loud.stderr
     log = (tmp_path / "runs" / "experiments" / "FINETUNE" / "experiment.log").read_text()
-    assert "[FINETUNE] exp0 running" in log and "FINETUNE] eval4 evaluated" in log
+    assert "[FINETUNE] exp0 running" in log and "FINETUNE] eval1 evaluated" in log
 
-    quiet = _main_process([*stream_args(tmp_path, only="ER"), "--quiet"])
+    quiet = _main_process([*stream_args(tmp_path, *TWO_TASKS, only="ER"), "--quiet"])
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert "phase 1/1" not in quiet.stderr and " INFO " not in quiet.stderr
     assert "| final_accuracy" in quiet.stdout or "final_accuracy" in quiet.stdout
     log = (tmp_path / "runs" / "experiments" / "ER" / "experiment.log").read_text()
-    assert "[ER] exp4 running" in log and "offline phase done" in log
+    assert "[ER] exp1 running" in log and "offline phase done" in log
 
 
 def test_a_converter_starts_without_tensorflow_start_up_lines(tmp_path):

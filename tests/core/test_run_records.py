@@ -7,7 +7,7 @@ import csv
 import main
 from continual.reporting.results_file import recorded_stamp
 from tests.core.stream_resume import records
-from tests.core.test_stream_run import stream_args
+from tests.core.test_stream_run import TWO_TASKS, stream_args
 
 
 def _summary(tmp_path) -> dict[str, dict]:
@@ -17,16 +17,16 @@ def _summary(tmp_path) -> dict[str, dict]:
 
 def test_seeds_never_mix_only_adds_to_the_summary_and_claims_reach_the_results_file(
         tmp_path, capsys):
-    assert main.main(stream_args(tmp_path, only="FINETUNE")) == 0
+    assert main.main(stream_args(tmp_path, *TWO_TASKS, only="FINETUNE")) == 0
     first = records(tmp_path, "FINETUNE")
     assert {r["seed"] for r in first} == {0} and len({r["config_id"] for r in first}) == 1
 
-    assert main.main(stream_args(tmp_path, only="ER")) == 0
+    assert main.main(stream_args(tmp_path, *TWO_TASKS, only="ER")) == 0
     assert list(_summary(tmp_path)) == ["FINETUNE", "ER"]  # ER added, FINETUNE kept
 
     results = tmp_path / "results.md"
     claims = "Suite.claims = [('ER', '>', 'FINETUNE', 'final_accuracy')]"
-    assert main.main(stream_args(tmp_path, "TrainManager.seed = 1", claims,
+    assert main.main(stream_args(tmp_path, *TWO_TASKS, "TrainManager.seed = 1", claims,
                                  f"Suite.results_file = '{results}'", only="FINETUNE")) == 0
     rows = records(tmp_path, "FINETUNE")
     second = [r for r in rows if r["seed"] == 1]

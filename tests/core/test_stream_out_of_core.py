@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import main
 from tests.core.stream_resume import final_buffer, records
-from tests.core.test_stream_run import stream_args
+from tests.core.test_stream_run import TWO_TASKS, stream_args
 
 
 def results(record: dict) -> dict:
@@ -23,7 +23,8 @@ def final_state(tmp, name: str) -> dict[str, np.ndarray]:
 
 
 def run(tmp, *bindings: str) -> None:
-    args = stream_args(tmp, "ExperienceReplay.epochs = 1", "FineTuning.epochs = 1", *bindings)
+    args = stream_args(tmp, *TWO_TASKS, "ExperienceReplay.epochs = 1", "FineTuning.epochs = 1",
+                       *bindings)
     assert main.main([*args, "--only", "FINETUNE", "--only", "ER"]) == 0
 
 
@@ -35,7 +36,7 @@ def test_sets_over_the_budget_give_the_in_memory_results_under_the_same_keys(tmp
     assert "test.manifest.json" in caplog.text
     for name in ("FINETUNE", "ER"):
         memory, disk = records(tmp_path / "memory", name), records(tmp_path / "disk", name)
-        assert len(memory) == len(disk) == 6
+        assert len(memory) == len(disk) == 3
         for want, got in zip(memory, disk, strict=True):
             assert results(got) == results(want) and want["accuracy_row"]
         want, got = final_state(tmp_path / "memory", name), final_state(tmp_path / "disk", name)

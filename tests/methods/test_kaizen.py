@@ -2,6 +2,9 @@
 whose BN uses batch statistics (errata DEC4), the optimiser restarts per task, bad bindings are
 refused with the binding's name."""
 
+import dataclasses
+import functools
+
 import gin
 import numpy as np
 import pytest
@@ -41,40 +44,60 @@ def moving_means(model) -> list[np.ndarray]:
     return [v.numpy().copy() for v in model.non_trainable_variables if "moving_mean" in v.path]
 
 
-@pytest.mark.parametrize("flags, terms", [
-    ({}, {"feature_distill", "classifier_distill"}),                        # Kaizen
-    ({"ssl_method": "simclr"}, {"feature_distill", "classifier_distill"}),  # contrastive
-    ({"distill_classifier": False, "replay": False}, {"feature_distill"}),  # CaSSLe
-    ({"distill_features": False, "distill_classifier": False, "replay": False}, set()),
-])
-def test_flags_choose_the_distillation_terms_from_the_second_task(flags, terms):
-    method = built(**flags)
+@dataclasses.dataclass(frozen=True)
+class TwoTasks:
+    """One built method, one step on task 0 and one on task 1, with what the tests read."""
+
+    first: frozenset        # the loss terms of the task-0 step
+    second: frozenset       # of the task-1 step
+    teacher_at_begin: list  # the teacher's trainable weights once task 1 began
+    student_at_begin: list  # the student encoder's
+    teacher_means_at_begin: list
+    teacher_after: list     # the same three after the task-1 step
+    student_after: list
+    teacher_means_after: list
+
+
+@functools.cache
+def two_tasks(flags: tuple) -> TwoTasks:
+    """Run once per flags (building and tracing a Kaizen costs seconds) and shared: the flags
+    test and the teacher test read the same default run."""
+    method = built(**dict(flags))
     method.begin_experience(Task(0), None)
     first = method.train_step(batch(), tf.constant(0, tf.int64))
-    assert not {"feature_distill", "classifier_distill"} & set(first)      # task 0: none
     method.begin_experience(Task(1), None)
+    teacher = method.teacher["encoder"]
+    at_begin = (values(teacher.trainable_variables), values(method.encoder.trainable_variables),
+                moving_means(teacher))
     second = method.train_step(batch(1), tf.constant(1, tf.int64))
-    assert {"feature_distill", "classifier_distill"} & set(second) == terms
-    assert {"ssl", "classifier", "probe"} <= set(second)
+    return TwoTasks(frozenset(first), frozenset(second), *at_begin,
+                    values(teacher.trainable_variables),
+                    values(method.encoder.trainable_variables), moving_means(teacher))
+
+
+@pytest.mark.parametrize("flags, terms", [
+    ((), {"feature_distill", "classifier_distill"}),                              # Kaizen
+    ((("ssl_method", "simclr"),), {"feature_distill", "classifier_distill"}),     # contrastive
+    ((("distill_classifier", False), ("replay", False)), {"feature_distill"}),    # CaSSLe
+    ((("distill_features", False), ("distill_classifier", False), ("replay", False)), set()),
+])
+def test_flags_choose_the_distillation_terms_from_the_second_task(flags, terms):
+    run = two_tasks(flags)
+    assert not {"feature_distill", "classifier_distill"} & run.first      # task 0: none
+    assert {"feature_distill", "classifier_distill"} & run.second == terms
+    assert {"ssl", "classifier", "probe"} <= run.second
 
 
 def test_teacher_is_a_frozen_copy_whose_bn_follows_the_batch():
-    method = built()
-    method.begin_experience(Task(0), None)
-    method.train_step(batch(), tf.constant(0, tf.int64))
-    method.begin_experience(Task(1), None)
-    teacher = method.teacher["encoder"]
-    for mine, student in zip(values(teacher.trainable_variables),
-                             values(method.encoder.trainable_variables), strict=True):
+    run = two_tasks(())  # the flags test's default run (the cache keys on the argument)
+    for mine, student in zip(run.teacher_at_begin, run.student_at_begin, strict=True):
         np.testing.assert_array_equal(mine, student)
-    weights, means = values(teacher.trainable_variables), moving_means(teacher)
-    student = values(method.encoder.trainable_variables)
-    method.train_step(batch(2), tf.constant(1, tf.int64))
-    for before, after in zip(weights, values(teacher.trainable_variables), strict=True):
+    for before, after in zip(run.teacher_at_begin, run.teacher_after, strict=True):
         np.testing.assert_array_equal(before, after)                       # never trained
-    assert any(not np.allclose(b, a) for b, a in zip(means, moving_means(teacher), strict=True))
     assert any(not np.allclose(b, a) for b, a in
-               zip(student, values(method.encoder.trainable_variables), strict=True))
+               zip(run.teacher_means_at_begin, run.teacher_means_after, strict=True))
+    assert any(not np.allclose(b, a) for b, a in
+               zip(run.student_at_begin, run.student_after, strict=True))
 
 
 def test_each_task_restarts_the_optimiser_and_its_schedule():
