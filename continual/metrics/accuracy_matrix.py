@@ -78,7 +78,8 @@ def task_forgetting(R) -> list[float]:
 def forgetting_over_time(R) -> list[list[float]]:
     """For each j < T-1, [R[j, j] - R[t, j] for t = j+1 .. T-1]: what was learnt on task j and
     lost after each later task (continuous SSL's forgetting on split D_j over the stream,
-    reference section 4.7 C5: Acc_j(end of D_j) - Acc_j(t))."""
+    F_j(t) = Acc_j(end of D_j) - Acc_j(t); the original computes it offline and its code has
+    no formula, so this is the port's definition)."""
     R = _as_matrix(R)
     return [[float(R[j, j] - R[t, j]) for t in range(j + 1, len(R))] for j in range(len(R) - 1)]
 

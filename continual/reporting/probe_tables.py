@@ -39,7 +39,8 @@ def probe_progress(records: Sequence[dict]) -> dict[str, float | None]:
 
 def split_forgetting(records: Sequence[dict]) -> list[list[float]]:
     """Forgetting of each split D_j but the last over the stream: the probe's accuracy on
-    D_j's test classes after D_j minus after each later split (reference section 4.7, C5).
+    D_j's test classes after D_j minus after each later split (F_j(t) = Acc_j(end of D_j) -
+    Acc_j(t); the original's code has no formula for it).
     Empty with fewer than two evaluations after training."""
     rows = [r["accuracy_row"] for r in last_record_per_experience(records)
             if r["experience"] >= 0 and r.get("accuracy_row")]
