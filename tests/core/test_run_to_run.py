@@ -19,8 +19,12 @@ ROOT = Path(main.__file__).resolve().parent
 PROBE = "import os, continual; print(os.environ['TF_NUM_INTEROP_THREADS'])"
 
 
+def _env_without_inter_op() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "TF_NUM_INTEROP_THREADS"}
+
+
 def _inter_op(env_value: str | None) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTEROP_THREADS"}
+    env = _env_without_inter_op()
     if env_value is not None:
         env["TF_NUM_INTEROP_THREADS"] = env_value
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, text=True,
@@ -34,7 +38,7 @@ def test_the_package_runs_ops_one_at_a_time_unless_the_user_says_otherwise():
 
 
 def _run(tmp: Path) -> Path:
-    env = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTEROP_THREADS"}
+    env = _env_without_inter_op()
     args = [sys.executable, "main.py", "--quiet", "--gin_file",
             "config/ports/continuous_ssl/demo.gin", "--only", "SINGLE_PASS_seed2",
             "--workdir", str(tmp / "runs"),
