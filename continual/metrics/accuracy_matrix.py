@@ -55,14 +55,14 @@ def _mean_or_none(values) -> float | None:
 
 
 def final_accuracy(R) -> float | None:
-    """A_T = (1/T) sum_j R[T-1, j]: the last row's mean over every task (section 1, A_T)."""
+    """A_T = (1/T) sum_j R[T-1, j]: the last row's mean over every task."""
     R = _as_matrix(R)
     return _mean_or_none(R[-1]) if len(R) else None
 
 
 def average_incremental_accuracy(R) -> float | None:
     """(1/T) sum_i (1/(i+1)) sum_{j<=i} R[i, j]: mean over evaluations of the seen-task mean
-    (section 1, "continual accuracy", Kaizen section 5.6)."""
+    ("continual accuracy"; Kaizen's "Average Continual Performance")."""
     R = _as_matrix(R)
     per_step = [_mean_or_none(R[i, : i + 1]) for i in range(len(R))]
     return None if None in per_step else _mean_or_none(per_step)
@@ -85,7 +85,7 @@ def forgetting_over_time(R) -> list[list[float]]:
 
 
 def forgetting(R) -> float | None:
-    """F = (1/(T-1)) sum_{j<T-1} f_j (Chaudhry et al. 2018, section 1); None when T = 1."""
+    """F = (1/(T-1)) sum_{j<T-1} f_j (Chaudhry et al., ECCV 2018); None when T = 1."""
     return _mean_or_none(task_forgetting(R))
 
 
@@ -129,7 +129,8 @@ def intransigence(R, joint_row) -> float | None:
 
     Chaudhry et al. train one joint model per k on tasks 0..k: a*_k is then R_joint[k, k] of a
     `cumulative_joint` run (`stream_metrics` passes its diagonal); with one joint run on all
-    tasks, a*_k is its accuracy on task k. None without a joint run (errata B2).
+    tasks, a*_k is its accuracy on task k. None without a joint run (never against RM's
+    default joint_acc of 0).
     """
     R = _as_matrix(R)
     a_star = _as_row(joint_row, R.shape[1], "joint_row")
@@ -139,8 +140,8 @@ def intransigence(R, joint_row) -> float | None:
 
 
 def intransigence_last(final_acc: float | None, joint_final_acc: float | None) -> float | None:
-    """Rainbow Memory's I_last = joint_acc - A_last (section 3.5), overall accuracies; None
-    when either is missing (RM's default joint_acc = 0 is not reproduced, B2)."""
+    """Rainbow Memory's I_last = joint_acc - A_last (its `main.py`), overall accuracies; None
+    when either is missing (RM's default joint_acc = 0 is not reproduced)."""
     if final_acc is None or joint_final_acc is None:
         return None
     return _mean_or_none([joint_final_acc - final_acc])
@@ -156,9 +157,10 @@ def class_mean(per_class: PerClass) -> float | None:
 
 
 def amca(per_class_rows: Sequence[PerClass]) -> float | None:
-    """AMCA = (1/T) sum_t (1/C) sum_c a[c, t] (SSLAD, section 2.7): the mean over evaluation
-    points of the class-mean accuracy, over the C classes present in the evaluation set (an
-    absent class is None or NaN in its row). None if a point has no per-class accuracy."""
+    """AMCA = (1/T) sum_t (1/C) sum_c a[c, t] (SSLAD; `VerwimpEli/CLAD` README): the mean
+    over evaluation points of the class-mean accuracy, over the C classes present in the
+    evaluation set (an absent class is None or NaN in its row). None if a point has no
+    per-class accuracy."""
     means = [class_mean(row) for row in per_class_rows]
     return None if None in means else _mean_or_none(means)
 
@@ -244,9 +246,9 @@ def accuracy_matrix(records: Sequence[dict]) -> tuple[np.ndarray, np.ndarray | N
 
 
 def a_avg(evaluations: Sequence[dict]) -> float | None:
-    """Rainbow Memory's A_avg (section 3.5): the mean over experiences of the overall test
+    """Rainbow Memory's A_avg (its `main.py`): the mean over experiences of the overall test
     `accuracy` of the evaluation after each (its last epoch: RM took the best epoch on the test
-    set, B1). None without evaluations or when one lacks the accuracy."""
+    set). None without evaluations or when one lacks the accuracy."""
     return _mean_or_none([np.nan if r.get("accuracy") is None else r["accuracy"]
                           for r in evaluations])
 
@@ -294,8 +296,8 @@ def stream_metrics(records: Sequence[dict], joint_records: Sequence[dict] | None
 
 
 def best_epoch_summary(evaluations: Sequence[dict]) -> dict:
-    """A_last / A_avg by RM's best-epoch rule (`StreamPlan.accuracy_rule = 'best_epoch'`,
-    B1: selected on the test set, optimistic) as `a_last_best_epoch_test` /
+    """A_last / A_avg by RM's best-epoch rule (`StreamPlan.accuracy_rule = 'best_epoch'`:
+    selected on the test set, optimistic) as `a_last_best_epoch_test` /
     `a_avg_best_epoch_test`, and over the top-k accuracy (`StreamPlan.top_k` set) as
     `a_last_top_k_best_epoch_test` / `a_avg_top_k_best_epoch_test`; each pair absent when the
     last evaluation carries no `accuracy_best_epoch_test` / `top_k_accuracy_best_epoch_test`."""
@@ -321,7 +323,7 @@ def _random_init_and_evaluations(records: Sequence[dict]) -> tuple[dict | None, 
 
 def top_k_summary(evaluations: Sequence[dict]) -> dict:
     """RM's A_last / A_avg over the top-k accuracy (`StreamPlan.top_k`, e.g. top-5 on
-    ImageNet, errata R9) as `final_top_k_accuracy` / `a_avg_top_k` with `top_k`; {} when the
+    ImageNet, RM's `--topk 5`) as `final_top_k_accuracy` / `a_avg_top_k` with `top_k`; {} when the
     evaluations carry no top-k (forgetting stays on the argmax accuracy either way)."""
     if not evaluations or evaluations[-1].get("top_k") is None:
         return {}

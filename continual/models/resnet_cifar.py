@@ -3,7 +3,7 @@
 Two residual-block layouts, both from the originals:
 - 'torchvision' (Kaizen / solo-learn, SimSiam): conv-BN-ReLU-conv-BN, shortcut identity or
   conv1x1-BN, ReLU after the add. `zero_init_residual` zeroes the last BN's gamma of each block.
-- 'rainbow_memory' (RM's `models/cifar.py`, reference §3.4 and errata R8): every conv is
+- 'rainbow_memory' (RM's `models/cifar.py` and `models/layers.py`): every conv is
   conv-BN-ReLU, the projection shortcut too (conv1x1-BN-ReLU), and there is no ReLU after the add.
 Both stems are conv3x3 stride 1 - BN - ReLU with no max-pool; `stem_padding` is 1 (RM, the usual
 CIFAR variant) or 2 (Kaizen's solo-learn stem, which grows a 32x32 image to 34x34).

@@ -1,4 +1,4 @@
-"""ResNet-34 in Rainbow Memory's ImageNet layout (RM's `models/imagenet.py`, reference §3.4).
+"""ResNet-34 in Rainbow Memory's ImageNet layout (RM's `models/imagenet.py`).
 
 The ImageNet stem and stages of torchvision's ResNet-34 (conv7x7 stride 2 - BN - ReLU, max-pool
 3x3 stride 2, basic blocks [3, 4, 6, 3] of widths 64..512, stride 2 from the second stage,
@@ -9,11 +9,11 @@ layout, and it changes nothing: both addends are ReLU outputs, so the sum is nev
 `FinalBlock` (Linear without bias + BN1d) is replaced by a plain Linear at the first task, as
 RM does; here that is the classifier's head.
 
-Weights: torchvision's ResNet-34 count without its fc (21 284 672 trainable), as the layouts
-differ only in ReLUs. Init as RM: Kaiming normal fan-out convs, BN gamma 1 / beta 0; RM's BN
-epsilon is 1e-6 (`build_classifier.bn_epsilon`, errata R8). RM's `zero_init_residual` is off
-(turning it on crashes the original, which looks for a `bn2` its blocks lack), so it is not
-offered. Register: `build_classifier.name = 'resnet34_rm'` (no gin import needed).
+Weights: torchvision's ResNet-34 count without its fc (21 284 672 trainable), as the layouts differ
+only in ReLUs. Init as RM: Kaiming normal fan-out convs, BN gamma 1 / beta 0; RM's BN epsilon is
+1e-6 (`build_classifier.bn_epsilon`; RM's `train_utils.py`). RM's `zero_init_residual` is off
+(turning it on crashes the original, which looks for a `bn2` its blocks lack), so it is not offered.
+Register: `build_classifier.name = 'resnet34_rm'` (no gin import needed).
 """
 
 from __future__ import annotations

@@ -154,10 +154,10 @@ class CosineWarmRestarts(PeriodSchedule):
     """torch CosineAnnealingWarmRestarts(T_0=t_0, T_mult=t_mult, eta_min) per period.
 
     Cycle i lasts t_0 * t_mult**i periods; within it lr = eta_min + (base - eta_min) *
-    (1 + cos(pi * t_cur / t_i)) / 2. `warm_start_factor` adds Rainbow Memory's warm start
-    (reference §3.3): period 0 runs at factor * base and the restarts begin at period 1 (so
-    period 1 is at base, and period p >= 1 takes the restart value of p - 1). RM: t_0 1,
-    t_mult 2, eta_min 0.01 * base, factor 0.1, steps_per_epoch = steps of an epoch.
+    (1 + cos(pi * t_cur / t_i)) / 2. `warm_start_factor` adds Rainbow Memory's warm start (its
+    `methods/finetune.py`): period 0 runs at factor * base and the restarts begin at period 1 (so
+    period 1 is at base, and period p >= 1 takes the restart value of p - 1). RM: t_0 1, t_mult 2,
+    eta_min 0.01 * base, factor 0.1, steps_per_epoch = steps of an epoch.
     """
 
     def __init__(self, base_lr: float, t_0: int, t_mult: int = 1, eta_min: float = 0.0,

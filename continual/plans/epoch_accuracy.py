@@ -1,17 +1,18 @@
 """The best-epoch accuracy rule (`StreamPlan.accuracy_rule = 'best_epoch'`), opt-in.
 
 Rainbow Memory's code reports, per task, the best overall test accuracy over the epochs of the
-task's last training call (`best_acc = max(best_acc, eval_dict["avg_acc"])` after every epoch
-of its memory-only epochs online, of its epochs offline; reference §3.5, quirk B1). That is
-model selection on the test set: an optimistic number, kept apart from the primary last-epoch
+task's last training call (`best_acc = max(best_acc, eval_dict["avg_acc"])` after every epoch of its
+memory-only epochs online, of its epochs offline; its `main.py` keeps the max as `task_acc`). That
+is model selection on the test set: an optimistic number, kept apart from the primary last-epoch
 accuracy and reported only for parity with the paper's tables.
 
 Under the rule, the experience stage evaluates the test rows of the evaluation after it at the
 end of every epoch of the experience's last phase and stores those accuracies in its info;
 each evaluation record then carries `accuracy_best_epoch_test` = the maximum of them and of
-the evaluation's own (final) accuracy. A method whose reported accuracy is only the one after
-its end-of-experience hooks (class attribute `reports_final_evaluation`, RM's iCaRL and BiC:
-errata R5) is not evaluated per epoch; its value is its final accuracy.
+the evaluation's own (final) accuracy. A method whose reported accuracy is only the one after its
+end-of-experience hooks (class attribute `reports_final_evaluation`, RM's iCaRL and BiC, whose
+`best_acc` is set once after their last step) is not evaluated per epoch; its value is its final
+accuracy.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from continual.loop.evaluation import evaluate_experience
 
 RULES = ("last_epoch", "best_epoch")
 BEST_EPOCH_LABEL = "best epoch, selected on the test set"
-FINAL_LABEL = "final evaluation (the method's own rule: RM reports it, errata R5)"
+FINAL_LABEL = "final evaluation (the method's own rule: RM reports it)"
 FILE = "epoch_accuracies.json"
 
 

@@ -2,7 +2,7 @@
 run them.
 
 Both come from DeepVoltaire's `SubPolicy` (RM's `utils/augment.py`; pip `randaugment==1.0.2`,
-whose wheel was read to settle errata X1): an op at level L in 0..9 takes the L-th of 10
+whose wheel was read for its op list and magnitudes): an op at level L in 0..9 takes the L-th of 10
 evenly spaced magnitudes (`LEVELS`); shear, translate, colour, contrast, sharpness and
 brightness pick a random sign per image, rotate does not (always counter-clockwise).
 - RandAugment (pip 1.0.2): `num_ops` = 2 ops, each drawn uniformly from the 15 `OPS` with its

@@ -1,4 +1,4 @@
-"""Rainbow Memory's Blurry-M streams (reference §3.1): each task is mostly its own classes.
+"""Rainbow Memory's Blurry-M streams (Bang et al., CVPR 2021): each task is mostly its own classes.
 
 Construction, as in RM's split notebook: the data's classes are ordered and cut into equal
 tasks exactly like `class_incremental` (same seed, same order); these are a task's "major"
@@ -11,7 +11,8 @@ Deviation (fixed defect): the notebook draws the T - 1 parts independently from 
 (`taskN.sample(n)` T - 1 times), so parts overlap: a sample can be streamed in two tasks and
 others in none. Here the parts are disjoint and every train record is streamed exactly once;
 when T - 1 does not divide the pool, its remainder (< T - 1 records) stays in its own task.
-The notebook also hard-codes 0.9 even for blurry30 (errata B3); here M is the argument.
+The notebook also hard-codes 0.9 even for blurry30 (the shipped blurry30
+JSONs are about 76 / 24); here M is the argument.
 
 Evaluation reads all test records after every task (RM's blurry test set); R[i, j] reads the
 test records of task j's major classes (RM's class blocks).

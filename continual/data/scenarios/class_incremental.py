@@ -1,4 +1,4 @@
-"""Class-incremental ("disjoint", RM §3.1) streams: each task holds only its own classes.
+"""Class-incremental ("disjoint" in Rainbow Memory) streams: each task holds only its own classes.
 
 Task t trains on every train record of its classes. The evaluation after task t reads the test
 records of all classes seen so far (RM's disjoint test set: the union of tasks 0..t), and

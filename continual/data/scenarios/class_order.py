@@ -1,8 +1,8 @@
 """Class order and its partition into tasks, shared by the class-based scenarios.
 
-As in RM's split notebook (reference §3.1), the data's classes are put in a seeded random order
-and cut into equal consecutive blocks; task t's classes are block t. An explicit order or
-unequal block sizes can be given instead.
+As in RM's split notebook (`notebooks/make_dataset_per_task.ipynb`), the data's classes are put in a
+seeded random order and cut into equal consecutive blocks; task t's classes are block t. An explicit
+order or unequal block sizes can be given instead.
 """
 
 from __future__ import annotations

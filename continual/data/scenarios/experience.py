@@ -3,7 +3,8 @@
 An experience lists the train rows it feeds (row indices into the train record set, in the
 order the stream presents them), the classes it introduces, and the test rows the evaluation
 after it reads for the overall accuracy. `Scenario.task_test_ids[j]` are the test rows of
-task j, from which the accuracy matrix R[i, j] is filled (reference §1).
+task j, from which the accuracy matrix R[i, j] is filled
+(`continual/metrics/accuracy_matrix.py`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Its task test sets are those of the class-incremental stream with the same arguments and seed,
 so a joint run's R[0, j] is the a*_j that intransigence compares a continual run's R[j, j]
-with (reference §1, RM §3.5 B2: intransigence only against a linked joint run).
+with (Chaudhry et al., ECCV 2018; intransigence only against a linked joint run, never against
+RM's default joint_acc of 0).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rainbow Memory's shipped task splits, read for parity (reference §3.1, errata R1).
+"""Rainbow Memory's shipped task splits, read for parity (RM's `collections/`).
 
 `collections/<dataset>/<dataset>_train_<exp>_rand<s>_cls<n>_task<t>.json` lists task t's train
 samples as `{klass, file_name, label}` (label = the class's position in RM's task order), and
@@ -23,7 +23,8 @@ from continual.data.manifest import Manifest
 from continual.data.scenarios.experience import Scenario, as_ids, chain_experiences
 from continual.data.scenarios.inputs import scenario_data
 
-# What `clovaai/rainbow-memory` ships (errata R1): dataset -> experiment -> seeds.
+# What `clovaai/rainbow-memory` ships in `collections/` (read at cccc8b0):
+# dataset -> experiment -> seeds.
 SHIPPED = {"cifar10": {"blurry10": (1, 2, 3), "blurry30": (1, 2, 3), "disjoint": (1, 2, 3)},
            "cifar100": {"blurry10": (1, 2, 3), "disjoint": (1,)},
            "mnist": {"blurry10": (1, 2, 3)},

@@ -1,13 +1,15 @@
-"""Rainbow Memory's training augmentations, as a gin list of names (reference §3.3).
+"""Rainbow Memory's training augmentations, as a gin list of names (RM's
+`utils/augment.py` and `utils/data_loader.py`).
 
 The train transform is always RandomCrop(size, padding 4, zero fill) then a horizontal flip;
 the names in `RainbowMemory.transforms` add to it: 'cutout' (one 16-pixel square of the
 original's grey at a random centre, clipped at the border; see `cutout`) and 'cutmix' (a
 random box pasted from a permuted batch with probability 0.5 per batch, the loss mixed by the
-box's area), 'randaug' (RandAugment, pip randaugment 1.0.2's, gin `RandAugment.*`) and
-'autoaug' (AutoAugment's CIFAR-10 policy), applied in the original's order: crop, flip,
-cutout, randaug, autoaug (see `policies`). An unknown name is an error, never a silent no-op
-(errata B9); `describe_transforms` is what the methods log.
+box's area), 'randaug' (RandAugment, pip randaugment 1.0.2's, gin `RandAugment.*`) and 'autoaug'
+(AutoAugment's CIFAR-10 policy), applied in the original's order: crop, flip, cutout, randaug,
+autoaug (see `policies`). An unknown name is an error, never a silent no-op (the original could
+silently run without a transform: clovaai/rainbow-memory issue #11); `describe_transforms` is what
+the methods log.
 Every draw is stateless, keyed by (seed, step).
 """
 

@@ -1,4 +1,4 @@
-"""BiC (Wu et al., CVPR 2019) as a baseline of RM (reference §6; errata R5, R6).
+"""BiC (Wu et al., CVPR 2019) as a baseline of RM (RM's `methods/bic.py`).
 
 The original's baseline loop (one shuffled pass over stream ∪ memory at batch 16, memory
 update, memory-only epochs at batch 16; `batch_size`) with a herding memory of
@@ -19,8 +19,9 @@ blocks of `n_cls_a_task` and always applies `bias_layer_list[n_split - 1]` to th
 (CIFAR-10: logits 8-9, the last task's major classes); that layer is trained only when the
 task index reaches n_split - 1, the last task. So here, on a blurry stream, stage 2 runs once,
 at the last task, on the last task's major classes (`blurry_block`, from the scenario's class
-order). Fixes: the teacher and stage 2 run once per task (R6: twice in RM's
-online mode); the reported accuracy is the post-correction one, as RM's (R5).
+order). Fixes: the teacher and stage 2 run once per task (RM's `main.py` runs a
+baseline's `train()` twice per task in online mode); the reported accuracy is the
+post-correction one, as RM's (its `best_acc` is set once, after bias correction).
 Deviations: the validation rows are chosen at the task start (RM takes them from the stream
 as it splits its loaders). RM's BiC also inherits its `Finetune.before_task` with the
 `prototype` manager, which wraps the model at every task in a new network: the previous one
@@ -92,7 +93,7 @@ class BiC(RainbowMemory):
 
     name = "bic"
     data_parallel = True
-    reports_final_evaluation = True  # RM's BiC sets best_acc once, after bias correction (R5)
+    reports_final_evaluation = True  # RM's BiC sets best_acc once, after bias correction
 
     def __init__(self, *, validation_size: int = 50, bias_epochs: int = 256,
                  bias_lr: float = 1e-3, bias_batch_size: int = 100, temperature: float = 2.0,

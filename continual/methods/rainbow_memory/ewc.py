@@ -1,10 +1,10 @@
 """EWC as in RM's repository: reservoir replay + the EWC penalty (Kirkpatrick et al. 2017;
-reference §6, §3.9 B4; errata R2, R3, DEC6).
+RM's `methods/regularization.py`, whose EWC keeps a reservoir memory).
 
 At the end of each task the diagonal Fisher is estimated over the task's stream rows in
 inference mode: cross-entropy against the model's own argmax prediction (not the label), the
 batch-mean gradient squared and weighted by batch / N (RM's estimate), without the penalty
-term in the loss (B4: the original added it). Parameters: all but the head's.
+term in the loss (a fix: the original added it). Parameters: all but the head's.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""GDumb (Prabhu et al., ECCV 2020) as a baseline of RM (reference §6, §3.9 B7).
+"""GDumb (Prabhu et al., ECCV 2020) as a baseline of RM (RM's `methods/gdumb.py`).
 
 The stream only fills the memory, through GDumb's greedy class-balanced sampler
 (`EpisodicBuffer.policy = 'greedy_class_balanced'`); nothing is trained on it. At the end of
 each task (each evaluation point) the whole model is re-initialised (the same initial weights
 each time, optimiser state cleared) and trained from scratch on the memory alone for
 `memory_epochs` epochs under RM's / GDumb's lr schedule (warm-up epoch at 0.1 lr, then lr, then
-warm-restart cosine). No data augmentation by default (B10).
-Fix (B7): RM's shipped GDumb chose a class-balanced random memory at the task end; binding
+warm-restart cosine). No data augmentation by default (RM's baseline rows ran without it,
+clovaai/rainbow-memory issue #14).
+Fix: RM's shipped GDumb chose a class-balanced random memory at the task end; binding
 `EpisodicBuffer.policy = 'random_subset'` approximates that instead of the greedy sampler.
 Deviation: GDumb's gradient clipping (norm 10) is not applied.
 """

@@ -1,4 +1,4 @@
-"""iCaRL (Rebuffi et al., CVPR 2017) as a baseline of RM (reference §6, §3.9 B6; errata R6).
+"""iCaRL (Rebuffi et al., CVPR 2017) as a baseline of RM (RM's `methods/icarl.py`).
 
 The original's baseline loop (online: one shuffled pass over stream ∪ memory at batch 16,
 memory update, memory-only epochs at batch 16; `batch_size`) with
@@ -14,9 +14,10 @@ memory update, memory-only epochs at batch 16; `batch_size`) with
 - prediction: nearest mean of exemplars: class means of L2-normalised backbone features of the
   memory's items (normalised again), computed at each task's end; the logits are minus the
   squared distances (classes without exemplars masked).
-The head is kept across tasks (RM's iCaRL copies the old weights). Fixes: all parameters are
-trained (B6: RM's optimiser missed the head); the teacher, the memory update and the class
-means are made once per task (R6: RM's ran them at each `train()` call, twice in online mode).
+The head is kept across tasks (RM's iCaRL copies the old weights). Fixes: all parameters are trained
+(RM's optimiser missed the head); the teacher, the memory update and the class means are made once
+per task (RM's ran them at each `train()` call, and its `main.py` calls it twice a task in online
+mode).
 Deviations: the head is our linear head on backbone features, not RM's Linear-to-feature_size
 + BN1d + ReLU + bias-free Linear; CutMix is not supported (RM applies it to new-class rows).
 """

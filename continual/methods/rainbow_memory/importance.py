@@ -1,14 +1,14 @@
-"""What EWC and RWalk share (reference §6, §3.9 B4 / B5; errata R2-R4, DEC6): a per-parameter
-importance, anchors written once per task, and the quadratic penalty they define.
+"""What EWC and RWalk share (RM's `methods/regularization.py`, defects fixed): a
+per-parameter importance, anchors written once per task, and the quadratic penalty they define.
 
 RM's EWC and RWalk are **reservoir replay + regulariser** baselines: the original's baseline
 loop (online: one shuffled pass over stream ∪ memory at batch 16, memory update, memory-only
-epochs at batch 16; `batch_size`; no augmentation by default, B10)
+epochs at batch 16; `batch_size`; no augmentation by default, as RM's baseline rows)
 whose loss adds reg_coef * sum_t sum_i F_t,i (theta_i - theta*_t,i)^2 over every parameter but
 the head's (the head is re-initialised each task). The anchors (F_t, theta*_t) are written once
 per task, at its end (the original wrote them at the end of every `train()` call: twice per
-task in online mode, R2). With `keep_every_task` one anchor per past task is kept, as in
-Kirkpatrick et al. (B4); without it one slot is overwritten each task, as the original's online
+task in online mode). With `keep_every_task` one anchor per past task is kept, as in
+Kirkpatrick et al.; without it one slot is overwritten each task, as the original's online
 mode does.
 
 The sum over tasks is held as one quadratic per parameter, A (theta - m)^2 + c, with
@@ -76,7 +76,7 @@ def fisher_diagonal(batch_gradients, total: int) -> list[np.ndarray]:
     """RM's EWC importance: sum over mini-batches of (batch-mean gradient)^2 * batch / N.
 
     `batch_gradients`: (list of per-parameter gradient arrays, batch size) per mini-batch;
-    `total`: N, the rows over all batches (errata R2: not per-sample squared gradients).
+    `total`: N, the rows over all batches (RM's estimate: not per-sample squared gradients).
     """
     fisher = None
     for grads, size in batch_gradients:
@@ -127,7 +127,8 @@ class RegularizedReplay(RainbowMemory):
         return self.reg_coef * self.anchors.penalty(self.regularized)
 
     def end_experience(self, experience, table) -> None:
-        """Write the task's anchor once (DEC6): its importance and the parameters now."""
+        """Write the task's anchor once (RM wrote it at every `train()` call): its importance
+        and the parameters now."""
         super().end_experience(experience, table)
         importance = self.task_importance(experience, table)
         self.anchors.add(importance, [v.numpy() for v in self.regularized],

@@ -4,7 +4,7 @@ With the `cumulative_joint` scenario (experience k = every train row of tasks 0.
 method re-initialises the classifier (the experiment seed's initial weights, as every stage
 builds them) and clears the optimiser state before each experience, then trains as
 `FineTuning` does (`epochs` offline passes, constant lr). Each evaluation k is thus a model
-trained jointly on tasks 0..k only, the a*_k of Chaudhry et al.'s intransigence (reference §1),
+trained jointly on tasks 0..k only, the a*_k of Chaudhry et al.'s intransigence (ECCV 2018),
 where a warm-started chain would carry what it learned on the earlier, smaller unions.
 """
 

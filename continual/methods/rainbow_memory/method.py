@@ -1,6 +1,6 @@
-"""Rainbow Memory (Bang et al., CVPR 2021; reference §3, errata R6-R12, DEC7, DEC8).
+"""Rainbow Memory (Bang et al., CVPR 2021; RM's `methods/rainbow_memory.py` and `finetune.py`).
 
-Per task: the classifier head is re-initialised (a fresh Linear, old weights not copied, B8)
+Per task: the classifier head is re-initialised (a fresh Linear, old weights not copied, as RM)
 and the optimiser's momentum and step count reset (`--init_opt`); the classes exposed so far
 are those seen in the stream (blurry: all classes from task 0, as RM's `n_init_cls`). Then
 - online: one pass over the task's stream at warm_start_factor * lr, each step a stream batch
@@ -19,9 +19,11 @@ A head smaller than the label space is a full-size head whose unexposed logits a
 (-1e9) in training and prediction: the same softmax over the exposed classes as RM's
 `Linear(d, n_exposed)`, without changing the checkpointed variables between tasks.
 Deviations: task 0's online batches have `stream_batch_size` rows (RM: B, as its memory is
-empty); the primary A_last / A_avg are last-epoch. RM's best epoch on the test set (B1) is
+empty); the primary A_last / A_avg are last-epoch. RM's best epoch on the test set is
 measured only when `StreamPlan.accuracy_rule = 'best_epoch'` (continual.plans.epoch_accuracy),
-and reported beside them, labelled as test-selected.
+and reported beside them, labelled as test-selected. Each task-end hook runs once (RM's
+`main.py` calls `after_task` twice in online mode), and the memory's uncertainty ties are
+broken by a seeded permutation, then a stable sort (RM's pandas sort is unstable).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class RainbowMemory(StreamMethod):
     """
 
     name = "rainbow_memory"
-    a_avg_rule = "last epoch"  # A_avg / A_last from each task's last evaluation (not B1's best)
+    a_avg_rule = "last epoch"  # A_avg / A_last from each task's last evaluation (not RM's best)
     uses_buffer = True
     supports_loss_scaling = True
     data_parallel = True  # memory decisions in the hooks, outside the replicas

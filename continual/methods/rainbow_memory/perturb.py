@@ -1,4 +1,4 @@
-"""The perturbations whose votes measure a sample's uncertainty (reference §3.2).
+"""The perturbations whose votes measure a sample's uncertainty (RM's `uncert_metric`).
 
 As the original's `montecarlo` (`methods/finetune.py:559-592`), each perturbation runs on the
 image's pixel scale (uint8 there, float32 [0, 255] here) before the test transform:

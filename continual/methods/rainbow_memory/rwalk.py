@@ -1,5 +1,5 @@
-"""RWalk as in RM's repository, with its path score working (Chaudhry et al. 2018; reference
-§6, §3.9 B5; errata R4, DEC6): reservoir replay + penalty reg_coef * (F + s) (theta - theta*)^2.
+"""RWalk as in RM's repository, with its path score working (Chaudhry et al. 2018; RM's
+`methods/regularization.py`): reservoir replay + penalty reg_coef * (F + s) (theta - theta*)^2.
 
 After every optimiser step, per parameter (all but the head's):
   s_step += -g * dtheta / (0.5 * F * dtheta^2 + epsilon)   (the path score of Chaudhry et al.;
@@ -12,10 +12,10 @@ s_step restarts at 0 (F carries on). With `normalize` (default), F and s_t each 
 importance divided by their maximum over all regularised parameters, so both lie in [0, 1]
 as in Chaudhry et al.'s code: unnormalised, the path score reached ~150 after one task of the
 demo and 1e13 after two (the penalty then diverges at any usable reg_coef).
-Deviations, documented: RM's code divides (g_new - g_old), and captures both after
-`zero_grad`, so under PyTorch >= 2 neither F nor s is ever updated (its RWalk is plain
-reservoir replay, R4); under PyTorch < 2 the aliasing made s ~ 0 (B5). Here the values are
-copied, and the numerator is Chaudhry et al.'s -g * dtheta.
+Deviations, documented: RM's code divides (g_new - g_old), and captures both after `zero_grad`, so
+under PyTorch >= 2 neither F nor s is ever updated (its RWalk is plain reservoir replay); under
+PyTorch < 2 its saved copies aliased the live tensors, so s ~ 0. Here the values are copied, and the
+numerator is Chaudhry et al.'s -g * dtheta.
 """
 
 from __future__ import annotations

@@ -26,8 +26,9 @@ def seeded_keys(count: int, seed, task: int, salt: int = 0) -> np.ndarray:
 
 
 def seeded_order(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Positions sorted by `values` ascending, ties in the random order of `keys` (DEC8: a
-    seeded permutation, then a stable sort)."""
+    """Positions sorted by `values` ascending, ties in the random order of `keys` (a
+    seeded permutation, then a stable sort: reproducible where the originals' unstable sorts
+    were not)."""
     shuffled = np.argsort(keys, kind="stable")
     return shuffled[np.argsort(values[shuffled], kind="stable")]
 

@@ -1,11 +1,11 @@
-"""GDumb's greedy class-balanced sampler (Prabhu et al., ECCV 2020; RM reference §6, B7).
+"""GDumb's greedy class-balanced sampler (Prabhu et al., ECCV 2020), for RM's GDumb baseline.
 
 Each stream item enters while the memory has room. Once it is full, an item of class c enters
 only if c holds fewer than capacity / (classes seen so far, c included) items; it then evicts
 a random item of the largest class in memory (ties: the lowest class id). Otherwise it is
 dropped. The victim draw is keyed by (seed, stream position n), so batch boundaries do not
 matter; the classes seen are the policy's checkpointed state.
-RM's shipped GDumb used a class-balanced *random* selection at the task end instead (B7).
+RM's shipped GDumb used a class-balanced *random* selection at the task end instead.
 """
 
 from __future__ import annotations

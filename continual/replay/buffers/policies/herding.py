@@ -1,5 +1,5 @@
-"""Herding exemplars (iCaRL; RM's `prototype` manager `Finetune.mean_feature_sampling`,
-reference §3.2 / §6).
+"""Herding exemplars (iCaRL; RM's `prototype` manager `Finetune.mean_feature_sampling`
+in `methods/finetune.py`).
 
 Per class, with k = capacity // (classes exposed so far), as RM's code:
 - a class whose old exemplars (memory items) number k or more keeps a seeded random k of them

@@ -1,10 +1,10 @@
-"""Rainbow Memory's memory update (reference §3.2; errata R7 / DEC8).
+"""Rainbow Memory's memory update (RM's `uncertainty` manager in `methods/finetune.py`).
 
-Per task, over memory ∪ the task's stream, with k = capacity // (classes exposed so far):
-task 0 takes a random k of each class; later tasks rank each class's candidates by their
-uncertainty under perturbation (most certain first; ties in a seeded random order, then a
-stable sort) and take every j-th, j = floor(n_c / k), keeping the first k: samples spread
-evenly over the certainty ranking. A class with at most k candidates keeps them all. Slots
+Per task, over memory ∪ the task's stream, with k = capacity // (classes exposed so far): task 0
+takes a random k of each class; later tasks rank each class's candidates by their uncertainty under
+perturbation (most certain first; ties in a seeded random order, then a stable sort, where RM's
+pandas sort is unstable) and take every j-th, j = floor(n_c / k), keeping the first k: samples
+spread evenly over the certainty ranking. A class with at most k candidates keeps them all. Slots
 left over are filled with random unchosen candidates.
 """
 
