@@ -1,4 +1,5 @@
-"""SODA10M / SSLAD-2D labelled objects as the SSLAD Track 3A classification stream (§2.1).
+"""SODA10M / SSLAD-2D labelled objects as the SSLAD Track 3A classification stream (the
+original's `haitain_classification.py`, `classification_util.py`).
 
     python -m continual.data.sslad --root DIR --out DIR [--size 64]
 
@@ -13,7 +14,7 @@ original's 7-output head).
   539, shifted to stay inside the 1920 x 1080 frame; resized to `size` x `size`.
 - Stream: the objects of the six (date, period) experiences, sorted by timestamp, then video
   id, then sequence id (the ids are strings from the old file name, so they sort
-  lexicographically: errata S3). `time` is the rank, `domain` 0 daytime / 1 night, `group`
+  lexicographically, as the original's). `time` is the rank, `domain` 0 daytime / 1 night, `group`
   the experience's index; `by_attribute` cuts a new experience at each day/night switch.
 - Evaluation, as the original's `classification_util.create_val_set`: the val split's objects
   of every date but 2019-11-11, 11-17 and 11-20 (both periods) and 2019-11-21 at night, plus

@@ -1,5 +1,5 @@
 """ResNet-50-D (He et al., "Bag of Tricks", 2019), as timm's `resnet50d`: the SSLAD Track 3A
-backbone (reference §2.2), registered as the classifier 'resnet50d'.
+backbone (timm's `resnet50d`), registered as the classifier 'resnet50d'.
 
 Differences from ResNet-50: a deep stem (three 3x3 convs, 32-32-64 channels, the first with
 stride 2, then BN-ReLU and a 3x3 max-pool with stride 2), the stride of a bottleneck on its 3x3

@@ -1,6 +1,6 @@
 """timm's `resnet50d` state dict <-> our ResNet-50-D (`resnet50d.py`), by name.
 
-The SSLAD original starts from `timm.resnet50d(pretrained=True)` (reference §2.2). No network
+The SSLAD original starts from `timm.resnet50d(pretrained=True)`. No network
 here, so the weights come from a file a user writes where timm runs:
 
     import numpy, timm

@@ -1,4 +1,5 @@
-"""The SSLAD losses against values computed by hand (reference §2.5)."""
+"""The SSLAD losses against values computed by hand (formulas of the original's
+`loss.py`)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Time-ordered streams cut where a metadata value changes (SSLAD / CLAD-C, reference §2.1).
+"""Time-ordered streams cut where a metadata value changes (SSLAD / CLAD-C).
 
 The train records are sorted by `time` (stable: ties keep manifest order) and streamed in that
 order, unshuffled. A new experience starts wherever the attribute (`domain` by default) changes

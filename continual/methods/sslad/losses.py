@@ -1,7 +1,9 @@
-"""The losses of the SSLAD Track 3A method (reference §2.5), as TensorFlow functions.
+"""The losses of the SSLAD Track 3A method (the original's `loss.py` and
+pytorch-metric-learning's losses), as TensorFlow functions.
 
 - `class_balanced_focal`: Cui et al.'s class-balanced weights from the counts of the current
-  mini-batch (A8: not the training set's, not renormalised) times Lin et al.'s focal loss.
+  mini-batch (as the original: not the training set's, not
+  renormalised) times Lin et al.'s focal loss.
 - `soft_label_kl`: retrospection, KL from the logits a memory item had when it entered memory.
 - `contrastive`: pytorch-metric-learning's ContrastiveLoss over all pairs (no miner).
 - `supervised_contrastive`: pytorch-metric-learning's SupConLoss.

@@ -1,5 +1,6 @@
 """SSLAD Track 3A, 3rd place: online continual classification with uncertainty-guided
-episodic replay and deep metric learning (reference §2; errata S1-S4, DEC8, DEC9).
+episodic replay and deep metric learning (`mrifkikurniawan/sslad`: `class_strategy.py`,
+`modules.py`, `loss.py`, `configs/cl_strategy.yaml`).
 
 Per stream batch (at most 10 items, one pass): a class-balanced replay batch from the current
 memory joins it once the memory first holds `sweep_size` items; the loss is the
@@ -11,12 +12,18 @@ stream rows are scored in inference mode and the most certain enter memory with 
 perturbations every `sweep_every` iterations and whenever the memory is full. Every part is a
 binding, so the ablation ladder is this class with other flags.
 
-Decisions (reference §2.10): A2 training forwards use training=True, scoring forwards
-training=False; A3 only stream rows are offered to memory (no duplicates); A4/S1 replay from
-the current memory every iteration, no silent skips (the class-balanced sampler draws without
-replacement, round-robin over classes, instead of 1/count weights with replacement); A5 the KL
-term reads real replay rows only; A6 soft-label targets stay the logits recorded at insertion;
-A7/DEC8 seeded ties. Replayed rows pass through the original's memory transforms (flip,
+Fixes of the original's defects: training forwards use training=True, scoring forwards
+training=False (the original's sampler left the model in eval mode, so BN froze after each
+experience's first iteration); only stream rows are offered to memory (the original offered
+the whole batch, replayed rows too, so duplicates piled up); replay from the current memory
+every iteration, no silent skips (the original's exhausted iterator, read in a bare `except:`,
+skipped 16 of every 100 iterations, and it sampled a snapshot of the memory; here the
+class-balanced sampler draws without replacement, round-robin over classes, instead of
+1/count weights with replacement); the KL term reads real replay rows only; soft-label
+targets stay the logits recorded at insertion (the original's sweep overwrote them with its
+12th, augmented pass); sweep ties are broken by a seeded permutation, then a stable sort (the
+original's pandas sort is unstable); the entropy uses `xlogy` (the original's `log(p)` gives
+NaN on a saturated softmax). Replayed rows pass through the original's memory transforms (flip,
 rotation 10 degrees, brightness 0.5, hue 0.5: `replay_views.py`). Deviation: the sweep ranks
 the memory only (the original also appended the step's 16 rows, stream rows it had not kept
 among them).

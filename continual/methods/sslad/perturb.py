@@ -1,4 +1,5 @@
-"""Perturbations for the memory sweep's uncertainty votes (reference §2.4, `vr_randaug`).
+"""Perturbations for the memory sweep's uncertainty votes (the original's `RMSampler` with
+`vr_randaug`).
 
 The original's `RMSampler` builds each of its votes from pip `randaugment==1.0.2`'s
 `RandAugment()` with the package's defaults: two op slots, each drawing one of its 15 ops

@@ -1,5 +1,5 @@
-"""The memory transforms of the replayed rows (reference §2.3, `memory_transforms` of
-`configs/cl_strategy.yaml`): RandomHorizontalFlip, RandomRotation(10),
+"""The memory transforms of the replayed rows (`memory_transforms` of the
+original's `configs/cl_strategy.yaml`): RandomHorizontalFlip, RandomRotation(10),
 ColorJitter(brightness=0.5, hue=0.5), as stateless TensorFlow ops on uint8 batches.
 
 Every draw is keyed by the seed (per image), so a resumed run replays exactly the views an

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 OWNER = "UncertaintyGuidedReplay"
-MAX_STREAM_BATCH = 10  # the challenge's training mini-batch limit (reference §2.1)
+MAX_STREAM_BATCH = 10  # the challenge's training mini-batch limit (`classification.py`)
 
 
 def increasing(name: str, values: Sequence[int]) -> tuple[int, ...]:

@@ -1,15 +1,18 @@
-"""Uncertainty-guided memory (SSLAD Track 3A, reference §2.4; errata S2, DEC8, DEC9).
+"""Uncertainty-guided memory (SSLAD Track 3A; the original's `UncertaintySampler` and `RMSampler` in
+`modules.py`).
 
-Online: after each step the stream batch is scored from the model's inference-mode logits,
-score_i = H(softmax(z_i)) + wrong_penalty * 1[argmax z_i != y_i] with H computed by `xlogy`
-(0 log 0 = 0, so a saturated softmax scores 0, never NaN), and the `per_step` lowest scores
-(`keep='most_certain'`, the shipped rule A1) or highest (`'most_uncertain'`) enter the free
-slots; nothing enters a full memory. Their logits are stored: the soft-label targets.
+Online: after each step the stream batch is scored from the model's inference-mode logits, score_i =
+H(softmax(z_i)) + wrong_penalty * 1[argmax z_i != y_i] with H computed by `xlogy` (0 log 0 = 0, so a
+saturated softmax scores 0, never NaN as in the original's `scoring.py`), and the `per_step` lowest
+scores (`keep='most_certain'`, the shipped rule, although its option is called negative mining) or
+highest (`'most_uncertain'`) enter the free slots; nothing enters a full memory. Their logits are
+stored: the soft-label targets.
 
 Sweep: the method measures each item's uncertainty (votes under perturbations) and hands it to
-`sweep`, which keeps the `keep_size` most uncertain items. Ties, frequent with a few discrete
-vote levels, are broken by a seeded permutation followed by a stable sort (DEC8), so the kept
-set is reproducible. Kept items keep their slot order, logits and insertion step (A6).
+`sweep`, which keeps the `keep_size` most uncertain items. Ties, frequent with a few discrete vote
+levels, are broken by a seeded permutation followed by a stable sort (the original's pandas sort is
+unstable), so the kept set is reproducible. Kept items keep their slot order, logits and insertion
+step (the original's sweep overwrote logits with its last perturbed pass).
 """
 
 from __future__ import annotations
