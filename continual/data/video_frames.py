@@ -1,11 +1,11 @@
 """Video slots: a stored id stands for its video (record `group`), read as a fresh random frame.
 
-In the continuous-SSL paper's Kinetics runs (`seq_sampling=random`, errata M3) the buffer holds
-videos: every read of a slot decodes a new random frame of its video, so a replayed item is a
-different frame at each read and the slot's statistics (MinRed's feature, an exponential
-average) average over frames. `VideoFrames` maps a record row to a uniformly drawn row of the
-same group, keyed statelessly by (seed, read key): a rerun, or a run resumed from a checkpoint,
-reads the same frames.
+In the continuous-SSL paper's Kinetics runs (`seq_sampling=random`, `imagelistdataset.py`) the
+buffer holds videos: every read of a slot decodes a new random frame of its video, so a replayed
+item is a different frame at each read and the slot's statistics (MinRed's feature, an exponential
+average) average over frames. `VideoFrames` maps a record row to a uniformly drawn row of the same
+group, keyed statelessly by (seed, read key): a rerun, or a run resumed from a checkpoint, reads the
+same frames.
 """
 
 from __future__ import annotations

@@ -1,18 +1,18 @@
 """Continuous self-supervised learning: SimSiam on a stream, with a FIFO or MinRed buffer.
 
 Purushwalkam, Morgado, Gupta, "The Challenges of Continuous Self-Supervised Learning"
-(ECCV 2022); the decisions on MinRed ties and timing are in
+(ECCV 2022); the decision on MinRed ties is in
 `continual/replay/buffers/policies/minred.py`.
 
-The paper's buffered loop, mapped onto the experience loop: each `train_step` receives one
-stream batch; the method appends its ids to its own `ContinuousBuffer`; until the buffer is
-first full nothing trains; afterwards the buffer shrinks back to capacity (FIFO or MinRed)
-and the method runs `updates_per_batch` SGD updates, each on a batch drawn uniformly without
-replacement from the buffer, writing each item's statistics right after the step (synchronous:
-a deviation from the original's ~10-batch DataLoader lag, errata DEC1). After the last stream
-batch of the last experience the method keeps training from the final buffer until the total
-is `updates_per_batch` x stream batches (the original's drain). The loop itself never draws
-replay batches for it (`uses_buffer = False`): several updates run inside one `train_step`.
+The paper's buffered loop, mapped onto the experience loop: each `train_step` receives one stream
+batch; the method appends its ids to its own `ContinuousBuffer`; until the buffer is first full
+nothing trains; afterwards the buffer shrinks back to capacity (FIFO or MinRed) and the method runs
+`updates_per_batch` SGD updates, each on a batch drawn uniformly without replacement from the
+buffer, writing each item's statistics right after the step (synchronous: a deviation from the
+original, whose DataLoader prefetch made removals read statistics ~10 batches old). After the last
+stream batch of the last experience the method keeps training from the final buffer until the total
+is `updates_per_batch` x stream batches (the original's drain). The loop itself never draws replay
+batches for it (`uses_buffer = False`): several updates run inside one `train_step`.
 
 Without a buffer the method is conventional SimSiam: one update per stream batch, `epochs`
 reshuffled passes (the decorrelated i.i.d. source when the scenario is `iid`).
@@ -53,14 +53,14 @@ class SimSiamStream(StreamMethod):
         paper's `num_updates`; 1 without a buffer).
       epochs: passes over each experience without a buffer (conventional epoch-based SSL).
       learning_rate, momentum, weight_decay: SGD (coupled weight decay, torch momentum); the lr
-        is used as given (no batch/256 scaling, reference C4).
+        is used as given (no batch/256 scaling, as the original).
       schedule: 'cosine' over all updates of the stream, or 'constant'.
       fix_predictor_lr: the predictor keeps the initial lr (the original's `fix_pred_lr`).
       projection_dim, predictor_dim: D and h of the heads (R18: 512 and 128).
-      redraw_frame_per_read: a buffer slot stands for its video (record `group`, errata M3):
-        every buffer read for an update reads a fresh random frame of the slot's group, drawn
-        statelessly by (seed, update, slot); statistics stay with the slot. Needs
-        `@video_runs` with `sampling = 'random'` (which draws the stream reads' frames);
+      redraw_frame_per_read: a buffer slot stands for its video (record `group`; the original's
+        `seq_sampling=random`): every buffer read for an update reads a fresh random frame of the
+        slot's group, drawn statelessly by (seed, update, slot); statistics stay with the slot.
+        Needs `@video_runs` with `sampling = 'random'` (which draws the stream reads' frames);
         without a buffer it changes nothing.
     """
 
@@ -68,7 +68,7 @@ class SimSiamStream(StreamMethod):
     supports_loss_scaling = True
     # The buffer's shards are filled, shrunk and sampled outside the replicas; a batch holds
     # each shard's items in turn, so with shards = k x replicas each replica trains on its own
-    # k shards, as the original's one buffer per GPU (reference C1).
+    # k shards, as the original's one buffer per GPU.
     data_parallel = True
     kept_between_stages = True  # every compiled function has an input signature
 

@@ -2,7 +2,8 @@
 `senthilps8/continuous_ssl_problem` builds them).
 
 Projector: Linear(d, d, no bias)-BN-ReLU-Linear(d, d, no bias)-BN-ReLU-Linear(d, D)-BN without
-affine. The original's last Linear keeps a frozen random bias (errata M5), which the affine-free
+affine. The original's last Linear keeps a frozen random bias (`simsiam.py`,
+`requires_grad=False`), which the affine-free
 BN subtracts again, so here it has no bias: the outputs are the same. Predictor:
 Linear(D, h, no bias)-BN-ReLU-Linear(h, D). BN follows torch (momentum 0.1, epsilon 1e-5).
 """

@@ -1,8 +1,9 @@
 """The continuous-SSL run cards. The paper cards (R18_*_PAPER.gin) stream the paper's Kinetics
-videos: `video_runs` with a fresh random frame per read and per buffer read (errata M3), as
-MINRED_VIDEO.gin; they plan with --dry_run on a converted set whose records carry `group` (one
-id per video) and refuse a converted image folder, which has none. SINGLE_PASS.gin cites the
-single-pass rows; every card's ResNet starts with zero-init residuals, as SimSiam's."""
+videos: `video_runs` with a fresh random frame per read and per buffer read (the original's
+`seq_sampling=random`), as MINRED_VIDEO.gin; they plan with --dry_run on a converted set whose
+records carry `group` (one id per video) and refuse a converted image folder, which has none.
+SINGLE_PASS.gin cites the single-pass rows; every card's ResNet starts with zero-init residuals, as
+SimSiam's."""
 
 import re
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""`SimSiamStream.redraw_frame_per_read`: a buffer slot stands for its video (errata M3), so each
+"""`SimSiamStream.redraw_frame_per_read`: a buffer slot stands for its video (as the original's
+`seq_sampling=random`), so each
 buffer batch reads a fresh random frame of every sampled slot's group; off, the stored frame."""
 
 import gin

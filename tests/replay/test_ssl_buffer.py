@@ -87,9 +87,9 @@ def _check_neighbour_table(shard: BufferShard) -> None:
 @pytest.mark.parametrize("dim", [16, 128, 512])
 def test_minred_removals_equal_the_greedy_definition_on_gaussian_features(dim, repair_batch,
                                                                           monkeypatch):
-    """Real-valued features: the older member of the closest pair goes (errata DEC2) although
-    the pair's similarity, computed in two matmuls, may differ in the last bit (before the fix
-    the newer member went in most of these steps)."""
+    """Real-valued features: the older member of the closest pair goes (the original's order)
+    although the pair's similarity, computed in two matmuls, may differ in the last bit (before the
+    fix the newer member went in most of these steps)."""
     monkeypatch.setattr(ssl_shard, "REPAIR_BATCH", repair_batch)
     rng = np.random.default_rng(dim)
     shard = BufferShard(capacity=48, slack=16, feature_dim=dim, track_neighbours=True)

@@ -1,4 +1,5 @@
-"""Class-sequential, temporally correlated streams for continuous SSL (reference §4.3).
+"""Class-sequential, temporally correlated streams for continuous SSL (Purushwalkam et al.,
+ECCV 2022).
 
 The stream visits the classes one after another in a seeded class order (as the continual
 ImageNet-21K stream visits its class splits D0..D3 unshuffled). Within a class, records are

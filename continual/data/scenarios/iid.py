@@ -1,7 +1,7 @@
 """I.i.d. streams: a seeded shuffle of all train records cut into nearly equal experiences.
 
 The reference point without any drift (MinRed's Flickr streams are i.i.d. but uncurated,
-reference §4.3). The whole label space is declared at the first experience, so every class
+shuffled lists). The whole label space is declared at the first experience, so every class
 counts as seen from task 0 on; evaluation and every R[i, j] read all test records.
 """
 

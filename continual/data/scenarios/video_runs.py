@@ -1,4 +1,5 @@
-"""Video-like streams from the record set's `group` metadata (the paper's Kinetics runs, §4.3).
+"""Video-like streams from the record set's `group` metadata (the paper's Kinetics
+runs: 64 frames of one video per group).
 
 A group is one video (or one object's run of frames in the generated set). The groups are
 visited once each in seeded random order, and each visit reads `reads_per_group` records of
@@ -10,12 +11,12 @@ correlation. How a visit picks its frames (`sampling`):
 - 'random': a fresh random frame of the group for every read (with replacement), as the
   original's `seq_sampling=random`, which the README runs use.
 
-Buffer reads (errata M3): the original resolves a stored id to a random frame again at each
-buffer read. Here a stored id is the frame drawn when the stream presented it, re-augmented at
-each read, unless `SimSiamStream.redraw_frame_per_read = True` (MINRED_VIDEO.gin), which reads
-a fresh random frame of the slot's group at every buffer read (`continual/data/video_frames.py`).
-The visits are cut into `num_tasks` experiences of nearly equal numbers of visits (evaluation
-points); every evaluation reads all test records.
+Buffer reads: the original (`imagelistdataset.py`) resolves a stored id to a random frame again at
+each buffer read. Here a stored id is the frame drawn when the stream presented it, re-augmented at
+each read, unless `SimSiamStream.redraw_frame_per_read = True` (MINRED_VIDEO.gin), which reads a
+fresh random frame of the slot's group at every buffer read (`continual/data/video_frames.py`). The
+visits are cut into `num_tasks` experiences of nearly equal numbers of visits (evaluation points);
+every evaluation reads all test records.
 """
 
 from __future__ import annotations

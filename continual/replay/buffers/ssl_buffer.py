@@ -3,13 +3,14 @@
 `StreamPlan.buffer = @ContinuousBuffer`. The method appends each stream batch (`insert`),
 shrinks the buffer back to capacity once it is full (`shrink`: FIFO drops the oldest items,
 MinRed the most redundant ones), samples training batches (`sample`) and writes each step's
-per-item statistics back (`write_stats`), synchronously (errata DEC1).
+per-item statistics back (`write_stats`), synchronously (the original's DataLoader prefetch
+lagged them ~10 batches).
 
-`shards` reproduces the original's one buffer per GPU (reference C1): capacity and the stream
-batch are split evenly, each shard takes its slice of every incoming batch, removes on its own
-and gives its slice of every training batch. Shards run one after another on one device;
-tests/replay/test_ssl_shards_replicas.py checks that they keep what one buffer per replica
-keeps under MirroredStrategy.
+`shards` reproduces the original's one buffer per GPU (the paper's 4 x 16 384): capacity and the
+stream batch are split evenly, each shard takes its slice of every incoming batch, removes on its
+own and gives its slice of every training batch. Shards run one after another on one device;
+tests/replay/test_ssl_shards_replicas.py checks that they keep what one buffer per replica keeps
+under MirroredStrategy.
 """
 
 from __future__ import annotations

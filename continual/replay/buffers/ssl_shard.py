@@ -3,12 +3,12 @@
 The buffer of the continuous-SSL paper (Purushwalkam et al., ECCV 2022) holds dataset ids, not
 images: a replayed item is re-read and re-augmented. A shard has `capacity + slack` slots (a stream
 batch is appended before the buffer shrinks back to `capacity`). Per slot: id, label (for
-diagnostics only), insertion order (the stream position; the tie-break of errata M1/M4/DEC2),
-insertion step, lifespan (stream batches since insertion), `seen`, the feature
-normalize(z1 + z2), loss, view similarity and times seen. With `track_neighbours` (MinRed)
-each seen slot also keeps its two nearest seen neighbours' similarities and slots: a removal of
-the nearest promotes the second, and rows that lose both or point at a changed feature are
-recomputed together in one matmul (see `policies/minred.py`).
+diagnostics only), insertion order (the stream position; ties go to the oldest, as the original's
+insertion-ordered list), insertion step, lifespan (stream batches since insertion), `seen`, the
+feature normalize(z1 + z2), loss, view similarity and times seen. With `track_neighbours` (MinRed)
+each seen slot also keeps its two nearest seen neighbours' similarities and slots: a removal of the
+nearest promotes the second, and rows that lose both or point at a changed feature are recomputed
+together in one matmul (see `policies/minred.py`).
 
 Every field is a tf.Variable, so the shard checkpoints with the model; a resumed run continues
 with the same contents and the same next removals.
@@ -206,8 +206,9 @@ class BufferShard(tf.Module):
         self._recompute(tf.cast(tf.where(redo)[:, 0], tf.int32))
 
     def write_stats(self, slots, features, loss, similarity) -> None:
-        """Synchronous statistics after a step (errata DEC1): the first measurement is stored,
-        later ones averaged with gamma 0.5; features renormalised; times seen += 1."""
+        """Synchronous statistics after a step (not the original's ~10-batch lag): the first
+        measurement is stored, later ones averaged with gamma 0.5; features renormalised; times
+        seen += 1."""
         slots = tf.cast(slots, tf.int32)
         seen = tf.gather(self.seen, slots)[:, None]
         old = tf.gather(self.features, slots)
@@ -251,7 +252,8 @@ class BufferShard(tf.Module):
         """The greedy choice, exact with lazy repairs: a stale row's value only bounds its true
         one from above, so stale rows among the current maxima are recomputed until the maxima
         hold none; then the oldest of them and their nearest neighbours goes (the older member
-        of the closest pair, errata DEC2, even where the pair's two matmuls round apart).
+        of the closest pair, as the original's list order, even where the pair's two matmuls
+        round apart).
 
         A repair recomputes, in the same matmul, the incomplete rows most likely to need one
         next (`_repair_rows`): one pass over the feature matrix costs about as much for one row

@@ -2,8 +2,8 @@
 `senthilps8/continuous_ssl_problem` mysampler.py).
 
 When a buffer holds n_rm items too many, MinRed removes, one at a time, the older member of the
-closest pair among the items already seen (cosine of their stored features; errata DEC2: the
-original's list order puts the older item first). With fewer than 2 x n_rm seen items it removes
+closest pair among the items already seen (cosine of their stored features; the original's
+list order puts the older item first). With fewer than 2 x n_rm seen items it removes
 the n_rm items with the largest lifespan instead (oldest insertion first on ties).
 
 `greedy_removals` is the definition: the full similarity matrix S, each pair computed once (so S
