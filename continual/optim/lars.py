@@ -12,7 +12,7 @@ SGD with weight decay switched off. Per variable p with gradient g and the curre
 and then the torch SGD momentum step (`TorchSGDBase`, weight decay 0). So with exclude_bias_n_norm,
 biases and BN parameters get neither LARS nor weight decay; and a variable whose weights or
 gradient are all zero gets no weight decay either. Defaults are Kaizen's paper scripts
-(reference §5.4): eta 0.02, clipping on, 1-D exclusion on, momentum 0.9, lr 1.0, wd 1e-5.
+(`bash_files/*`): eta 0.02, clipping on, 1-D exclusion on, momentum 0.9, lr 1.0, wd 1e-5.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Kaizen's method on tiny shapes: the flags choose the loss terms, the teacher is a frozen copy
-whose BN uses batch statistics (errata DEC4), the optimiser restarts per task, bad bindings are
-refused with the binding's name."""
+whose BN uses batch statistics (as the original's), the optimiser restarts per task, bad bindings
+are refused with the binding's name."""
 
 import dataclasses
 import functools

@@ -3,7 +3,7 @@
 
 Per task t, every step takes the task's batch plus (with `replay`) a batch of the fixed replay
 memory (`EpisodicBuffer.policy = 'proportion_per_class'`; task t - 1's share is added when
-task t starts), two augmented views of both, and minimises (reference §5.3)
+task t starts), two augmented views of both, and minimises (the original's `kaizen/methods/base.py`)
 
     L = L_FE^CT                    SSL loss (BYOL or SimCLR) on current + replay data
       + w_c  L_C^CT                classifier CE on stop-gradient features, both views
@@ -17,15 +17,18 @@ distilled, every flag's modules and optimiser slots exist either way), so the st
 it once for the three (`first_experience_invariant`); with `replay = False` a bound
 `StreamPlan.buffer` is carried empty. The teacher (encoder, projector, classifier) is copied
 from the student when task t > 0 begins and is never trained; its BN uses batch statistics as
-the original's (errata DEC4: its models stay `trainable`, so Keras does not force inference BN;
-they are just left out of the optimiser). The online probe reads the encoder in inference mode
-by default (DEC3); `probe_training_mode` restores the original's training-mode forward. Distillation
-predictor, momentum encoder and probe carry over between tasks (errata K4); the optimiser's
-momentum and step count, the lr schedule and the momentum tau restart per task.
+the original's, which Lightning runs in training mode (kept as the method's behaviour: the
+teacher's models stay `trainable`, so Keras does not force inference BN, and are left out of
+the optimiser). The online probe reads the encoder in inference mode by default, so that it cannot
+move the encoder's BN statistics with labelled past-task rows (an evaluation leak);
+`probe_training_mode` restores the original's training-mode forward. Distillation predictor,
+momentum encoder and probe carry over between tasks (the original loads the previous task's
+checkpoint with `strict=False`); the optimiser's momentum and step count, the lr schedule and
+the momentum tau restart per task.
 Each task epoch drops its last partial batch, as the original's loaders (drop_last), so the tau
 schedule counts ⌊N_task / batch⌋ steps an epoch (N_batches), and the online probe trains on
 every seen task's labelled rows, ⌈N_seen / N_batches⌉ a step (the
-original's `seen_tasks` source, D3; `probe.py`), un-augmented; its test accuracy is reported
+original's `seen_tasks` source; `probe.py`), un-augmented; its test accuracy is reported
 as `online_probe_accuracy`, an evaluation head's score, not the method's.
 Several replicas (`make_strategy.name = 'mirrored'`, the original's DDP with SyncBN): the views
 are drawn on the global batch, then each replica trains on its slice of the batch's rows and of
@@ -76,7 +79,7 @@ MEMORY_POLICY = "proportion_per_class"
 class Kaizen(StreamMethod):
     """Kaizen / CaSSLe / no-distill by flags; defaults are the paper's BYOL CIFAR-100 script.
 
-    Args (weights and sizes as reference §5.2-5.4):
+    Args (weights and sizes as the paper's scripts, `bash_files/*`):
       ssl_method: 'byol', 'mocov2plus', 'simclr' or 'vicreg' (ssl.SSL_METHODS); distiller:
         None = the method's own (ssl.DISTILLERS).  epochs: per task.  replay: use the memory.
       queue_size, moco_temperature: MoCo v2+'s queue of negatives (>= a batch) and InfoNCE τ.
@@ -268,7 +271,7 @@ class Kaizen(StreamMethod):
                 for i, v in ((1, view1), (2, view2))}
 
     def _distillation(self, view1, view2, online, logits) -> dict:
-        """L_FE^KD and L_C^KD against the frozen teacher (batch-statistics BN, DEC4)."""
+        """L_FE^KD and L_C^KD against the frozen teacher (batch-statistics BN, as the original)."""
         s, teacher, terms = self.settings, self.teacher, {}
         old = [teacher["encoder"](v, training=True) for v in (view1, view2)]
         if s["distill_features"]:

@@ -6,7 +6,8 @@ slot the next batch is written at. It starts as seeded Gaussian rows, L2-normali
 original's `randn` queue. Writes wrap around, so a queue size that is not a multiple of the
 batch (Kaizen's 256 + 32 replay rows) is fine; a batch larger than the queue is refused. The
 variables are part of the method's checkpoint, so a resumed run continues with the same queue,
-and the queue carries over from task to task (errata K4).
+and the queue carries over from task to task (as the original's, loaded with
+`strict=False`).
 """
 
 from __future__ import annotations

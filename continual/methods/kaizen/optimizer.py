@@ -1,4 +1,4 @@
-"""Kaizen's optimisation (paper scripts, reference §5.4): one LARS per parameter group.
+"""Kaizen's optimisation (paper scripts, `bash_files/*`): one LARS per parameter group.
 
 Groups: encoder + projector (+ BYOL's predictor) at `learning_rate` / `weight_decay`; the
 classifier at `classifier_lr`, wd 0; the online probe at `probe_lr`, wd 0; the distillation

@@ -1,6 +1,6 @@
 """The rows Kaizen's online probe trains on: every seen task's labelled data, once per epoch.
 
-The original (`online_evaluation_training_data_source=seen_tasks`, reference §5.2) gives the
+The original (`online_evaluation_training_data_source=seen_tasks`, `main_pretrain.py`) gives the
 online probe its own loader over the training data of tasks 0..t, with a batch of
 ⌈N_seen / N_batches⌉ rows (N_batches: the task loader's length, ⌊N_task / batch⌋ with its
 drop_last, the count Kaizen's epoch trains on), so one epoch of task t is one pass of the probe

@@ -7,7 +7,7 @@ scripts' `--distiller`: contrastive for SimCLR and MoCo v2+, predictive for BYOL
 predictive-MSE for VICReg); `Kaizen.distiller` overrides it. MoCo v2+'s projections are
 L2-normalised before the losses and the distillation predictor (solo-learn's `q`). The momentum
 encoder's tau follows solo-learn's cosine from `tau_base` to `tau_final` over the task's steps,
-restarting per task (errata K4).
+restarting per task (as the original's).
 """
 
 from __future__ import annotations

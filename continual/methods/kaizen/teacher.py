@@ -1,5 +1,5 @@
-"""`Kaizen.teacher_checkpoint`: start from a saved model (the original's `--pretrained_model`,
-errata K5: its scripts begin task 1 from a task-0 checkpoint of another run).
+"""`Kaizen.teacher_checkpoint`: start from a saved model (the original's `--pretrained_model`:
+its SimCLR and VICReg scripts begin from another run's checkpoint).
 
 The checkpoint is a folder with one strict weights checkpoint per part the teacher copies
 (`encoder`, `projector`, `classifier`; `continual.models.checkpoints` format, variables keyed by

@@ -7,7 +7,7 @@ reads the experiment's `operative_config.gin` and `metrics.jsonl` under the work
 (main.py's `--workdir`), builds Kaizen as that config does, restores the encoder, projector and
 classifier from the stage checkpoint of the state after task N (every variable must be found)
 and writes them with `teacher.save_teacher`. The original starts later tasks from such a
-checkpoint of another run (`--pretrained_model`, errata K5). Bad input: `error: ...`, exit 2.
+checkpoint of another run (`--pretrained_model`). Bad input: `error: ...`, exit 2.
 """
 
 from __future__ import annotations

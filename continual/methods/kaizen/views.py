@@ -1,4 +1,4 @@
-"""Kaizen's two asymmetric views of a batch (its CIFAR scripts; reference §5.1).
+"""Kaizen's two asymmetric views of a batch (its CIFAR scripts, `bash_files/*`).
 
 Per image and view: random resized crop (area scale 0.08-1, aspect 3/4-4/3, back to the input
 size), colour jitter (brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1) with probability

@@ -9,8 +9,8 @@ t begins (so the saved state after task 0 does not depend on whether replay is o
 memory during task t holds exactly the classes of tasks 0..t-1. `mode='first'` takes the first
 items in dataset order, i.e. the smallest record rows of the class (the original indexes
 `dataset.targets`, not the shuffled stream); `mode='random'` a seeded random choice keyed by
-(seed, class). The original's optional cap `replay_memory_bank_size` is inactive in the paper
-scripts (errata K6) and is not reproduced.
+(seed, class). The original's optional cap `replay_memory_bank_size` is unset, so inactive, in the
+paper scripts and is not reproduced.
 """
 
 from __future__ import annotations
