@@ -1,4 +1,5 @@
-"""Flickr web replay (RECALL section 10.2): free-text search per VOC class, `url_c` images.
+"""Flickr web replay (RECALL's `flickr/download_flickr.py`): free-text search per VOC class,
+`url_c` images.
 
 Keys come from FLICKR_API_KEY / FLICKR_API_SECRET or a key file, never from gin; they travel
 only in the OAuth header that flickrapi signs, and never reach a log, a manifest or an error
