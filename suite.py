@@ -6,9 +6,8 @@ each with optional extra bindings and seeds). `SuiteRunner` parses each experime
 afresh, builds its `TrainManager`, prints the plan (`--dry_run`) or runs it with `Training`,
 and finally writes the summary tables and plots.
 
-What `--gin_file` files are: a file that binds `Suite.*` is a suite file (its values apply to
-every experiment); a file that binds `TrainManager.plan_kind` is a stream experiment; any other
-file is a RECALL experiment config. Experiment files given on the command line replace the
+continual/gin_files.py parses the files and tells what each `--gin_file` is: a suite file, a
+stream experiment or a RECALL config. Experiment files given on the command line replace the
 suite's list: stream files run as they are, RECALL configs run over the suite's tests and
 sources (without joint).
 """
@@ -18,7 +17,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import fnmatch
-import functools
 import logging
 from pathlib import Path
 
@@ -26,15 +24,16 @@ import gin
 import keras
 
 from continual import lineage, planning
-from continual.bindings import OWNERS, check_seed, explain_refused_binding, supplied_configurable
+from continual.bindings import OWNERS, check_seed, supplied_configurable
 from continual.data.synthetic import generate_synthetic
 from continual.data.synthetic_stream import generate_stream_set
 from continual.declared_types import check_bound_types
-from continual.errors import InputError
+from continual.gin_files import parse_gin, split_gin_files
 from continual.replay.standins import build_standins
 from continual.replay.web_standin import write_web_standin
 from continual.reporting import write_summary
 from continual.reporting.claims import check_claim_names, parse_claims
+from continual.reporting.plan_table import RUN_NOW, plan_table
 from continual.reporting.results_file import machine_line, write_results_file
 from continual.store_lock import StageClaimed, hold
 from train_manager import TrainManager
@@ -165,55 +164,19 @@ class Suite:
                     found.append(Experiment(name, config, test, source))
         return found
 
-
-def resolve_gin_file(path: str) -> str:
-    """A gin file path as given (relative to the working folder) or relative to the repo."""
-    for candidate in (Path(path), ROOT / path):
-        if candidate.exists():
-            return str(candidate)
-    raise FileNotFoundError(f"gin file {path} does not exist (looked in . and {ROOT}); "
-                            "check --gin_file or the Suite.configs list")
-
-
-@functools.cache
-def _add_search_path_once() -> None:
-    gin.add_config_file_search_path(str(ROOT))
-
-
-def parse_gin(files: list[str], params: list[str]) -> None:
-    """Clear gin, then parse `files` in order and `params` last (includes resolve from the repo)."""
-    gin.clear_config()
-    _add_search_path_once()
-    try:
-        gin.parse_config_files_and_bindings([resolve_gin_file(f) for f in files], params)
-    except ValueError as err:  # a refused binding names the one to use instead
-        raise explain_refused_binding(err) from err
-    except SyntaxError as err:  # gin's parser reports the file (None: a --gin_param) and line
-        where = f"{err.filename}, line {err.lineno}" if err.filename else "--gin_param"
-        raise InputError(f"gin syntax error in {where}: {err.msg} ({(err.text or '').strip()!r})"
-                         "; fix that line") from err
-
-
-def file_role(path: str) -> str:
-    """'suite' (binds Suite.*), 'stream' (binds TrainManager.plan_kind) or 'recall'."""
-    parse_gin([path], [])
-    if gin.get_bindings("Suite"):
-        return "suite"
-    return "stream" if "plan_kind" in gin.get_bindings("TrainManager") else "recall"
-
-
-def split_gin_files(gin_files: list[str], default_suite: str) -> tuple[list[str], dict]:
-    """(suite files, experiment files by role) of the command line's --gin_file list.
-
-    RECALL configs need a suite's tests and sources: with no suite file given, the default
-    suite's are used.
-    """
-    roles = {path: file_role(path) for path in gin_files}
-    suites = [path for path in gin_files if roles[path] == "suite"]
-    by_role = {role: [p for p in gin_files if roles[p] == role] for role in ("recall", "stream")}
-    if not suites and (by_role["recall"] or not gin_files):
-        suites = [default_suite]
-    return suites, by_role
+    def replace_experiments(self, recall_configs: list[str], stream_files: list[str], *,
+                            rename: bool) -> None:
+        """The command line's experiment files instead of the suite's list: RECALL configs
+        over the suite's tests and sources (without joint or baselines), stream files as they
+        are; `rename` (no suite file given) names the suite after the stream files."""
+        if self.claims:  # they name the suite's own experiments, which these replace
+            log.info("suite %s: its Suite.claims are left out: the experiment files on "
+                     "the command line replace its experiments", self.name)
+            self.claims = []
+        self.joint_config, self.baselines = None, []
+        self.configs, self.listed = recall_configs, stream_files
+        if rename:
+            self.name = "+".join(Path(f).stem for f in stream_files)
 
 
 class SuiteRunner:
@@ -241,38 +204,14 @@ class SuiteRunner:
         make_strategy()  # a multi-worker strategy must exist before any TensorFlow op runs
         suite = Suite()
         if experiment_files["recall"] or experiment_files["stream"]:
-            if suite.claims:  # they name the suite's own experiments, which these replace
-                log.info("suite %s: its Suite.claims are left out: the experiment files on "
-                         "the command line replace its experiments", suite.name)
-                suite.claims = []
-            suite.joint_config, suite.baselines = None, []
-            suite.configs = experiment_files["recall"]
-            suite.listed = experiment_files["stream"]
-            if not suite_files:
-                suite.name = "+".join(Path(f).stem for f in experiment_files["stream"])
-        experiments = suite.experiments()
-        check_claim_names(suite.claims, [e.name for e in experiments])
-        summarised = experiments
-        if only:
-            experiments = [e for e in experiments if any(fnmatch.fnmatch(e.name, p) for p in only)]
-            if not experiments:
-                raise ValueError(f"--only {list(only)} matches no experiment of suite "
-                                 f"{suite.name!r}; names: {[e.name for e in suite.experiments()]}")
+            suite.replace_experiments(experiment_files["recall"], experiment_files["stream"],
+                                      rename=not suite_files)
+        summarised = suite.experiments()
+        check_claim_names(suite.claims, [e.name for e in summarised])
+        experiments = only_matching(summarised, only, suite.name)
         index, count = parse_shard(shard) if shard else (0, 1)
-        if count > len(experiments):
-            raise ValueError(f"--shard {shard!r}: the suite has {len(experiments)} experiments "
-                             f"(after --only), so shard {count - 1} of {count} would have "
-                             f"none; use at most {len(experiments)} shards")
-        experiments = experiments[index::count]  # round-robin over the suite's order
-        if suite.synthetic_data_dir:
-            with _preparing(suite.synthetic_data_dir):
-                generate_synthetic(out_dir=suite.synthetic_data_dir)
-        if suite.replay_standins_dir:
-            with _preparing(suite.replay_standins_dir):
-                prepare_replay_standins(suite.replay_standins_dir)
-        if suite.stream_data_dir:
-            with _preparing(suite.stream_data_dir):
-                generate_stream_set(out_dir=suite.stream_data_dir)
+        experiments = shard_of(experiments, index, count, shard)
+        prepare_inputs(suite)
         runner = cls(suite, experiments, suite_files, gin_params, workdir,
                      summarised=experiments if shard else summarised, command=command)
         if shard:  # a shard's summary covers what it ran; rerun without --shard for the whole
@@ -311,7 +250,7 @@ class SuiteRunner:
                 rows.append({"experiment": experiment.name, "step": step.name,
                              "model": training.manager.planner.model_summary(),
                              "kind": step.kind, "key": step.key, "action": action,
-                             **({"why": why} if action in ("train", "evaluate") else {})})
+                             **({"why": why} if action in RUN_NOW else {})})
         return rows
 
     def dry_run_rows(self) -> tuple[list[dict], list[str]]:
@@ -323,25 +262,7 @@ class SuiteRunner:
 
     def print_plan(self, rows: list[dict] | None = None, missing: list[str] = ()) -> None:
         rows = self.plan_rows() if rows is None else rows
-        print(f"# Plan of suite {self.suite.name!r}: {len(self.experiments)} experiments")
-        if self.suite.note:
-            print(f"# {self.suite.note}")
-        current = None
-        for row in rows:
-            if row["experiment"] != current:
-                current = row["experiment"]
-                print(f"\n{current}  ({row['model']})")
-            why = f" ({row['why']})" if row.get("why") else ""
-            print(f"  {row['step']:<9} {row['kind']:<18} {row['key']}  {row['action']}{why}")
-        distinct = {(r["kind"], r["key"]) for r in rows}
-        to_run = {(r["kind"], r["key"]) for r in rows if r["action"] in ("train", "evaluate")}
-        print(f"\n{len(rows)} steps in all, {len(distinct)} distinct, {len(to_run)} to run now")
-        if missing:
-            inputs = "input is" if len(missing) == 1 else "inputs are"
-            print(f"\n{len(missing)} {inputs} missing; the keys that depend on them are "
-                  "placeholders until they exist:")
-            for line in missing:
-                print(f"  - {line}")
+        print(plan_table(self.suite.name, self.suite.note, len(self.experiments), rows, missing))
 
     def run(self) -> dict[str, list[dict]]:
         if self.suite.note:
@@ -401,6 +322,17 @@ class SuiteRunner:
         return {e.name: results[e.name] for e in self.experiments}
 
 
+def only_matching(experiments: list[Experiment], only, suite_name: str) -> list[Experiment]:
+    """The experiments whose name matches a `--only` glob (all of them without `--only`)."""
+    if not only:
+        return experiments
+    matching = [e for e in experiments if any(fnmatch.fnmatch(e.name, p) for p in only)]
+    if not matching:
+        raise ValueError(f"--only {list(only)} matches no experiment of suite "
+                         f"{suite_name!r}; names: {[e.name for e in experiments]}")
+    return matching
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """(I, N) of `--shard I/N`: this process runs the suite's experiments I, I+N, I+2N, ..."""
     index, _, count = text.partition("/")
@@ -408,6 +340,29 @@ def parse_shard(text: str) -> tuple[int, int]:
         raise ValueError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. --shard 0/4 "
                          "... --shard 3/4 for a job array of four")
     return int(index), int(count)
+
+
+def shard_of(experiments: list[Experiment], index: int, count: int,
+             shard: str | None) -> list[Experiment]:
+    """Shard `index` of `count` (`--shard` as typed): round-robin over the suite's order."""
+    if count > len(experiments):
+        raise ValueError(f"--shard {shard!r}: the suite has {len(experiments)} experiments "
+                         f"(after --only), so shard {count - 1} of {count} would have "
+                         f"none; use at most {len(experiments)} shards")
+    return experiments[index::count]
+
+
+def prepare_inputs(suite: Suite) -> None:
+    """The suite's generated data and replay stand-ins, each made only where it is missing."""
+    if suite.synthetic_data_dir:
+        with _preparing(suite.synthetic_data_dir):
+            generate_synthetic(out_dir=suite.synthetic_data_dir)
+    if suite.replay_standins_dir:
+        with _preparing(suite.replay_standins_dir):
+            prepare_replay_standins(suite.replay_standins_dir)
+    if suite.stream_data_dir:
+        with _preparing(suite.stream_data_dir):
+            generate_stream_set(out_dir=suite.stream_data_dir)
 
 
 def _preparing(folder: str):

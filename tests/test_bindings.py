@@ -13,6 +13,7 @@ import pytest
 
 import suite  # noqa: F401 (registers generate_synthetic, prepare_replay_standins)
 from continual.bindings import OWNERS
+from continual.gin_files import parse_gin
 from train_manager import TrainManager
 
 RECALL_CONFIGURABLES = (
@@ -116,13 +117,13 @@ def test_a_binding_the_code_would_override_is_refused_naming_its_owner(binding):
     owner = OWNERS[binding]
     expected = f"bind {owner}" if owner else "the runner derives it"
     with pytest.raises(ValueError) as refused:
-        suite.parse_gin([], [f"{binding} = 1"])
+        parse_gin([], [f"{binding} = 1"])
     assert f"{binding} cannot be bound" in str(refused.value)
     assert expected in str(refused.value)
 
 
 def plan_keys(*params: str) -> set:
-    suite.parse_gin(["config/DISJOINT.gin"], [*BASE, *params])
+    parse_gin(["config/DISJOINT.gin"], [*BASE, *params])
     return {(s.name, s.key) for s in TrainManager("10-2x5", "gan").plan(HASHES)}
 
 

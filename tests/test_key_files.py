@@ -11,8 +11,9 @@ import pytest
 
 import continual.models.resnet50d  # noqa: F401  (registers resnet50d_backbone with gin)
 import main
-import suite
+import suite  # noqa: F401  (registers every configurable the files bind)
 from continual import key_files
+from continual.gin_files import parse_gin
 from continual.replay.buffers.ssl_buffer import ContinuousBuffer
 from tests.core.test_stream_keys import ER, data_dir  # noqa: F401  (fixture)
 from tests.core.test_stream_run import stream_args
@@ -24,8 +25,8 @@ WEIGHTS = "resnet50d_backbone.imagenet_weights"
 def plan_steps(data: Path, *params: str) -> dict:
     """The ER plan's steps by name (tiny convnet: the ResNet-50-D is never built; a bound
     registered binding enters the keys whether or not the model reads it)."""
-    suite.parse_gin([ER], [f"StreamPlan.data_dir = '{data}'",
-                           "build_classifier.name = 'tiny_convnet'", *params])
+    parse_gin([ER], [f"StreamPlan.data_dir = '{data}'",
+                     "build_classifier.name = 'tiny_convnet'", *params])
     manager = TrainManager()
     sets = manager.planner.record_sets()
     steps = manager.plan({name: m.content_hash for name, m in sets.items()})
@@ -56,7 +57,7 @@ def test_a_checkpoint_prefix_is_hashed_by_its_files(tmp_path):
     prefix.parent.mkdir()
     (tmp_path / "state" / "state.index").write_bytes(b"index")
     (tmp_path / "state" / "state.data-00000-of-00001").write_bytes(b"data 1")
-    suite.parse_gin([], [f"ContinuousBuffer.restore_from = '{prefix}'"])
+    parse_gin([], [f"ContinuousBuffer.restore_from = '{prefix}'"])
     first = key_files.bound_file_fingerprints()["ContinuousBuffer.restore_from"]
     (tmp_path / "state" / "state.data-00000-of-00001").write_bytes(b"data 22")
     assert key_files.bound_file_fingerprints()["ContinuousBuffer.restore_from"] != first

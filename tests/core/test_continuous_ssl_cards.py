@@ -15,10 +15,11 @@ import pytest
 from PIL import Image
 
 import main
+import suite  # noqa: F401  (registers every configurable the files bind)
 from continual.data.image_folder import convert_image_folder
 from continual.data.synthetic_stream import generate_stream_set
+from continual.gin_files import parse_gin
 from continual.models.classifiers import build_classifier
-from suite import parse_gin
 
 CARDS = ["R18_MINRED_PAPER", "R18_FIFO_PAPER"]
 VIDEO_STREAM = {"StreamPlan.scenario": "video_runs", "video_runs.reads_per_group": 64,

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 import main
 import suite
+from continual.gin_files import parse_gin
 from continual.reporting.claims import MARGIN, SHOWN
 from tests.core.stream_resume import kill_mid_experience, records
 
@@ -86,7 +87,7 @@ def test_the_full_demo_shows_its_claims_by_their_paired_margins_over_three_seeds
 
 
 def suite_claims() -> tuple:
-    suite.parse_gin([DEMO], [])
+    parse_gin([DEMO], [])
     return suite.Suite().claims
 
 

@@ -12,6 +12,7 @@ import pytest
 import bootstrap
 import main
 import suite
+from continual.gin_files import parse_gin
 from continual.reporting.claims import check_claim_names, expected_held
 from continual.reporting.results_file import (
     comparable_tables,
@@ -34,7 +35,7 @@ def test_every_demo_writes_a_results_file_under_docs_results():
 
 @pytest.mark.parametrize("gin_file", [demo[0] for demo in PORT_DEMOS])
 def test_each_port_demo_declares_claims_on_its_own_experiments(gin_file):
-    suite.parse_gin([gin_file], [])
+    parse_gin([gin_file], [])
     declared = suite.Suite()
     assert declared.claims, f"{gin_file} declares no Suite.claims"
     assert declared.results_file is None  # only bootstrap.py's demos write into docs/

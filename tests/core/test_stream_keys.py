@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import suite
+import suite  # noqa: F401  (registers every configurable the files bind)
 from continual.data.synthetic_stream import generate_stream_set
+from continual.gin_files import parse_gin
 from continual.loop.batches import phase_batches
 from continual.methods.base import Phase
 from continual.stages import stage_seed
@@ -25,8 +26,8 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def plan_keys(data_dir: Path, *params: str, files=(ER,)) -> dict[str, str]:
-    suite.parse_gin(list(files), [f"StreamPlan.data_dir = '{data_dir}'",
-                                  "build_classifier.name = 'tiny_convnet'", *params])
+    parse_gin(list(files), [f"StreamPlan.data_dir = '{data_dir}'",
+                            "build_classifier.name = 'tiny_convnet'", *params])
     manager = TrainManager()
     sets = manager.planner.record_sets()
     steps = manager.plan({name: m.content_hash for name, m in sets.items()})
@@ -84,8 +85,8 @@ def test_bindings_the_experiment_never_reads_change_no_key(data_dir):
 
 
 def plan_steps(data_dir: Path, *params: str, files=(ER,)) -> list:
-    suite.parse_gin(list(files), [f"StreamPlan.data_dir = '{data_dir}'",
-                                  "build_classifier.name = 'tiny_convnet'", *params])
+    parse_gin(list(files), [f"StreamPlan.data_dir = '{data_dir}'",
+                            "build_classifier.name = 'tiny_convnet'", *params])
     manager = TrainManager()
     sets = manager.planner.record_sets()
     return manager.plan({name: m.content_hash for name, m in sets.items()}), manager

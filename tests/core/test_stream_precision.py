@@ -6,8 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-import suite
+import suite  # noqa: F401  (registers every configurable the files bind)
 from continual.data.synthetic_stream import generate_stream_set
+from continual.gin_files import parse_gin
 from continual.methods.base import StreamMethod
 from continual.plans.stream import StreamPlan
 from train_manager import TrainManager
@@ -23,9 +24,9 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def plan_keys(data_dir: Path, *params: str) -> dict[str, str]:
-    suite.parse_gin([ER], [f"StreamPlan.data_dir = '{data_dir}'",
-                           "build_classifier.name = 'tiny_convnet'",
-                           "class_incremental.num_tasks = 2", *params])
+    parse_gin([ER], [f"StreamPlan.data_dir = '{data_dir}'",
+                     "build_classifier.name = 'tiny_convnet'",
+                     "class_incremental.num_tasks = 2", *params])
     manager = TrainManager()
     sets = manager.planner.record_sets()
     return {step.name: step.key

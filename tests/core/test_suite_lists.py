@@ -5,6 +5,7 @@ import pytest
 
 import main
 import suite
+from continual.gin_files import file_role
 from tests.core.test_suite_run import suite_args
 
 
@@ -24,10 +25,10 @@ def test_entries_expand_to_experiments_with_their_bindings_and_seeds():
 
 
 def test_each_gin_file_has_a_role():
-    assert suite.file_role("config/demo.gin") == "suite"
-    assert suite.file_role("config/ports/baselines/demo.gin") == "suite"
-    assert suite.file_role("config/ports/baselines/ER.gin") == "stream"
-    assert suite.file_role("config/DISJOINT.gin") == "recall"
+    assert file_role("config/demo.gin") == "suite"
+    assert file_role("config/ports/baselines/demo.gin") == "suite"
+    assert file_role("config/ports/baselines/ER.gin") == "stream"
+    assert file_role("config/DISJOINT.gin") == "recall"
 
 
 def test_a_recall_config_alone_runs_over_the_suite_tests_and_sources(tmp_path, capsys):

@@ -5,7 +5,8 @@ import logging
 import gin
 import pytest
 
-from suite import parse_gin
+import suite  # noqa: F401  (registers every configurable the files bind)
+from continual.gin_files import parse_gin
 from train_manager import TrainManager
 
 HASHES = {"train": "train-hash", "val": "val-hash"}

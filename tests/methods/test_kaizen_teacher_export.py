@@ -7,7 +7,8 @@ from pathlib import Path
 
 import gin
 
-import suite
+import suite  # noqa: F401  (registers every configurable the files bind)
+from continual.gin_files import parse_gin
 from continual.methods.kaizen import Kaizen, teacher_export
 from continual.methods.kaizen.teacher import save_teacher
 from tests.core.test_kaizen_shared_task0 import FILES, SMALL, data_dir  # noqa: F401  (fixture)
@@ -18,7 +19,7 @@ STAGES = ("init", "exp0", "eval0", "exp1")
 
 def write_teacher(folder: Path, seed: int) -> None:
     """A teacher of the shapes KAIZEN.gin + demo.gin build (tiny convnet, 10 classes)."""
-    suite.parse_gin(list(FILES), list(SMALL))
+    parse_gin(list(FILES), list(SMALL))
     method = Kaizen()
     method.build((12, 12, 3), 10, None, seed=seed)
     save_teacher(method, folder)

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import suite
+import suite  # noqa: F401  (registers every configurable the files bind)
 from continual.data.views import standardize
+from continual.gin_files import parse_gin
 
 CARDS = "config/ports/rainbow_memory/"
 STATISTICS = [  # card(s), RM's mean, RM's std, channels
@@ -22,7 +23,7 @@ STATISTICS = [  # card(s), RM's mean, RM's std, channels
 
 @pytest.mark.parametrize("card, mean, std, channels", STATISTICS)
 def test_each_card_standardises_with_its_data_sets_statistics(card, mean, std, channels):
-    suite.parse_gin([CARDS + name for name in card.split()], [])
+    parse_gin([CARDS + name for name in card.split()], [])
     black = standardize(tf.zeros([1, 1, 1, channels], tf.uint8)).numpy().reshape(-1)
     white = standardize(tf.fill([1, 1, 1, channels], tf.constant(255, tf.uint8)))
     np.testing.assert_allclose(black, -np.asarray(mean) / np.asarray(std), rtol=1e-5)

@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 
 import main
-import suite
+import suite  # noqa: F401  (registers every configurable the files bind)
 from continual.data.synthetic_stream import generate_stream_set
 from continual.data.views import standardize
+from continual.gin_files import parse_gin
 from continual.models.classifiers import build_classifier
 
 FULL = "config/ports/sslad/FULL.gin"
@@ -17,7 +18,7 @@ MEAN, STD = (0.3252, 0.3283, 0.3407), (0.0265, 0.0241, 0.0252)
 
 
 def test_the_paper_cards_normalise_with_the_challenges_statistics():
-    suite.parse_gin([FULL], [])
+    parse_gin([FULL], [])
     pixel = np.round(np.asarray(MEAN) * 255).astype(np.uint8)
     images = tf.constant(np.broadcast_to(pixel, (1, 2, 2, 3)))
     expected = (pixel / 255.0 - np.asarray(MEAN)) / np.asarray(STD)
@@ -27,7 +28,7 @@ def test_the_paper_cards_normalise_with_the_challenges_statistics():
 
 
 def test_the_paper_cards_head_has_no_bias():
-    suite.parse_gin([FULL], ["build_classifier.name = 'tiny_convnet'"])
+    parse_gin([FULL], ["build_classifier.name = 'tiny_convnet'"])
     model = build_classifier(input_shape=(16, 16, 3), num_classes=7)
     assert model.head.bias is None and len(model.head.weights) == 1
 
@@ -35,7 +36,7 @@ def test_the_paper_cards_head_has_no_bias():
 @pytest.mark.parametrize("mean, message", [((0.5, 0.5), "one number or one per channel (3"),
                                            ("0.5", "standardize.mean")])
 def test_per_channel_statistics_must_fit_the_images(mean, message):
-    suite.parse_gin([], [f"standardize.mean = {mean!r}"])
+    parse_gin([], [f"standardize.mean = {mean!r}"])
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         standardize(tf.zeros([1, 2, 2, 3], tf.uint8))
 
