@@ -1,5 +1,11 @@
 """Our Conv2D: Keras' forward, and under mixed_bfloat16 on a CPU gradients computed in float32
-that agree with Keras' own bfloat16 gradients (and with float32 ones) to bfloat16 precision."""
+that agree with Keras' own bfloat16 gradients (and with float32 ones) to bfloat16 precision; a
+dilated conv runs as one native op where oneDNN or cuDNN has its gradient."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -7,6 +13,8 @@ import pytest
 import tensorflow as tf
 
 from continual.models.conv import Conv2D
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _gradients(layer_class, policy: str):
@@ -38,3 +46,46 @@ def test_forward_is_keras_and_gradients_agree_to_bfloat16_precision(policy):
         scale = np.abs(exact).max()
         np.testing.assert_allclose(mine, theirs, atol=rtol * scale)
         np.testing.assert_allclose(mine, exact, atol=rtol * scale)
+
+
+def _dilated_graph_ops(layer) -> list[str]:
+    images = tf.TensorSpec([2, 9, 9, 3], tf.float32)
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x) ** 2)
+        return tape.gradient(loss, [x, layer.kernel.value])
+
+    graph = tf.function(step).get_concrete_function(images).graph
+    return [op.type for op in graph.get_operations()]
+
+
+def test_a_dilated_conv_is_one_native_op_forward_and_backward_under_onednn():
+    """With oneDNN (this machine's default) the dilation is the op's own attribute: no
+    SpaceToBatch reshuffles, which Keras' layer puts around every dilated conv."""
+    ops = _dilated_graph_ops(Conv2D(4, 3, dilation_rate=2, padding="same"))
+    keras_ops = _dilated_graph_ops(keras.layers.Conv2D(4, 3, dilation_rate=2, padding="same"))
+    assert "SpaceToBatchND" in keras_ops and "BatchToSpaceND" in keras_ops
+    assert "SpaceToBatchND" not in ops and "BatchToSpaceND" not in ops
+    assert {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"} <= set(ops)
+
+
+def test_without_onednn_a_dilated_conv_takes_keras_path_and_still_trains():
+    """TensorFlow's own CPU kernels have no dilated gradient: with oneDNN off the layer must
+    keep Keras' SpaceToBatch path (a native op would fail in its backward pass)."""
+    script = (
+        "import numpy as np, tensorflow as tf\n"
+        "from continual.models.conv import Conv2D\n"
+        "layer = Conv2D(4, 3, dilation_rate=2, padding='same')\n"
+        "x = tf.constant(np.ones((2, 9, 9, 3)), tf.float32)\n"
+        "step = tf.function(lambda x: tf.gradients(tf.reduce_sum(layer(x) ** 2), x)[0])\n"
+        "graph = step.get_concrete_function(x).graph\n"
+        "print(sorted({op.type for op in graph.get_operations()} & {'SpaceToBatchND'}))\n"
+        "print(float(tf.reduce_sum(step(x))) != 0.0)\n")
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["['SpaceToBatchND']", "True"]
