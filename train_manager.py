@@ -74,9 +74,9 @@ class TrainManager:
         self.deterministic = (None if deterministic is None else
                               planning.check_bool("TrainManager.deterministic", deterministic))
         self.share_artifacts = planning.check_bool("TrainManager.share_artifacts", share_artifacts)
-        # Keys hold the source of the project code each stage computes with (continual/
-        # code_keys.py); False keys the code by Pipfile.lock only, for users who know that
-        # their edits change no result.
+        # Keys hold the project code each stage computes with, less comments and docstrings
+        # (continual/code_keys.py); False keys the code by Pipfile.lock only, for users who know
+        # that their edits change no result.
         self.code_in_keys = planning.check_bool("TrainManager.code_in_keys", code_in_keys)
         # bfloat16 needs no loss scaling; float16 trains with a dynamic loss scale
         # (continual/optim/loss_scale.py), e.g. on GPUs without bfloat16.

@@ -1,9 +1,9 @@
 """The project code a stage's result depends on, for its key.
 
-A stage's key covers the source of the project modules that compute it: the modules that define
+A stage's key covers the code of the project modules that compute it: the modules that define
 the configurables the experiment uses and the stage's own module, with every project module
 they import (found by reading their `import` statements, transitively), plus the hash of
-Pipfile.lock, which pins every third-party package. Editing a method's file therefore re-keys
+Pipfile.lock, which pins every third-party package. Editing a method's code therefore re-keys
 that method's stages only; editing docs, tests or another method re-keys nothing.
 
 Two rules keep the closure to what computes results:
@@ -11,6 +11,17 @@ Two rules keep the closure to what computes results:
   import scenarios`), not for every module below it;
 - modules that never change a number (`NOT_RESULT_CODE`: reporting, locks, error types, this
   file) are left out and not followed.
+
+What counts of a module is its code, not its text: its syntax tree (`ast.dump` without line
+and column numbers) less its docstrings (the first statement of the module's, a class's or a
+function's body when it is a string constant). Comments, docstrings, blank lines and how a
+statement is wrapped over lines cannot move a number, so editing them re-keys nothing; every
+other string constant (an error message, a gin name), name, number and statement counts. A
+module that does not parse raises its SyntaxError here (it could not run either); it is never
+hashed as anything else. The tree is the running interpreter's, and `ast` may dump the same code
+differently in another Python minor version; keys are tied to the pinned one already (every key
+holds Pipfile.lock's hash, and the lock requires `python_version` 3.11, which bootstrap.py
+enforces), so the version is not hashed twice.
 """
 
 from __future__ import annotations
@@ -48,29 +59,34 @@ def _left_out(name: str) -> bool:
     return any(name == p or name.startswith(p + ".") for p in NOT_RESULT_CODE)
 
 
-@functools.cache
-def _source(path: Path, stamp: tuple[int, int]) -> bytes:
-    return path.read_bytes()
-
-
-def source_of(name: str) -> bytes:
-    path = module_path(name)
+def _stamp(path: Path) -> tuple[int, int]:
+    """What the caches below are keyed by with the path: a module read once per edit."""
     stat = path.stat()
-    return _source(path, (stat.st_mtime_ns, stat.st_size))
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.cache
+def _parsed(path: Path, stamp: tuple[int, int]) -> tuple[str, tuple[ast.stmt, ...]]:
+    """The module's code hash and its import statements, from one parse. (Caching the whole
+    tree instead would keep every module's nodes alive, slowing Python's collector.)"""
+    tree = without_docstrings(ast.parse(path.read_bytes(), filename=str(path)))
+    dump = ast.dump(tree, include_attributes=False)
+    imports = (ast.Import, ast.ImportFrom)
+    return (hashlib.sha256(dump.encode()).hexdigest()[:16],
+            tuple(node for node in ast.walk(tree) if isinstance(node, imports)))
 
 
 def imported_modules(name: str) -> set[str]:
     """The project modules that module `name` imports (any import statement in its source)."""
     path = module_path(name)
-    stat = path.stat()
-    return _imports(name, path, (stat.st_mtime_ns, stat.st_size))
+    return _imports(name, path, _stamp(path))
 
 
 @functools.cache
 def _imports(name: str, path: Path, stamp: tuple[int, int]) -> frozenset[str]:
     is_package = path.name == "__init__.py"
     found = set()
-    for node in ast.walk(ast.parse(source_of(name), filename=str(path))):
+    for node in _parsed(path, stamp)[1]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -103,13 +119,31 @@ def closure(roots: Iterable[str]) -> list[str]:
 
 
 def module_hashes(roots: Iterable[str]) -> dict[str, str]:
-    """Relative path -> sha256 (16 hex) of the source of every module of `closure(roots)`."""
-    return {str(module_path(m).relative_to(ROOT)): _digest(source_of(m)) for m in closure(roots)}
+    """Relative path -> `code_hash` of every module of `closure(roots)`."""
+    return {str(module_path(m).relative_to(ROOT)): code_hash(module_path(m))
+            for m in closure(roots)}
 
 
-@functools.lru_cache(maxsize=512)
-def _digest(source: bytes) -> str:
-    return hashlib.sha256(source).hexdigest()[:16]
+def code_hash(path: Path) -> str:
+    """sha256 (16 hex) of the code of the module at `path`: its syntax tree without docstrings,
+    line or column numbers. Raises SyntaxError (naming `path`) where it does not parse."""
+    return _parsed(path, _stamp(path))[0]
+
+
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def without_docstrings(tree: ast.Module) -> ast.Module:
+    """`tree` with the docstring of its module, classes and functions removed (in place)."""
+    for node in ast.walk(tree):
+        if isinstance(node, _DOCUMENTED) and node.body and _is_docstring(node.body[0]):
+            node.body = node.body[1:]
+    return tree
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str))
 
 
 @functools.cache

@@ -100,7 +100,7 @@ def stage_module(kind: str) -> str:
 
 def stage_code(kind: str, roots, code_in_keys: bool = True) -> dict:
     """What a stage's key holds of the code: Pipfile.lock's hash and, unless the user opted
-    out (`TrainManager.code_in_keys = False`), the source hash of every project module the
+    out (`TrainManager.code_in_keys = False`), the code hash of every project module the
     stage computes with (the stage function's module, `roots`, and what they import)."""
     module = stage_module(kind)
     if not code_in_keys:

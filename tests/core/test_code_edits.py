@@ -1,7 +1,8 @@
 """Code edits re-key exactly what they change (issue 20, item 1), as a user meets it: in a
-copy of the checkout, run fine-tuning and EWC; edit EWC's method file, the README and a
-reporting module; the dry run says EWC's stages will train because ewc.py changed and
-reuses every fine-tuning stage, and the rerun trains exactly EWC's stages."""
+copy of the checkout, run fine-tuning and EWC; edit the code of EWC's method file and of a
+reporting module, and the README; the dry run says EWC's stages will train because ewc.py
+changed and reuses every fine-tuning stage, and the rerun trains exactly EWC's stages. (A
+comment would not do: keys hold code without comments, `continual/code_keys.py`.)"""
 
 import subprocess
 import sys
@@ -46,9 +47,9 @@ def test_editing_a_method_file_retrains_that_method_only(tmp_path):
     repo = copy_checkout(tmp_path / "clone")
     run_main(repo)
     markers = sorted((repo / "checkpoints").rglob("COMPLETE.json"))
-    append(repo / EWC, "\n# an edit that changes EWC's source\n")
+    append(repo / EWC, "\n_EDITED = True  # an edit of EWC's code\n")
     append(repo / "README.md", "\nAn edited README.\n")
-    append(repo / "continual/reporting/tables.py", "\n# an edited reporting module\n")
+    append(repo / "continual/reporting/tables.py", "\n_EDITED = True  # reporting code\n")
     plan = run_main(repo, "--dry_run")
     finetune, ewc = plan.split("\nEWC_seed1")
     assert " train" not in finetune and "reuse (on disk)" in finetune
