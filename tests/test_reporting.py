@@ -1,9 +1,11 @@
 import csv
 import logging
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from continual.reporting import (
     TensorBoardLogger,
@@ -13,6 +15,7 @@ from continual.reporting import (
     write_summary,
 )
 from continual.reporting.plots import final_iou_matrix
+from continual.reporting.tensorboard import EVENTS_PREFIX
 
 
 def test_append_and_read_round_trip_with_numpy_values(tmp_path):
@@ -158,10 +161,41 @@ def test_tensorboard_logger_writes_scalars(tmp_path):
         logger.scalars(3, {"miou_all": 0.5, "miou_prev": None}, prefix="eval")
         logger.scalars(4, {"loss": 1.25})
         logger.scalars(4, {"miou_old": 0.25}, prefix="eval/")
-        logger.flush()
     assert _read_scalars(tmp_path / "tb") == {("eval/miou_all", 3): 0.5, ("loss", 4): 1.25,
                                            ("eval/miou_old", 4): 0.25}
 
+
+
+def _steps_as_tensorboard_reads_them(logdir, tag):
+    events = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
+    events.Reload()
+    return [event.step for event in events.Tensors(tag)]
+
+
+def test_a_run_written_by_many_loggers_is_read_in_the_order_written(tmp_path):
+    """Each reused stage's curves and each evaluation open a logger of their own; TensorBoard
+    reads the files in name order. TensorFlow's names (seconds, host, pid, an unpadded counter)
+    put the 10th file of a second before the 2nd; ours sort as they were written."""
+    for step in range(12):
+        with TensorBoardLogger(tmp_path / "tb") as logger:
+            logger.scalars(step, {"accuracy": 0.5}, prefix="eval")
+    assert _steps_as_tensorboard_reads_them(tmp_path / "tb", "eval/accuracy") == list(range(12))
+    assert [path.name for path in sorted((tmp_path / "tb").iterdir())] == [
+        f"{EVENTS_PREFIX}{number:010d}.v2" for number in range(1, 13)]
+
+
+def test_a_new_event_file_sorts_after_one_another_host_named_by_its_clock(tmp_path):
+    """A run folder on shared storage may hold a file that TensorFlow named on a host whose
+    clock is an hour ahead; the new scalars still come after its."""
+    with TensorBoardLogger(tmp_path / "tb") as logger:
+        logger.scalars(0, {"accuracy": 0.5}, prefix="eval")
+    ahead = int(time.time()) + 3600
+    [written] = (tmp_path / "tb").glob(EVENTS_PREFIX + "*")
+    written.rename(tmp_path / "tb" / f"{EVENTS_PREFIX}{ahead}.other-host.4242.0.v2")
+    with TensorBoardLogger(tmp_path / "tb") as logger:
+        logger.scalars(1, {"accuracy": 0.75}, prefix="eval")
+    assert _steps_as_tensorboard_reads_them(tmp_path / "tb", "eval/accuracy") == [0, 1]
+    assert (tmp_path / "tb" / f"{EVENTS_PREFIX}{ahead + 1}.v2").exists()
 
 def test_delta_against_the_suites_joint_and_the_originals_71():
     """Issue 12 item 8: both Δ columns, the original's one even without a joint run."""
