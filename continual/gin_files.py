@@ -10,6 +10,8 @@ own (`Suite`, `TrainManager`, ...) register when `suite.py` is imported.
 from __future__ import annotations
 
 import functools
+import io
+import tokenize
 from pathlib import Path
 
 import gin
@@ -38,14 +40,30 @@ def parse_gin(files: list[str], params: list[str]) -> None:
     """Clear gin, then parse `files` in order and `params` last (includes resolve from the repo)."""
     gin.clear_config()
     _add_search_path_once()
+    paths = [resolve_gin_file(f) for f in files]
     try:
-        gin.parse_config_files_and_bindings([resolve_gin_file(f) for f in files], params)
+        gin.parse_config_files_and_bindings(paths, params)
     except ValueError as err:  # a refused binding names the one to use instead
         raise explain_refused_binding(err) from err
     except SyntaxError as err:  # gin's parser reports the file (None: a --gin_param) and line
         where = f"{err.filename}, line {err.lineno}" if err.filename else "--gin_param"
         raise InputError(f"gin syntax error in {where}: {err.msg} ({(err.text or '').strip()!r})"
                          "; fix that line") from err
+    except tokenize.TokenError as err:  # gin's tokenizer: a bracket or quote left open
+        raise InputError(f"gin cannot read {_unclosed(paths, params)}: {err.args[0]} (a "
+                         "bracket or quote left open); close it") from err
+
+
+def _unclosed(paths: list[str], params: list[str]) -> str:
+    """The first file or --gin_param that Python's tokenizer (gin's) cannot read to its end."""
+    texts = [(f"gin file {path}", Path(path).read_text()) for path in paths]
+    texts += [(f"--gin_param {param!r}", param) for param in params]
+    for where, text in texts:
+        try:
+            list(tokenize.generate_tokens(io.StringIO(text + "\n").readline))
+        except tokenize.TokenError:
+            return where
+    return "the gin files and --gin_param bindings together"
 
 
 def file_role(path: str) -> str:

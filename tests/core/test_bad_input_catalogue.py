@@ -126,6 +126,12 @@ def _bad_gin_file(world, case):
     return "main", [*world.seg(case), "--gin_file", str(case / "bad.gin")]
 
 
+def _unclosed_gin_file(world, case):
+    case.mkdir(parents=True)
+    (case / "open.gin").write_text("TrainManager.batch_size = 4\nSuite.note = ('a',\n")
+    return "main", [*world.seg(case), "--gin_file", str(case / "open.gin")]
+
+
 def _missing(world, case, binding, value):
     return "main", world.seg(case, f"{binding} = '{value}'")
 
@@ -434,6 +440,9 @@ CASES: list[Case] = [
     ("gin syntax in a file", _bad_gin_file, lambda c: "bad.gin, line 2"),
     ("gin syntax in --gin_param", lambda w, c: _gin(w, c, "TrainManager.seed = = 1"),
      lambda c: "--gin_param"),
+    ("gin bracket left open in a file", _unclosed_gin_file, lambda c: "open.gin"),
+    ("gin bracket left open in --gin_param", lambda w, c: _gin(w, c, "TrainManager.seed = ("),
+     lambda c: "--gin_param 'TrainManager.seed = ('"),
     ("unknown argument", lambda w, c: _gin(w, c, "TrainManager.interleave_ratio_olf = 2"),
      lambda c: "interleave_ratio_olf"),
     ("unknown configurable", lambda w, c: _gin(w, c, "TrainManagr.seed = 1"),
