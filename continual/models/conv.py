@@ -8,8 +8,9 @@ they run, this layer calls the Conv2D op with its `dilations` attribute: no resh
 features, and the bias and ReLU fuse into the conv. DeepLab-v2's ResNet-101 has 30 dilated
 convs (block3, block4 and the ASPP); its decoder-only bfloat16 step spent 44 % of its op time
 in them and 2.3 % in the reshuffles. Same arithmetic, a different summation order: outputs
-equal the SpaceToBatch path's to float rounding. Without oneDNN (TF_ENABLE_ONEDNN_OPTS=0) and
-with no GPU, and for a stride above 1, Keras' path runs.
+equal the SpaceToBatch path's to float rounding. With no GPU, Keras' path runs without oneDNN
+(TF_ENABLE_ONEDNN_OPTS=0) and for float16 (TensorFlow's own kernel); so it does for a stride
+above 1.
 
 bfloat16 gradients:
 
@@ -64,15 +65,18 @@ class Conv2D(keras.layers.Conv2D):
     def _convolve(self, inputs, kernel):
         """The convolution itself: a dilated one as one native op where the kernels have it."""
         if (max(self.dilation_rate) == 1 or max(self.strides) > 1
-                or self.data_format != "channels_last" or not _native_dilations()):
+                or self.data_format != "channels_last" or not _native_dilations(inputs.dtype)):
             return super().convolution_op(inputs, kernel)
         return tf.nn.conv2d(inputs, kernel, strides=1, padding=self.padding.upper(),
                             dilations=list(self.dilation_rate))
 
 
-def _native_dilations() -> bool:
-    """Whether the Conv2D op's kernels here have dilated gradients: cuDNN's, or oneDNN's."""
-    return bool(tf.config.list_logical_devices("GPU")) or _util_port.IsMklEnabled()
+def _native_dilations(dtype: tf.DType) -> bool:
+    """Whether the Conv2D op's kernels here have dilated gradients: cuDNN's, or oneDNN's
+    (float32 and bfloat16; a float16 conv on a CPU runs TensorFlow's own kernel)."""
+    if tf.config.list_logical_devices("GPU"):
+        return True
+    return dtype in (tf.float32, tf.bfloat16) and _util_port.IsMklEnabled()
 
 
 def _float32_gradients(compute_dtype: str) -> bool:

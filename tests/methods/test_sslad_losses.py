@@ -67,3 +67,18 @@ def test_metric_losses_have_finite_gradients_on_identical_rows():
         loss = losses.contrastive(embeddings, LABELS) + losses.supervised_contrastive(
             embeddings, LABELS)
     assert np.isfinite(tape.gradient(loss, embeddings).numpy()).all()
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+def test_focal_gradient_is_finite_when_a_row_is_certain(gamma):
+    """A row whose softmax rounds to 1 makes 1 - p_true exactly 0: with gamma 0, pow's own
+    gradient there is 0 * 0^-1 = NaN, which once reached every weight (a diverged run)."""
+    logits = tf.Variable([[14.439015, 0.0, 0.0], [0.5, 0.2, 0.1]])  # p_true + 1e-6 == 1.0
+    labels = tf.constant([0, 1])
+    p_true = tf.nn.softmax(logits)[0, 0] + losses.PROBABILITY_EPSILON
+    assert float(1.0 - p_true) == 0.0  # float32 rounding: the case that gave NaN
+    with tf.GradientTape() as tape:
+        loss = losses.class_balanced_focal(labels, logits, alpha=0.5, gamma=gamma, beta=0.99)
+    gradient = tape.gradient(loss, logits)
+    assert np.isfinite(float(loss)) and np.isfinite(gradient.numpy()).all()
+    assert np.abs(gradient.numpy()[1]).max() > 0  # the uncertain row still learns

@@ -40,7 +40,11 @@ def class_balanced_focal(labels: tf.Tensor, logits: tf.Tensor, *, alpha: float, 
     logits = tf.cast(logits, tf.float32)
     labels = tf.cast(labels, tf.int32)
     p_true = tf.gather(tf.nn.softmax(logits), labels, batch_dims=1) + PROBABILITY_EPSILON
-    loss = -alpha * tf.pow(1.0 - p_true, gamma) * tf.math.log(p_true)
+    # gamma 0: no modulating factor. tf.pow(0, 0)'s gradient is 0 * 0^-1 = NaN, which a row
+    # whose softmax rounds to 1 (then 1 - p_true is 0) would put into every weight; PyTorch,
+    # which the original runs on, gives pow(x, 0) a zero gradient.
+    modulating = tf.pow(1.0 - p_true, gamma) if gamma != 0 else 1.0
+    loss = -alpha * modulating * tf.math.log(p_true)
     if beta is not None:
         loss *= tf.gather(class_balanced_weights(labels, logits.shape[-1], beta), labels)
     return data_parallel.global_mean(loss)
