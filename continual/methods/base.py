@@ -110,8 +110,9 @@ class StreamMethod:
     # compiled functions are traced with input signatures, or see the same shapes in the same
     # order in every stage. A `reduce_retracing` function whose input shapes change between
     # experiences would run a generalised trace where a fresh build runs a shape-specific one,
-    # and float results move: kept, Kaizen's demo rows changed from its fourth task on. Read
-    # from each class's own body, as `data_parallel`: a subclass declares it again.
+    # and float results move (Kaizen's demo rows did, kept, before its functions had
+    # signatures). Read from each class's own body, as `data_parallel`: a subclass declares it
+    # again.
     kept_between_stages = False
 
     def build(self, input_shape: tuple[int, ...], num_classes: int, buffer, seed: int) -> None:

@@ -102,6 +102,9 @@ class Kaizen(StreamMethod):
     first_experience_invariant = LATER_TASKS_ONLY
     supports_loss_scaling = True
     data_parallel = True  # EMA and queue once per step, outside the replicas
+    # Built once per experiment: every compiled function has an input signature (`_compile`),
+    # and every value a step or hook changes is in the saved state (`checkpoint_parts`).
+    kept_between_stages = True
 
     def __init__(self, *, ssl_method: str = "byol", epochs: int = 500, replay: bool = True,
                  distill_features: bool = True, distill_classifier: bool = True,
@@ -141,17 +144,39 @@ class Kaizen(StreamMethod):
         self.loss_scale = DynamicLossScale()  # enabled under mixed_float16 only
         if s["teacher_checkpoint"] is not None:  # before any stage: a mismatch is an input error
             restore_teacher(self, s["teacher_checkpoint"])
-        self._step = tf.function(self._train_step, reduce_retracing=True)
-        self._predict = tf.function(
-            lambda images: self.classifier(self.encoder(standardize(images), training=False)),
-            reduce_retracing=True)
-        self._features = tf.function(
-            lambda images: tf.cast(self.encoder(standardize(images), training=False), tf.float32),
-            reduce_retracing=True)
+        self._compile(tuple(input_shape))
+
+    def _compile(self, input_shape: tuple[int, ...]) -> None:
+        """The compiled step and predict functions, each with an input signature (None for the
+        rows: the batch with or without replay rows, the probe's rows per task, a last smaller
+        test batch), so each is traced once and runs the same graph whether the method is
+        fresh or kept from an earlier stage (`kept_between_stages`)."""
+        images = tf.TensorSpec([None, *input_shape], tf.uint8)
+        self._steps = {(teach, probe): self._step_function(images, teach, probe)
+                       for teach in (False, True) for probe in (False, True)}
+        s = self.settings
+        self._predict = _compiled(lambda images: self.classifier(
+            self.encoder(standardize(images), training=False)), images)
+        self._features = _compiled(lambda images: tf.cast(
+            self.encoder(standardize(images), training=False), tf.float32), images)
         # The evaluation stage scores the online probe too when this is set.
-        self.online_probe_predict = tf.function(
-            lambda images: self.probe(self.encoder(standardize(images), training=False)),
-            reduce_retracing=True) if s["online_probe"] else None
+        self.online_probe_predict = _compiled(lambda images: self.probe(
+            self.encoder(standardize(images), training=False)), images
+        ) if s["online_probe"] else None
+
+    def _step_function(self, images: tf.TensorSpec, teach: bool, probe: bool):
+        """The train step of one structure: with or without distillation (`teach`), with or
+        without the online probe's own rows (`probe`); each its own function, not a retrace."""
+        common = [images, tf.TensorSpec([None], tf.int32), tf.TensorSpec([2], tf.int64),
+                  tf.TensorSpec([len(self.optimizer.names)], tf.float32)]
+        if not probe:
+            return tf.function(lambda images, labels, seed, learning_rates: self._train_step(
+                images, labels, seed, learning_rates, teach), input_signature=common)
+        rows = [tf.TensorSpec(images.shape, tf.float32), tf.TensorSpec([None], tf.int32)]
+        return tf.function(
+            lambda images, labels, seed, learning_rates, probe_images, probe_labels:
+            self._train_step(images, labels, seed, learning_rates, teach,
+                             (probe_images, probe_labels)), input_signature=common + rows)
 
     def _check_buffer(self, buffer) -> None:
         if buffer is None:
@@ -303,8 +328,10 @@ class Kaizen(StreamMethod):
         teach = int(self.task.numpy()) > 0 and (self.settings["distill_features"]
                                                  or self.settings["distill_classifier"])
         idle = () if teach and self.settings["distill_features"] else ("distill_predictor",)
-        return self._step(images, labels, seed, self.optimizer.learning_rates(batch.epoch, idle),
-                          teach, self._probe_batch(batch))
+        probe = self._probe_batch(batch)
+        step = self._steps[teach, probe is not None]
+        return step(images, labels, seed, self.optimizer.learning_rates(batch.epoch, idle),
+                    *(probe or ()))
 
     def _probe_batch(self, batch: StreamBatch):
         """(standardised images, labels) of every seen task's rows for the online probe this
@@ -343,6 +370,11 @@ class Kaizen(StreamMethod):
 
 # The teacher folder's files enter the stage keys by content, not by path (continual.key_files).
 register_file_binding(Kaizen, "teacher_checkpoint")
+
+
+def _compiled(predict, images: tf.TensorSpec):
+    """`predict` compiled for uint8 images of any row count."""
+    return tf.function(predict, input_signature=[images])
 
 
 def _float32(values: dict) -> dict:
