@@ -187,11 +187,14 @@ def table(results: list[dict], other: str) -> str:
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--torch_python", default="/work/torchvenv/bin/python",
-                        help="interpreter with torch; 'none': a second TF worker instead")
-    parser.add_argument("--rows", default=",".join(ROWS))
+                        help="interpreter with torch (default: %(default)s); 'none': a "
+                             "second TF worker instead")
+    parser.add_argument("--rows", default=",".join(ROWS),
+                        help="comma-separated (default: all: %(default)s)")
     parser.add_argument("--steps", type=int, default=None, help="alternated steps per side")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side (>= 1)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads per side, TF and torch alike (default: %(default)s)")
     parser.add_argument("--tf_worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.tf_worker:

@@ -191,10 +191,15 @@ def split_choice(text: str, allowed, what: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default="tiny,resnet101")
-    parser.add_argument("--parts", default="all,decoder")
-    parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument("--models", default="tiny,resnet101",
+                        help=f"comma-separated, of {','.join(MODELS)} (default: %(default)s)")
+    parser.add_argument("--parts", default="all,decoder",
+                        help="comma-separated: all (encoder + decoder), decoder (default: "
+                             "%(default)s)")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="comma-separated (default: %(default)s)")
+    parser.add_argument("--precisions", default=",".join(PRECISIONS),
+                        help="comma-separated (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=None,
                         help="timed steps per row (default: tiny 50, resnet101 3)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps (>= 1)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 import tokenize
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def resolve_gin_file(path: str) -> str:
         if candidate.exists():
             return str(candidate)
     raise FileNotFoundError(f"gin file {path} does not exist (looked in . and {ROOT}); "
-                            "check --gin_file or the Suite.configs list")
+                            "check --gin_file, Suite.configs or the 'file' of an entry in "
+                            "Suite.experiments")
 
 
 @functools.cache
@@ -41,6 +43,8 @@ def parse_gin(files: list[str], params: list[str]) -> None:
     gin.clear_config()
     _add_search_path_once()
     paths = [resolve_gin_file(f) for f in files]
+    for path in paths:
+        _check_includes(path)
     try:
         gin.parse_config_files_and_bindings(paths, params)
     except ValueError as err:  # a refused binding names the one to use instead
@@ -52,6 +56,21 @@ def parse_gin(files: list[str], params: list[str]) -> None:
     except tokenize.TokenError as err:  # gin's tokenizer: a bracket or quote left open
         raise InputError(f"gin cannot read {_unclosed(paths, params)}: {err.args[0]} (a "
                          "bracket or quote left open); close it") from err
+
+
+INCLUDE = re.compile(r"^\s*include\s+['\"]([^'\"]+)['\"]", re.MULTILINE)
+
+
+def _check_includes(path: str, seen: frozenset = frozenset()) -> None:
+    """Every file `path` includes (transitively) exists where gin looks: gin's own error for a
+    missing include does not name it."""
+    for included in INCLUDE.findall(Path(path).read_text()):
+        if not any(candidate.is_file() for candidate in (Path(included), ROOT / included)):
+            raise InputError(f"gin file {path} includes {included!r}, which does not exist "
+                             f"(looked in . and {ROOT}); fix that include line")
+        found = included if Path(included).is_file() else str(ROOT / included)
+        if found not in seen:
+            _check_includes(found, seen | {path})
 
 
 def _unclosed(paths: list[str], params: list[str]) -> str:

@@ -132,6 +132,12 @@ def _unclosed_gin_file(world, case):
     return "main", [*world.seg(case), "--gin_file", str(case / "open.gin")]
 
 
+def _missing_include(world, case):
+    case.mkdir(parents=True)
+    (case / "inc.gin").write_text("include 'config/NOPE_INCLUDED.gin'\n")
+    return "main", [*world.seg(case), "--gin_file", str(case / "inc.gin")]
+
+
 def _missing(world, case, binding, value):
     return "main", world.seg(case, f"{binding} = '{value}'")
 
@@ -443,6 +449,7 @@ CASES: list[Case] = [
     ("gin bracket left open in a file", _unclosed_gin_file, lambda c: "open.gin"),
     ("gin bracket left open in --gin_param", lambda w, c: _gin(w, c, "TrainManager.seed = ("),
      lambda c: "--gin_param 'TrainManager.seed = ('"),
+    ("gin include of a missing file", _missing_include, lambda c: "NOPE_INCLUDED.gin"),
     ("unknown argument", lambda w, c: _gin(w, c, "TrainManager.interleave_ratio_olf = 2"),
      lambda c: "interleave_ratio_olf"),
     ("unknown configurable", lambda w, c: _gin(w, c, "TrainManagr.seed = 1"),
