@@ -49,8 +49,9 @@ SEEDS = ("1", "2", "3")
 KAIZEN_OVER_CASSLE = ("KAIZEN > CASSLE final_accuracy",
                       "KAIZEN > CASSLE average_incremental_accuracy",
                       "KAIZEN < CASSLE forgetting")
-# What the full demo shows over seeds 1, 2, 3 (config/ports/kaizen/demo.gin's header)
-SHOWN_BY_THE_DEMO = KAIZEN_OVER_CASSLE
+# What the full demo shows over seeds 1, 2, 3: its claims not declared open (demo.gin; the
+# final-accuracy claim's verdict turned on rounding, so it is open)
+SHOWN_BY_THE_DEMO = KAIZEN_OVER_CASSLE[1:]
 # The demo's shorter slice (the default suite): 100 images a class, 3 epochs a task, Kaizen and
 # CaSSLe only (task 0 trained by CASSLE, reused by KAIZEN), seeds 1, 2, 3 as the demo. It shows
 # less forgetting for Kaizen (paired -26.7 ± 10.1 points, measured); Kaizen's lead in final and
@@ -84,9 +85,9 @@ def test_kaizen_forgets_less_than_cassle_over_three_paired_seeds(tmp_path):
 
 
 @pytest.mark.slow  # the full demo, 3 methods x 3 seeds (about 12 CPU-minutes)
-def test_kaizen_is_ahead_of_cassle_in_final_and_average_accuracy_and_forgetting(tmp_path):
-    """The full demo: the claims config/ports/kaizen/demo.gin reports as shown (Kaizen ahead of
-    CaSSLe in final and average incremental accuracy, less forgetting) are shown over seeds 1,
+def test_kaizen_is_ahead_of_cassle_in_average_accuracy_and_forgetting(tmp_path):
+    """The full demo: the claims config/ports/kaizen/demo.gin does not declare open (Kaizen
+    ahead of CaSSLe in average incremental accuracy, less forgetting) are shown over seeds 1,
     2, 3 by paired differences."""
     assert main.main(kaizen_args(tmp_path, only=(), small=False, seeded=True)) == 0
     assert_shown(claim_verdicts(tmp_path), SHOWN_BY_THE_DEMO)

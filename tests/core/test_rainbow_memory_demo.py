@@ -72,12 +72,13 @@ def test_rm_beats_finetuning_over_three_paired_seeds(tmp_path):
 
 @pytest.mark.slow  # the whole demo; the default run holds RM > fine-tuning on its slice
 def test_the_demo_shows_every_claim_over_three_paired_seeds(tmp_path):
-    """The full demo: RM above EWC, GDumb, random memory and fine-tuning (A_last,
-    Blurry10-Online), each by the paired margin, as its Suite.claims declare."""
+    """The full demo: RM above fine-tuning (A_last, Blurry10-Online) by the paired margin,
+    the claim its Suite.claims does not declare open; the open ones (above EWC, GDumb and
+    random memory) are computed and given a verdict."""
     assert main.main(rm_args(tmp_path, only=(), small=False)) == 0
-    for worse in ("EWC", "GDUMB", "RANDOM_MEMORY", "FINETUNE"):
-        assert_claim_shown(tmp_path, "RM", worse)
-    assert set(summary_verdicts(tmp_path).values()) == {SHOWN}
+    assert_claim_shown(tmp_path, "RM", "FINETUNE")
+    verdicts = summary_verdicts(tmp_path)
+    assert len(verdicts) == 4 and all(verdicts.values())
 
 
 @pytest.mark.slow  # tests/reporting/test_seed_tables.py checks the table in the default run
