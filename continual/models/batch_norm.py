@@ -49,7 +49,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     and differentiates each of them, about eighteen element-wise passes over the features
     forward and backward. TensorFlow's FusedBatchNormV3 (oneDNN on a CPU, cuDNN on a GPU) does
     the same arithmetic in one op and its gradient in another: on this project's CPU the
-    ResNet-18 CIFAR step at batch 32 took 7 % less time (`bench/side_by_side.py`). The
+    ResNet-18 CIFAR step at batch 32 took 10 % less time (`bench/stream_step.py`, 633 -> 570
+    ms; bench/README.md). The
     semantics stay Keras': features normalised with the batch's biased variance, computed in
     float32 under a mixed policy and cast to the compute dtype, and the moving averages
     updated with `momentum` from the batch mean and the biased batch variance (the fused op
