@@ -243,8 +243,7 @@ class SuiteRunner:
                 elif owner != experiment.name:
                     action = f"reuse (from {owner})"
                 else:
-                    evaluation = step.kind in training.manager.planner.evaluation_kinds
-                    action = "evaluate" if evaluation else "train"
+                    action = planned_action(training.manager.planner, step.kind)
                     why = lineage.why_train(training.manager.store.root, step,
                                             training.lineage[step.name], experiment.name)
                 rows.append({"experiment": experiment.name, "step": step.name,
@@ -331,6 +330,14 @@ def only_matching(experiments: list[Experiment], only, suite_name: str) -> list[
         raise ValueError(f"--only {list(only)} matches no experiment of suite "
                          f"{suite_name!r}; names: {[e.name for e in experiments]}")
     return matching
+
+
+def planned_action(planner, kind: str) -> str:
+    """What computing a stage of `kind` does: evaluate a model, generate data (replay images,
+    their labels, a class mapping, inpainted images: nothing is trained) or train."""
+    if kind in planner.evaluation_kinds:
+        return "evaluate"
+    return "generate" if kind in planner.generation_kinds else "train"
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -25,6 +25,8 @@ class SegmentationPlan:
 
     kind = "segmentation"
     evaluation_kinds = ("evaluation",)
+    # stages that compute data without training (--dry_run says 'generate', not 'train')
+    generation_kinds = ("class_mapping", "replay_images", "replay_labels", "inpainted")
 
     def __init__(self, manager):
         self.manager = manager

@@ -82,6 +82,7 @@ class StreamPlan:
 
     kind = "stream"
     evaluation_kinds = ("stream_evaluation",)
+    generation_kinds = ()  # stages that compute data without training (see --dry_run)
     EVALUATIONS = ("stream_evaluation", "linear_probe")
 
     def __init__(self, manager, *, data_dir: str = "data/stream", train_split: str = "train",

@@ -1,10 +1,11 @@
 """The plan that `python main.py --dry_run` prints: every step of every experiment with its
-key and what will happen to it (train, evaluate, or reuse and from where), then the totals and
-the inputs this machine lacks."""
+key and what will happen to it (train, generate data, evaluate, or reuse and from where), then
+the totals and the inputs this machine lacks."""
 
 from __future__ import annotations
 
-RUN_NOW = ("train", "evaluate")  # the actions that compute a stage; any other reuses one
+# the actions that compute a stage; any other reuses one
+RUN_NOW = ("train", "generate", "evaluate")
 
 
 def plan_table(suite: str, note: str, experiments: int, rows: list[dict],

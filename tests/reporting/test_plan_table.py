@@ -35,3 +35,19 @@ def test_missing_inputs_close_the_table_in_the_singular_or_the_plural():
     two = plan_table("demo", "", 2, ROWS, ["x", "y"]).split("\n")
     assert two[-3].startswith("2 inputs are missing;") and two[-2:] == ["  - x", "  - y"]
     assert "# " not in plan_table("demo", "", 2, ROWS).split("\n")[1]  # no note, no note line
+
+
+def test_data_stages_are_planned_as_generate_and_counted_as_to_run():
+    """RECALL's replay stages compute data (a class mapping, replay images, their pseudo-labels,
+    inpainted images) without training: the plan says 'generate', and they count as to run."""
+    from continual.plans.segmentation import SegmentationPlan
+    from continual.plans.stream import StreamPlan
+    from suite import planned_action
+
+    for kind in ("class_mapping", "replay_images", "replay_labels", "inpainted"):
+        assert planned_action(SegmentationPlan, kind) == "generate"
+    assert planned_action(SegmentationPlan, "model_incremental") == "train"
+    assert planned_action(SegmentationPlan, "evaluation") == "evaluate"
+    assert planned_action(StreamPlan, "stream_experience") == "train"
+    rows = [row("a", "images1", "k2", "generate", why="new"), *ROWS]
+    assert plan_table("demo", "", 2, rows).endswith("4 steps in all, 3 distinct, 2 to run now")
