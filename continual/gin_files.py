@@ -23,11 +23,17 @@ from continual.errors import InputError
 ROOT = Path(__file__).resolve().parents[1]  # the repository: gin paths resolve from here too
 
 
+def _located(path: str) -> Path | None:
+    """`path` as given (relative to the working folder), else relative to the repo; None if
+    neither exists (gin looks in the same two places)."""
+    return next((c for c in (Path(path), ROOT / path) if c.exists()), None)
+
+
 def resolve_gin_file(path: str) -> str:
     """A gin file path as given (relative to the working folder) or relative to the repo."""
-    for candidate in (Path(path), ROOT / path):
-        if candidate.exists():
-            return str(candidate)
+    found = _located(path)
+    if found is not None:
+        return str(found)
     raise FileNotFoundError(f"gin file {path} does not exist (looked in . and {ROOT}); "
                             "check --gin_file, Suite.configs or the 'file' of an entry in "
                             "Suite.experiments")
@@ -65,12 +71,12 @@ def _check_includes(path: str, seen: frozenset = frozenset()) -> None:
     """Every file `path` includes (transitively) exists where gin looks: gin's own error for a
     missing include does not name it."""
     for included in INCLUDE.findall(Path(path).read_text()):
-        if not any(candidate.is_file() for candidate in (Path(included), ROOT / included)):
+        found = _located(included)
+        if found is None:
             raise InputError(f"gin file {path} includes {included!r}, which does not exist "
                              f"(looked in . and {ROOT}); fix that include line")
-        found = included if Path(included).is_file() else str(ROOT / included)
-        if found not in seen:
-            _check_includes(found, seen | {path})
+        if str(found) not in seen:
+            _check_includes(str(found), seen | {path})
 
 
 def _unclosed(paths: list[str], params: list[str]) -> str:
